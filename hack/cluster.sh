@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# A local control plane for tests and people: real etcd + kube-apiserver on
+# loopback, no kubelet. Binaries come from hack/tools.sh (or KUBEBUILDER_ASSETS).
+#
+#   hack/cluster.sh up   [DIR]   start (idempotent), write DIR/kubeconfig
+#   hack/cluster.sh down [DIR]   stop and remove state
+#   hack/cluster.sh env  [DIR]   print `export KUBECONFIG=...`
+#
+# DIR defaults to $CLUSTER_DIR or .cluster in the repo.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cmd=${1:-}
+dir=${2:-${CLUSTER_DIR:-$here/.cluster}}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+log() { echo "[cluster] $*" >&2; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+alive() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+
+stop() {
+  for p in kube-apiserver etcd; do
+    if alive "$p"; then kill "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
+  done
+  for p in kube-apiserver etcd; do
+    for _ in $(seq 50); do alive "$p" || break; sleep 0.1; done
+    if alive "$p"; then kill -9 "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
+    rm -f "$dir/$p.pid"
+  done
+}
+
+certs() {
+  local c="$dir/pki"
+  [ -f "$c/admin.crt" ] && return
+  mkdir -p "$c"
+  (
+    cd "$c"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+      -keyout ca.key -out ca.crt -subj "/CN=test-ca" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
+      -subj "/CN=kube-apiserver" 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.0.0.1\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.crt 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout admin.key -out admin.csr \
+      -subj "/CN=admin/O=system:masters" 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n' >admin.ext
+    openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile admin.ext -out admin.crt 2>/dev/null
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  )
+}
+
+up() {
+  if alive kube-apiserver && alive etcd && [ -f "$dir/kubeconfig" ]; then
+    log "already running; KUBECONFIG=$dir/kubeconfig"
+    echo "export KUBECONFIG=$dir/kubeconfig"
+    return
+  fi
+  stop
+  local bin
+  bin=$("$here/hack/tools.sh" kube)
+  certs
+  local etcd_port peer_port api_port
+  etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port)
+  rm -rf "$dir/etcd-data"
+  log "starting etcd on 127.0.0.1:$etcd_port"
+  "$bin/etcd" --data-dir "$dir/etcd-data" --unsafe-no-fsync \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "default=http://127.0.0.1:$peer_port" --log-level warn \
+    >"$dir/etcd.log" 2>&1 &
+  echo $! >"$dir/etcd.pid"
+  log "starting kube-apiserver on https://127.0.0.1:$api_port"
+  "$bin/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --tls-cert-file "$dir/pki/server.crt" --tls-private-key-file "$dir/pki/server.key" \
+    --client-ca-file "$dir/pki/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$dir/pki/sa.pub" --service-account-signing-key-file "$dir/pki/sa.key" \
+    --service-cluster-ip-range 10.0.0.0/24 --authorization-mode RBAC --allow-privileged=true \
+    --disable-admission-plugins ServiceAccount \
+    --cert-dir "$dir/pki" \
+    >"$dir/kube-apiserver.log" 2>&1 &
+  echo $! >"$dir/kube-apiserver.pid"
+  cat >"$dir/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: https://127.0.0.1:$api_port
+    certificate-authority: $dir/pki/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $dir/pki/admin.crt
+    client-key: $dir/pki/admin.key
+contexts:
+- name: local
+  context: {cluster: local, user: admin}
+current-context: local
+EOF
+  log "waiting for the API server to be ready"
+  for _ in $(seq 120); do
+    if curl -sf --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
+      "https://127.0.0.1:$api_port/readyz" >/dev/null 2>&1; then
+      log "ready. Use it with:"
+      echo "export KUBECONFIG=$dir/kubeconfig"
+      return
+    fi
+    if ! alive kube-apiserver || ! alive etcd; then break; fi
+    sleep 1
+  done
+  log "the API server did not become ready; logs: $dir/kube-apiserver.log $dir/etcd.log"
+  tail -20 "$dir/kube-apiserver.log" >&2 || true
+  stop
+  exit 1
+}
+
+case "$cmd" in
+  up) up ;;
+  down) stop; rm -rf "$dir/etcd-data" "$dir/kubeconfig"; log "stopped" ;;
+  env) echo "export KUBECONFIG=$dir/kubeconfig" ;;
+  *) echo "usage: $0 up|down|env [DIR]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Builds the real test components from the Go module proxy, once per version,
+# into a cache outside the repo. Idempotent: a cached binary is reused.
+#
+#   hack/tools.sh kube     -> prints the folder holding kube-apiserver and etcd
+#   hack/tools.sh cosign   -> prints the path of the cosign binary
+#
+# KUBEBUILDER_ASSETS (a folder with kube-apiserver and etcd) skips the build.
+set -euo pipefail
+
+KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+COSIGN_VERSION="${COSIGN_VERSION:-v2.6.2}"
+CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tekton-chains-operator/tools}"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+
+log() { echo "[tools] $*" >&2; }
+
+# build_wrapped NAME VERSION OUT PKG MODULE@VERSION [LDFLAGS] [REPLACE_FROM_GOMOD]
+# Builds PKG inside a throwaway wrapper module that requires MODULE.
+build_wrapped() {
+  local name=$1 out=$2 pkg=$3 modver=$4 ldflags=${5:-} staging=${6:-}
+  local work
+  work=$(mktemp -d)
+  (
+    cd "$work"
+    go mod init tools.local/"$name" >/dev/null 2>&1
+    printf '//go:build tools\npackage tools\nimport _ "%s"\n' "$pkg" >tools.go
+    go mod edit -require "$modver"
+    if [ -n "$staging" ]; then
+      # k8s.io/kubernetes replaces its staging modules with ./staging/src/...;
+      # point each at its published tag instead.
+      local gomod minor
+      gomod=$(go mod download -json "$modver" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+      minor=$staging
+      grep -E '=> \./staging/src/' "$gomod" | awk '{print $1}' | sort -u | while read -r m; do
+        go mod edit -replace "$m=$m@$minor"
+      done
+    fi
+    log "$name: resolving modules"
+    go mod tidy >/dev/null 2>&1 || go mod tidy
+    log "$name: compiling $pkg (first time only; this can take 10-20 minutes)"
+    go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg"
+    mv "$out.tmp" "$out"
+  ) || { rm -rf "$work"; return 1; }
+  rm -rf "$work"
+}
+
+ensure_kube() {
+  if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
+    [ -x "$KUBEBUILDER_ASSETS/kube-apiserver" ] && [ -x "$KUBEBUILDER_ASSETS/etcd" ] || {
+      log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks kube-apiserver or etcd"; exit 1; }
+    echo "$KUBEBUILDER_ASSETS"; return
+  fi
+  local dir="$CACHE/kube-$KUBE_VERSION-etcd-$ETCD_VERSION"
+  mkdir -p "$dir"
+  if [ ! -x "$dir/kube-apiserver" ]; then
+    local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+    local vpkg=k8s.io/component-base/version
+    build_wrapped kube-apiserver "$dir/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
+      "k8s.io/kubernetes@$KUBE_VERSION" \
+      "-s -w -X $vpkg.gitVersion=$KUBE_VERSION -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor" \
+      "v0.${KUBE_VERSION#v1.}"
+  else
+    log "kube-apiserver $KUBE_VERSION: cached in $dir"
+  fi
+  if [ ! -x "$dir/etcd" ]; then
+    build_wrapped etcd "$dir/etcd" go.etcd.io/etcd/server/v3 "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "-s -w"
+  else
+    log "etcd $ETCD_VERSION: cached in $dir"
+  fi
+  echo "$dir"
+}
+
+ensure_cosign() {
+  if command -v cosign >/dev/null 2>&1 && [ -z "${COSIGN_FORCE_BUILD:-}" ]; then
+    command -v cosign; return
+  fi
+  local out="$CACHE/cosign-$COSIGN_VERSION/cosign"
+  mkdir -p "$(dirname "$out")"
+  if [ ! -x "$out" ]; then
+    log "cosign $COSIGN_VERSION: building (first time only, a few minutes)"
+    GOBIN="$(dirname "$out")" go install -trimpath -ldflags "-s -w" \
+      "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+  fi
+  echo "$out"
+}
+
+case "${1:-}" in
+  kube) ensure_kube ;;
+  cosign) ensure_cosign ;;
+  *) echo "usage: $0 kube|cosign" >&2; exit 2 ;;
+esac

@@ -1,0 +1,150 @@
+//! `chains-config`: parsing and validation, shared by the operator and the signer.
+//!
+//! Pure functions only: a string map in, a typed [`ChainsConfig`] or a list of
+//! [`ConfigError`]s out. A bad value never yields a partial config.
+
+pub mod keys;
+mod parsed;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use keys::{KEYS, KeySpec, ValueKind};
+pub use parsed::{ArtifactConfig, ChainsConfig, Transparency};
+
+/// One rejected key: names the key, the bad value and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub key: String,
+    /// The rejected value; `None` for secret keys, whose values are never echoed.
+    pub value: Option<String>,
+    pub allowed: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(v) => write!(
+                f,
+                "{}: invalid value {v:?}; allowed: {}",
+                self.key, self.allowed
+            ),
+            None => write!(
+                f,
+                "{}: invalid value (hidden); allowed: {}",
+                self.key, self.allowed
+            ),
+        }
+    }
+}
+
+/// All errors of one config, joined for conditions and logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+/// Reads a boolean the way upstream Chains does (Go's `strconv.ParseBool`).
+pub fn parse_bool(value: &str) -> Option<bool> {
+    if keys::TRUE_WORDS.contains(&value) {
+        Some(true)
+    } else if keys::FALSE_WORDS.contains(&value) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Splits a storage list: comma-separated, blanks ignored.
+pub fn storage_list(value: &str) -> Vec<&str> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Checks one value against its key's spec. Unknown keys are accepted
+/// (upstream ignores them), so users' extra keys never break a config.
+pub fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
+    let Some(spec) = keys::spec(key) else {
+        return Ok(());
+    };
+    let err = |allowed: String| ConfigError {
+        key: key.to_string(),
+        value: (!keys::is_sensitive(key)).then(|| value.to_string()),
+        allowed,
+    };
+    match spec.kind {
+        ValueKind::OneOf(words) => {
+            if !words.contains(&value) {
+                return Err(err(quoted_list(words)));
+            }
+        }
+        ValueKind::StorageList => {
+            if let Some(bad) = storage_list(value)
+                .into_iter()
+                .find(|s| !keys::STORAGES.contains(s))
+            {
+                let mut e = err(format!(
+                    "a comma-separated list of {}, or \"\" to disable",
+                    quoted_list(keys::STORAGES)
+                ));
+                e.value = Some(bad.to_string());
+                return Err(e);
+            }
+        }
+        ValueKind::Bool => {
+            if parse_bool(value).is_none() {
+                return Err(err("true, false".into()));
+            }
+        }
+        ValueKind::BoolOrManual => {
+            if value != "manual" && parse_bool(value).is_none() {
+                return Err(err("true, false, manual".into()));
+            }
+        }
+        ValueKind::Url => {
+            let ok = value.is_empty()
+                || url::Url::parse(value)
+                    .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .unwrap_or(false);
+            if !ok {
+                return Err(err("an absolute http:// or https:// URL".into()));
+            }
+        }
+        ValueKind::KmsRef(prefixes) => {
+            if !value.is_empty() && !prefixes.iter().any(|p| value.starts_with(p)) {
+                return Err(err(format!(
+                    "a reference starting with {}",
+                    quoted_list(prefixes)
+                )));
+            }
+        }
+        ValueKind::Text | ValueKind::Secret => {}
+    }
+    Ok(())
+}
+
+/// Validates a whole map; every bad key is reported, not just the first.
+pub fn validate(data: &BTreeMap<String, String>) -> Result<(), ConfigErrors> {
+    let errors: Vec<ConfigError> = data
+        .iter()
+        .filter_map(|(k, v)| check_value(k, v).err())
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn quoted_list(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("{w:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+//! Command line: `operator`, `signer`, `run` (both loops) and `crd`.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tekton_chains_operator::{crd, operator, signer, telemetry};
+
+#[derive(Parser)]
+#[command(version, about = "Tekton Chains operator and signing controller")]
+struct Cli {
+    /// Log format.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "LOG_FORMAT"
+    )]
+    log_format: telemetry::LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Reconcile TektonConfig and TektonChain into a Chains install.
+    Operator(OperatorArgs),
+    /// Sign finished TaskRuns and PipelineRuns.
+    Signer(signer::Options),
+    /// Run the operator and signer loops in one process.
+    Run {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        #[command(flatten)]
+        signer: signer::Options,
+    },
+    /// Print the CRDs as YAML.
+    Crd,
+}
+
+#[derive(clap::Args)]
+struct OperatorArgs {
+    /// Image the installed controller Deployment runs (this binary).
+    #[arg(long, env = "CHAINS_SIGNER_IMAGE", default_value = concat!("tekton-chains-operator:v", env!("CARGO_PKG_VERSION")))]
+    signer_image: String,
+    /// targetNamespace when TektonConfig does not set one.
+    #[arg(
+        long,
+        env = "DEFAULT_TARGET_NAMESPACE",
+        default_value = "openshift-pipelines"
+    )]
+    default_target_namespace: String,
+}
+
+impl OperatorArgs {
+    fn options(&self) -> operator::Options {
+        operator::Options {
+            signer_image: self.signer_image.clone(),
+            default_namespace: self.default_target_namespace.clone(),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::Crd = cli.command {
+        print!("{}", crd::crds_yaml());
+        return Ok(());
+    }
+    telemetry::init(cli.log_format);
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let client = || async {
+        kube::Client::try_default()
+            .await
+            .context("connecting to the Kubernetes API")
+    };
+    match cli.command {
+        Command::Operator(args) => operator::run(client().await?, args.options()).await,
+        Command::Signer(opts) => signer::run(opts).await.context("signer")?,
+        Command::Run {
+            operator: args,
+            signer: opts,
+        } => {
+            let client = client().await?;
+            tokio::select! {
+                _ = operator::run(client, args.options()) => {}
+                res = signer::run(opts) => res.context("signer")?,
+            }
+        }
+        Command::Crd => unreachable!(),
+    }
+    Ok(())
+}

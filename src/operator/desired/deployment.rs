@@ -1,0 +1,158 @@
+//! The Chains controller Deployment (this image, in `signer` mode) and its metrics Service.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use serde_json::{Value, json};
+
+use super::overrides::{deployment_override, merge};
+use super::{BuildContext, DesiredObject, Mode, api_resource, core, metadata, names, object};
+use crate::crd::TektonChain;
+
+/// Port of `/metrics`.
+pub const METRICS_PORT: u16 = 9090;
+/// Port of `/healthz` and `/readyz`.
+pub const PROBES_PORT: u16 = 8080;
+
+/// Labels that select the controller's pods.
+pub fn selector_labels() -> Value {
+    json!({
+        "app.kubernetes.io/name": "controller",
+        "app.kubernetes.io/component": "controller",
+        "app.kubernetes.io/instance": "default",
+        "app.kubernetes.io/part-of": "tekton-chains",
+    })
+}
+
+pub fn deployment(
+    chain: &TektonChain,
+    ns: &str,
+    labels: &BTreeMap<String, String>,
+    owner: &OwnerReference,
+    ctx: &BuildContext,
+) -> DesiredObject {
+    let spec = &chain.spec;
+    let mut pod_labels = selector_labels();
+    merge(
+        &mut pod_labels,
+        &json!({ "app": "tekton-chains-controller", "app.kubernetes.io/version": ctx.version }),
+    );
+    let mut meta = metadata(names::DEPLOYMENT, Some(ns), labels, owner);
+    merge(&mut meta["labels"], &pod_labels);
+
+    let mut env = json!([
+        { "name": "SYSTEM_NAMESPACE", "valueFrom": { "fieldRef": { "fieldPath": "metadata.namespace" } } },
+        { "name": "METRICS_DOMAIN", "value": "tekton.dev/chains" },
+        { "name": "CONFIG_LOGGING_NAME", "value": names::CONFIG_LOGGING },
+        { "name": "CONFIG_OBSERVABILITY_NAME", "value": names::CONFIG_OBSERVABILITY },
+        { "name": "CONFIG_LEADERELECTION_NAME", "value": names::CONFIG_LEADER_ELECTION },
+    ]);
+    if let Some(extra) = &spec.chain.controller_envs {
+        merge(&mut env, &json!(extra));
+    }
+
+    let mut args = vec![json!("signer")];
+    if let Some(p) = &spec.chain.performance {
+        if let Some(t) = p.threads_per_controller {
+            args.push(json!(format!("--threads-per-controller={t}")));
+        }
+        if let Some(q) = p.kube_api_qps {
+            args.push(json!(format!("--kube-api-qps={q}")));
+        }
+        if let Some(b) = p.kube_api_burst {
+            args.push(json!(format!("--kube-api-burst={b}")));
+        }
+    }
+    let replicas = spec
+        .chain
+        .performance
+        .as_ref()
+        .and_then(|p| p.replicas)
+        .unwrap_or(1);
+
+    let mut pod_spec = json!({
+        "serviceAccountName": names::SERVICE_ACCOUNT,
+        "securityContext": { "runAsNonRoot": true, "seccompProfile": { "type": "RuntimeDefault" } },
+        "containers": [{
+            "name": "tekton-chains-controller",
+            "image": ctx.image,
+            "args": args,
+            "env": env,
+            "ports": [
+                { "name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP" },
+                { "name": "probes", "containerPort": PROBES_PORT, "protocol": "TCP" },
+            ],
+            "livenessProbe": { "httpGet": { "path": "/healthz", "port": "probes", "scheme": "HTTP" } },
+            "readinessProbe": { "httpGet": { "path": "/readyz", "port": "probes", "scheme": "HTTP" } },
+            "volumeMounts": [
+                { "name": "signing-secrets", "mountPath": names::SIGNING_SECRETS_PATH, "readOnly": true },
+                { "name": "oidc-info", "mountPath": "/var/run/sigstore/cosign", "readOnly": true },
+            ],
+            "securityContext": {
+                "allowPrivilegeEscalation": false,
+                "readOnlyRootFilesystem": true,
+                "runAsNonRoot": true,
+                "capabilities": { "drop": ["ALL"] },
+                "seccompProfile": { "type": "RuntimeDefault" },
+            },
+        }],
+        "volumes": [
+            { "name": "signing-secrets", "secret": { "secretName": names::SIGNING_SECRET } },
+            { "name": "oidc-info", "projected": { "sources": [{ "serviceAccountToken": {
+                "path": "oidc-token", "expirationSeconds": 600, "audience": "sigstore" } }] } },
+        ],
+    });
+    if let Some(placement) = &spec.config {
+        if let Some(ns) = &placement.node_selector {
+            pod_spec["nodeSelector"] = json!(ns);
+        }
+        if let Some(t) = &placement.tolerations {
+            pod_spec["tolerations"] = json!(t);
+        }
+        if let Some(p) = &placement.priority_class_name {
+            pod_spec["priorityClassName"] = json!(p);
+        }
+    }
+
+    let mut body = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": replicas,
+            "selector": { "matchLabels": selector_labels() },
+            "template": { "metadata": { "labels": pod_labels }, "spec": pod_spec },
+        },
+    });
+    if let Some(o) = deployment_override(&spec.chain, names::DEPLOYMENT) {
+        merge(&mut body, &o);
+    }
+    object(
+        api_resource("apps", "v1", "Deployment", "deployments"),
+        Some(ns),
+        names::DEPLOYMENT,
+        Mode::Apply(body),
+        true,
+    )
+}
+
+pub fn service(
+    ns: &str,
+    labels: &BTreeMap<String, String>,
+    owner: &OwnerReference,
+) -> DesiredObject {
+    let body = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": metadata(names::SERVICE, Some(ns), labels, owner),
+        "spec": {
+            "selector": selector_labels(),
+            "ports": [{ "name": "http-metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT, "protocol": "TCP" }],
+        },
+    });
+    object(
+        core("Service", "services"),
+        Some(ns),
+        names::SERVICE,
+        Mode::Apply(body),
+        true,
+    )
+}

@@ -1,0 +1,42 @@
+//! The operator loop's error type.
+
+/// Errors of the operator loop; each says which object and what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{action} {object}: {source}")]
+    Kube {
+        action: &'static str,
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("finalizer on {object}: {message}")]
+    Finalizer { object: String, message: String },
+    #[error("generating the signing key for {secret}: {message}")]
+    KeyGeneration { secret: String, message: String },
+}
+
+impl Error {
+    /// Short label for the `operator_reconcile_errors_total` metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube { action, .. } => action,
+            Error::Finalizer { .. } => "finalizer",
+            Error::KeyGeneration { .. } => "keygen",
+        }
+    }
+
+    pub(crate) fn kube(
+        action: &'static str,
+        object: impl Into<String>,
+    ) -> impl FnOnce(kube::Error) -> Self {
+        let object = object.into();
+        move |source| Error::Kube {
+            action,
+            object,
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

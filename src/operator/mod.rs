@@ -1,0 +1,110 @@
+//! The operator loop: TektonConfig → TektonChain → a Chains install in targetNamespace.
+
+pub mod apply;
+pub mod chain;
+pub mod desired;
+mod error;
+pub mod signing_secret;
+mod status;
+pub mod tektonconfig;
+pub mod validate;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use tracing::{info, warn};
+
+pub use apply::Applier;
+pub use desired::BuildContext;
+pub use error::{Error, Result};
+
+use crate::crd::{TektonChain, TektonConfig};
+
+/// Settings of the operator loop.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Image the installed Deployment runs (this binary, in `signer` mode).
+    pub signer_image: String,
+    /// targetNamespace when TektonConfig does not set one.
+    pub default_namespace: String,
+}
+
+/// Shared state of both reconcilers.
+pub struct Context {
+    pub applier: Applier,
+    pub build: BuildContext,
+    pub default_namespace: String,
+}
+
+impl Context {
+    pub fn new(client: Client, opts: &Options) -> Self {
+        Self {
+            applier: Applier::new(client, Arc::new(AtomicU64::new(0))),
+            build: BuildContext {
+                image: opts.signer_image.clone(),
+                version: version(),
+            },
+            default_namespace: opts.default_namespace.clone(),
+        }
+    }
+}
+
+/// Version reported in status and chains-info.
+pub fn version() -> String {
+    format!("v{}", env!("CARGO_PKG_VERSION"))
+}
+
+pub(crate) fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+/// Runs both reconcilers until the process is asked to stop.
+pub async fn run(client: Client, opts: Options) {
+    let ctx = Arc::new(Context::new(client.clone(), &opts));
+    run_with(client, ctx).await
+}
+
+/// Runs both reconcilers with a given context (tests read its write counter).
+pub async fn run_with(client: Client, ctx: Arc<Context>) {
+    let installed = watcher::Config::default().labels(desired::PART_OF_SELECTOR);
+    let chains = Controller::new(
+        Api::<TektonChain>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .owns(Api::<Deployment>::all(client.clone()), installed.clone())
+    .owns(Api::<ConfigMap>::all(client.clone()), installed)
+    .shutdown_on_signal()
+    .run(chain::reconcile, error_policy, ctx.clone())
+    .for_each(|res| async move {
+        if let Err(e) = res {
+            warn!(error = %e, "TektonChain reconcile failed");
+        }
+    });
+    let configs = Controller::new(
+        Api::<TektonConfig>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .owns(Api::<TektonChain>::all(client), watcher::Config::default())
+    .shutdown_on_signal()
+    .run(tektonconfig::reconcile, error_policy, ctx)
+    .for_each(|res| async move {
+        if let Err(e) = res {
+            warn!(error = %e, "TektonConfig reconcile failed");
+        }
+    });
+    info!("operator loop started");
+    futures::join!(chains, configs);
+}
+
+fn error_policy<K>(_obj: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
+    warn!(error = %error, reason = error.metric_label(), "will retry");
+    Action::requeue(Duration::from_secs(15))
+}
