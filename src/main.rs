@@ -8,13 +8,7 @@ use tekton_chains_operator::{crd, operator, signer, telemetry};
 #[command(version, about = "Tekton Chains operator and signing controller")]
 struct Cli {
     /// Log format.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value = "text",
-        env = "LOG_FORMAT"
-    )]
+    #[arg(long, global = true, value_enum, default_value = "text", env = "LOG_FORMAT")]
     log_format: telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -43,11 +37,7 @@ struct OperatorArgs {
     #[arg(long, env = "CHAINS_SIGNER_IMAGE", default_value = concat!("tekton-chains-operator:v", env!("CARGO_PKG_VERSION")))]
     signer_image: String,
     /// targetNamespace when TektonConfig does not set one.
-    #[arg(
-        long,
-        env = "DEFAULT_TARGET_NAMESPACE",
-        default_value = "openshift-pipelines"
-    )]
+    #[arg(long, env = "DEFAULT_TARGET_NAMESPACE", default_value = "openshift-pipelines")]
     default_target_namespace: String,
 }
 
@@ -69,18 +59,11 @@ async fn main() -> anyhow::Result<()> {
     }
     telemetry::init(cli.log_format);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let client = || async {
-        kube::Client::try_default()
-            .await
-            .context("connecting to the Kubernetes API")
-    };
+    let client = || async { kube::Client::try_default().await.context("connecting to the Kubernetes API") };
     match cli.command {
         Command::Operator(args) => operator::run(client().await?, args.options()).await,
         Command::Signer(opts) => signer::run(opts).await.context("signer")?,
-        Command::Run {
-            operator: args,
-            signer: opts,
-        } => {
+        Command::Run { operator: args, signer: opts } => {
             let client = client().await?;
             tokio::select! {
                 _ = operator::run(client, args.options()) => {}

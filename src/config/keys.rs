@@ -30,23 +30,9 @@ pub struct KeySpec {
 }
 
 /// Formats for TaskRun and PipelineRun payloads.
-pub const RUN_FORMATS: &[&str] = &[
-    "in-toto",
-    "slsa/v1",
-    "slsa/v2alpha3",
-    "slsa/v2alpha4",
-    "tekton",
-];
+pub const RUN_FORMATS: &[&str] = &["in-toto", "slsa/v1", "slsa/v2alpha3", "slsa/v2alpha4", "tekton"];
 /// Storage backends.
-pub const STORAGES: &[&str] = &[
-    "tekton",
-    "oci",
-    "gcs",
-    "docdb",
-    "grafeas",
-    "kafka",
-    "archivista",
-];
+pub const STORAGES: &[&str] = &["tekton", "oci", "gcs", "docdb", "grafeas", "kafka", "archivista"];
 /// Signers.
 pub const SIGNERS: &[&str] = &["x509", "kms", "none"];
 /// Values Go's `strconv.ParseBool` accepts, upstream Chains' parser.
@@ -64,33 +50,17 @@ pub const KEYS: &[KeySpec] = &[
     key("artifacts.taskrun.format", OneOf(RUN_FORMATS), "in-toto"),
     key("artifacts.taskrun.storage", StorageList, "tekton"),
     key("artifacts.taskrun.signer", OneOf(SIGNERS), "x509"),
-    key(
-        "artifacts.pipelinerun.format",
-        OneOf(RUN_FORMATS),
-        "in-toto",
-    ),
+    key("artifacts.pipelinerun.format", OneOf(RUN_FORMATS), "in-toto"),
     key("artifacts.pipelinerun.storage", StorageList, "tekton"),
     key("artifacts.pipelinerun.signer", OneOf(SIGNERS), "x509"),
-    key(
-        "artifacts.pipelinerun.enable-deep-inspection",
-        Bool,
-        "false",
-    ),
-    key(
-        "artifacts.oci.format",
-        OneOf(&["simplesigning"]),
-        "simplesigning",
-    ),
+    key("artifacts.pipelinerun.enable-deep-inspection", Bool, "false"),
+    key("artifacts.oci.format", OneOf(&["simplesigning"]), "simplesigning"),
     key("artifacts.oci.storage", StorageList, "oci"),
     key("artifacts.oci.signer", OneOf(SIGNERS), "x509"),
     key("storage.gcs.bucket", Text, ""),
     key("storage.oci.repository", Text, ""),
     key("storage.oci.repository.insecure", Bool, "false"),
-    key(
-        "storage.oci.encoding-format",
-        OneOf(&["dsse", "sigstore-bundle"]),
-        "dsse",
-    ),
+    key("storage.oci.encoding-format", OneOf(&["dsse", "sigstore-bundle"]), "dsse"),
     key("storage.docdb.url", Text, ""),
     key("storage.docdb.mongo-server-url", Secret, ""),
     key("storage.docdb.mongo-server-url-dir", Text, ""),
@@ -101,28 +71,12 @@ pub const KEYS: &[KeySpec] = &[
     key("transparency.enabled", BoolOrManual, "false"),
     key("transparency.url", Url, "https://rekor.sigstore.dev"),
     key("signers.x509.fulcio.enabled", Bool, "false"),
-    key(
-        "signers.x509.fulcio.address",
-        Url,
-        "https://fulcio.sigstore.dev",
-    ),
-    key(
-        "signers.x509.fulcio.issuer",
-        Url,
-        "https://oauth2.sigstore.dev/auth",
-    ),
-    key(
-        "signers.x509.fulcio.provider",
-        OneOf(&["", "google", "spiffe", "github", "filesystem"]),
-        "",
-    ),
+    key("signers.x509.fulcio.address", Url, "https://fulcio.sigstore.dev"),
+    key("signers.x509.fulcio.issuer", Url, "https://oauth2.sigstore.dev/auth"),
+    key("signers.x509.fulcio.provider", OneOf(&["", "google", "spiffe", "github", "filesystem"]), ""),
     key("signers.x509.identity.token.file", Text, ""),
     key("signers.x509.tuf.mirror.url", Url, ""),
-    key(
-        "signers.kms.kmsref",
-        KmsRef(&["gcpkms://", "awskms://", "azurekms://", "hashivault://"]),
-        "",
-    ),
+    key("signers.kms.kmsref", KmsRef(&["gcpkms://", "awskms://", "azurekms://", "hashivault://"]), ""),
     key("signers.kms.auth.address", Text, ""),
     key("signers.kms.auth.token", Secret, ""),
     key("signers.kms.auth.token-path", Text, ""),
@@ -133,10 +87,7 @@ pub const KEYS: &[KeySpec] = &[
     key("builder.id", Text, "https://tekton.dev/chains/v2"),
     key(
         "builddefinition.buildtype",
-        OneOf(&[
-            "https://tekton.dev/chains/v2/slsa",
-            "https://tekton.dev/chains/v2/slsa-tekton",
-        ]),
+        OneOf(&["https://tekton.dev/chains/v2/slsa", "https://tekton.dev/chains/v2/slsa-tekton"]),
         "https://tekton.dev/chains/v2/slsa",
     ),
 ];

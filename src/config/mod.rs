@@ -24,16 +24,8 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.value {
-            Some(v) => write!(
-                f,
-                "{}: invalid value {v:?}; allowed: {}",
-                self.key, self.allowed
-            ),
-            None => write!(
-                f,
-                "{}: invalid value (hidden); allowed: {}",
-                self.key, self.allowed
-            ),
+            Some(v) => write!(f, "{}: invalid value {v:?}; allowed: {}", self.key, self.allowed),
+            None => write!(f, "{}: invalid value (hidden); allowed: {}", self.key, self.allowed),
         }
     }
 }
@@ -56,11 +48,7 @@ pub fn parse_bool(value: &str) -> Option<bool> {
 
 /// Splits a storage list: comma-separated, blanks ignored.
 pub fn storage_list(value: &str) -> Vec<&str> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
 }
 
 /// Checks one value against its key's spec. Unknown keys are accepted
@@ -81,14 +69,9 @@ pub fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
             }
         }
         ValueKind::StorageList => {
-            if let Some(bad) = storage_list(value)
-                .into_iter()
-                .find(|s| !keys::STORAGES.contains(s))
-            {
-                let mut e = err(format!(
-                    "a comma-separated list of {}, or \"\" to disable",
-                    quoted_list(keys::STORAGES)
-                ));
+            if let Some(bad) = storage_list(value).into_iter().find(|s| !keys::STORAGES.contains(s)) {
+                let mut e =
+                    err(format!("a comma-separated list of {}, or \"\" to disable", quoted_list(keys::STORAGES)));
                 e.value = Some(bad.to_string());
                 return Err(e);
             }
@@ -114,10 +97,7 @@ pub fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
         }
         ValueKind::KmsRef(prefixes) => {
             if !value.is_empty() && !prefixes.iter().any(|p| value.starts_with(p)) {
-                return Err(err(format!(
-                    "a reference starting with {}",
-                    quoted_list(prefixes)
-                )));
+                return Err(err(format!("a reference starting with {}", quoted_list(prefixes))));
             }
         }
         ValueKind::Text | ValueKind::Secret => {}
@@ -127,23 +107,12 @@ pub fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
 
 /// Validates a whole map; every bad key is reported, not just the first.
 pub fn validate(data: &BTreeMap<String, String>) -> Result<(), ConfigErrors> {
-    let errors: Vec<ConfigError> = data
-        .iter()
-        .filter_map(|(k, v)| check_value(k, v).err())
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ConfigErrors(errors))
-    }
+    let errors: Vec<ConfigError> = data.iter().filter_map(|(k, v)| check_value(k, v).err()).collect();
+    if errors.is_empty() { Ok(()) } else { Err(ConfigErrors(errors)) }
 }
 
 fn quoted_list(words: &[&str]) -> String {
-    words
-        .iter()
-        .map(|w| format!("{w:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    words.iter().map(|w| format!("{w:?}")).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

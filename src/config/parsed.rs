@@ -43,19 +43,14 @@ impl ChainsConfig {
     /// Parses a ConfigMap's data; rejects the whole map if any key is bad.
     pub fn parse(data: &BTreeMap<String, String>) -> Result<Self, ConfigErrors> {
         validate(data)?;
-        let mut values: BTreeMap<String, String> = keys::KEYS
-            .iter()
-            .map(|k| (k.key.to_string(), k.default.to_string()))
-            .collect();
+        let mut values: BTreeMap<String, String> =
+            keys::KEYS.iter().map(|k| (k.key.to_string(), k.default.to_string())).collect();
         values.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
         let get = |k: &str| values.get(k).map(String::as_str).unwrap_or_default();
         let flag = |k: &str| parse_bool(get(k)).unwrap_or(false);
         let artifact = |kind: &str| ArtifactConfig {
             format: normalize_format(get(&format!("artifacts.{kind}.format"))),
-            storage: storage_list(get(&format!("artifacts.{kind}.storage")))
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            storage: storage_list(get(&format!("artifacts.{kind}.storage"))).into_iter().map(String::from).collect(),
             signer: get(&format!("artifacts.{kind}.signer")).to_string(),
         };
         let transparency = match get("transparency.enabled") {

@@ -3,10 +3,7 @@ use std::collections::BTreeMap;
 use super::*;
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 #[test]
@@ -78,21 +75,14 @@ fn secret_values_are_never_echoed() {
     // A token that happens to be in a checked key must not be printed.
     let e = check_value("signers.kms.auth.token", "s3cr3t");
     assert!(e.is_ok());
-    let e = ConfigError {
-        key: "signers.kms.auth.token".into(),
-        value: None,
-        allowed: "x".into(),
-    };
+    let e = ConfigError { key: "signers.kms.auth.token".into(), value: None, allowed: "x".into() };
     assert!(!e.to_string().contains("s3cr3t"));
 }
 
 #[test]
 fn go_style_booleans_and_unknown_keys() {
     for v in ["1", "t", "TRUE", "False", "0"] {
-        assert!(
-            check_value("artifacts.pipelinerun.enable-deep-inspection", v).is_ok(),
-            "{v}"
-        );
+        assert!(check_value("artifacts.pipelinerun.enable-deep-inspection", v).is_ok(), "{v}");
     }
     assert!(check_value("artifacts.pipelinerun.enable-deep-inspection", "yes").is_err());
     assert!(check_value("some.future.key", "anything").is_ok());

@@ -21,25 +21,14 @@ pub const CHAIN_NAME: &str = "chain";
     plural = "tektonchains",
     status = "ComponentStatus",
     doc = "TektonChain installs and configures Tekton Chains. Only one, named `chain`, is reconciled.",
-    printcolumn(name = "Version", type_ = "string", json_path = ".status.version"),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Reason",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
-    )
+    printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.version"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TektonChainSpec {
     /// Namespace that Chains is installed in, e.g. openshift-pipelines.
-    #[schemars(
-        length(min = 1, max = 63),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    )]
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub target_namespace: String,
     /// Pod placement for the Chains controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,27 +77,15 @@ pub struct PodPlacement {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Performance {
     /// Concurrent signing workers.
-    #[serde(
-        rename = "threads-per-controller",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "threads-per-controller", default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub threads_per_controller: Option<i32>,
     /// Client-side QPS limit towards the API server.
-    #[serde(
-        rename = "kube-api-qps",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "kube-api-qps", default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0))]
     pub kube_api_qps: Option<f64>,
     /// Client-side burst towards the API server.
-    #[serde(
-        rename = "kube-api-burst",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "kube-api-burst", default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub kube_api_burst: Option<i32>,
     /// Controller replicas; one leader signs.

@@ -8,8 +8,7 @@ mod tektonconfig;
 
 pub use boolstr::BoolOrString;
 pub use chain::{
-    AdditionalOptions, CHAIN_NAME, ChainSpec, FreeForm, Performance, PodPlacement, TektonChain,
-    TektonChainSpec,
+    AdditionalOptions, CHAIN_NAME, ChainSpec, FreeForm, Performance, PodPlacement, TektonChain, TektonChainSpec,
 };
 pub use fields::ChainConfigFields;
 pub use status::{ComponentStatus, ConditionUpdate};
@@ -25,11 +24,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 
 /// All CRDs as one multi-document YAML stream (what `crd` prints and crds/ holds).
 pub fn crds_yaml() -> String {
-    crds()
-        .iter()
-        .map(|crd| serde_yaml::to_string(crd).expect("CRD serializes"))
-        .collect::<Vec<_>>()
-        .join("---\n")
+    crds().iter().map(|crd| serde_yaml::to_string(crd).expect("CRD serializes")).collect::<Vec<_>>().join("---\n")
 }
 
 #[cfg(test)]

@@ -32,18 +32,8 @@ pub struct ConditionUpdate {
 }
 
 impl ConditionUpdate {
-    pub fn new(
-        type_: &'static str,
-        status: bool,
-        reason: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            type_,
-            status,
-            reason: reason.into(),
-            message: message.into(),
-        }
+    pub fn new(type_: &'static str, status: bool, reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { type_, status, reason: reason.into(), message: message.into() }
     }
 }
 
@@ -60,12 +50,7 @@ impl ComponentStatus {
 
     /// Sets conditions, keeping lastTransitionTime when a status does not change,
     /// so an unchanged state yields an identical status (no write).
-    pub fn set_conditions(
-        &mut self,
-        updates: Vec<ConditionUpdate>,
-        generation: Option<i64>,
-        now: &Time,
-    ) {
+    pub fn set_conditions(&mut self, updates: Vec<ConditionUpdate>, generation: Option<i64>, now: &Time) {
         let mut next = Vec::with_capacity(updates.len());
         for u in updates {
             let status = if u.status { "True" } else { "False" }.to_string();

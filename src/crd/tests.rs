@@ -2,13 +2,15 @@ use super::*;
 use crate::config::KEYS;
 
 #[test]
-fn crds_dir_matches_the_rust_types() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/crds.yaml");
-    let on_disk = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(
-        on_disk == crds_yaml(),
-        "crds/crds.yaml is out of date with the Rust types: run `make crds` and commit the result"
-    );
+fn crd_manifests_match_the_rust_types() {
+    for copy in ["crds/crds.yaml", "config/crd/crds.yaml", "helm/tekton-chains-operator/crds/crds.yaml"] {
+        let path = format!("{}/{copy}", env!("CARGO_MANIFEST_DIR"));
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == crds_yaml(),
+            "{copy} is out of date with the Rust types: run `make crds` and commit the result"
+        );
+    }
 }
 
 #[test]
@@ -16,20 +18,11 @@ fn every_chains_config_key_is_a_spec_field() {
     let crd = serde_json::to_value(TektonChain::crd()).unwrap();
     let props = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
     for k in KEYS {
-        assert!(
-            props.get(k.key).is_some(),
-            "TektonChain.spec lacks {}",
-            k.key
-        );
+        assert!(props.get(k.key).is_some(), "TektonChain.spec lacks {}", k.key);
     }
     let cfg = serde_json::to_value(TektonConfig::crd()).unwrap();
-    let chain = &cfg["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
-        ["chain"];
-    assert!(
-        chain["properties"]
-            .get("artifacts.taskrun.format")
-            .is_some()
-    );
+    let chain = &cfg["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["chain"];
+    assert!(chain["properties"].get("artifacts.taskrun.format").is_some());
     assert!(chain["properties"].get("disabled").is_some());
 }
 
@@ -68,13 +61,5 @@ spec:
 "#;
     let c: TektonConfig = serde_yaml::from_str(yaml).unwrap();
     assert!(c.spec.other.contains_key("addon"));
-    assert_eq!(
-        c.spec
-            .chain
-            .unwrap()
-            .keys
-            .artifacts_taskrun_format
-            .as_deref(),
-        Some("tekton")
-    );
+    assert_eq!(c.spec.chain.unwrap().keys.artifacts_taskrun_format.as_deref(), Some("tekton"));
 }

@@ -53,10 +53,7 @@ impl Applier {
     pub async fn ensure(&self, obj: &DesiredObject) -> Result<DynamicObject> {
         let api = self.api(&obj.resource, obj.namespace.as_deref());
         let what = obj.describe();
-        let live = api
-            .get_opt(&obj.name)
-            .await
-            .map_err(Error::kube("get", &what))?;
+        let live = api.get_opt(&obj.name).await.map_err(Error::kube("get", &what))?;
         let (apply, current) = match (&obj.mode, live) {
             (Mode::CreateOnly(_), Some(live)) => return Ok(live),
             (Mode::CreateOnly(body), None) => {
@@ -72,39 +69,24 @@ impl Applier {
             }
             (Mode::ApplyWithSeed { apply, .. }, live) => (apply, live),
         };
-        if let Some(live) =
-            current.filter(|live| is_subset(apply, &serde_json::to_value(live).unwrap_or_default()))
-        {
+        if let Some(live) = current.filter(|live| is_subset(apply, &serde_json::to_value(live).unwrap_or_default())) {
             return Ok(live);
         }
         self.count_write();
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        api.patch(&obj.name, &params, &Patch::Apply(apply))
-            .await
-            .map_err(Error::kube("apply", &what))
+        api.patch(&obj.name, &params, &Patch::Apply(apply)).await.map_err(Error::kube("apply", &what))
     }
 
-    async fn create(
-        &self,
-        api: &Api<DynamicObject>,
-        body: &Value,
-        manager: &str,
-        what: &str,
-    ) -> Result<DynamicObject> {
-        let obj: DynamicObject =
-            serde_json::from_value(body.clone()).expect("desired objects are well-formed");
+    async fn create(&self, api: &Api<DynamicObject>, body: &Value, manager: &str, what: &str) -> Result<DynamicObject> {
+        let obj: DynamicObject = serde_json::from_value(body.clone()).expect("desired objects are well-formed");
         self.count_write();
-        let params = PostParams {
-            field_manager: Some(manager.into()),
-            ..Default::default()
-        };
+        let params = PostParams { field_manager: Some(manager.into()), ..Default::default() };
         match api.create(&params, &obj).await {
             Ok(o) => Ok(o),
             // Someone (a user, cosign) created it meanwhile: theirs wins.
-            Err(kube::Error::Api(e)) if e.code == 409 => api
-                .get(&obj.name_any())
-                .await
-                .map_err(Error::kube("get", what)),
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                api.get(&obj.name_any()).await.map_err(Error::kube("get", what))
+            }
             Err(e) => Err(Error::kube("create", what)(e)),
         }
     }
@@ -113,11 +95,7 @@ impl Applier {
     pub async fn delete_owned(&self, obj: &DesiredObject, owner_uid: &str) -> Result<bool> {
         let api = self.api(&obj.resource, obj.namespace.as_deref());
         let what = obj.describe();
-        let Some(live) = api
-            .get_opt(&obj.name)
-            .await
-            .map_err(Error::kube("get", &what))?
-        else {
+        let Some(live) = api.get_opt(&obj.name).await.map_err(Error::kube("get", &what))? else {
             return Ok(false);
         };
         if !live.owner_references().iter().any(|o| o.uid == owner_uid) {
@@ -125,10 +103,7 @@ impl Applier {
         }
         self.count_write();
         let dp = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: live.uid(),
-                resource_version: None,
-            }),
+            preconditions: Some(Preconditions { uid: live.uid(), resource_version: None }),
             ..DeleteParams::background()
         };
         match api.delete(&obj.name, &dp).await {
@@ -144,12 +119,8 @@ impl Applier {
 /// managers' keys) are fine.
 pub fn is_subset(want: &Value, have: &Value) -> bool {
     match (want, have) {
-        (Value::Object(w), Value::Object(h)) => w
-            .iter()
-            .all(|(k, v)| h.get(k).is_some_and(|hv| is_subset(v, hv))),
-        (Value::Array(w), Value::Array(h)) => {
-            w.len() == h.len() && w.iter().zip(h).all(|(a, b)| is_subset(a, b))
-        }
+        (Value::Object(w), Value::Object(h)) => w.iter().all(|(k, v)| h.get(k).is_some_and(|hv| is_subset(v, hv))),
+        (Value::Array(w), Value::Array(h)) => w.len() == h.len() && w.iter().zip(h).all(|(a, b)| is_subset(a, b)),
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         (a, b) => a == b,
     }
@@ -168,10 +139,7 @@ mod tests {
                            "data": { "k": "v", "user": "x" }, "n": [ { "x": 1.0, "y": 2 } ] });
         assert!(is_subset(&want, &have));
         assert!(!is_subset(&json!({ "data": { "k": "other" } }), &have));
-        assert!(!is_subset(
-            &json!({ "n": [ { "x": 1 }, { "x": 2 } ] }),
-            &have
-        ));
+        assert!(!is_subset(&json!({ "n": [ { "x": 1 }, { "x": 2 } ] }), &have));
         assert!(!is_subset(&json!({ "missing": "" }), &have));
     }
 }

@@ -40,12 +40,8 @@ pub async fn reconcile(chain: Arc<TektonChain>, ctx: Arc<Context>) -> Result<Act
     })
     .await
     .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer {
-            object: format!("TektonChain {CHAIN_NAME}"),
-            message: other.to_string(),
-        },
+        kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer { object: format!("TektonChain {CHAIN_NAME}"), message: other.to_string() },
     })
 }
 
@@ -69,12 +65,8 @@ async fn apply(chain: Arc<TektonChain>, ctx: &Context) -> Result<Action> {
         if let Some(ns) = installed_namespace(&chain) {
             uninstall(&chain, ctx, &ns, true).await?;
         }
-        let conditions = vec![ConditionUpdate::new(
-            "Ready",
-            true,
-            "Disabled",
-            disabled_message(ctx, &valid.namespace).await?,
-        )];
+        let conditions =
+            vec![ConditionUpdate::new("Ready", true, "Disabled", disabled_message(ctx, &valid.namespace).await?)];
         write_status(ctx, chain.as_ref(), conditions, None).await?;
         return Ok(Action::await_change());
     }
@@ -103,16 +95,14 @@ async fn apply(chain: Arc<TektonChain>, ctx: &Context) -> Result<Action> {
     }
     let generate = chain.spec.chain.generate_signing_secret == Some(true);
     let secret = secret.expect("the install has a signing Secret");
-    let secret_condition =
-        signing_secret::reconcile(&ctx.applier, &valid.namespace, generate, &secret).await?;
+    let secret_condition = signing_secret::reconcile(&ctx.applier, &valid.namespace, generate, &secret).await?;
 
     if let Some(old) = installed_namespace(&chain).filter(|old| *old != valid.namespace) {
         info!(from = %old, to = %valid.namespace, "targetNamespace changed: removing the old install");
         uninstall(&chain, ctx, &old, false).await?;
     }
 
-    let available =
-        deployment_available(deployment.as_ref().expect("the install has a Deployment"));
+    let available = deployment_available(deployment.as_ref().expect("the install has a Deployment"));
     let ready = available.is_ok();
     let (avail_reason, avail_msg) = match available {
         Ok(()) => ("Available", String::new()),
@@ -120,18 +110,8 @@ async fn apply(chain: Arc<TektonChain>, ctx: &Context) -> Result<Action> {
     };
     let conditions = vec![
         ConditionUpdate::new("ConfigValid", true, "Valid", ""),
-        ConditionUpdate::new(
-            "Installed",
-            true,
-            "Applied",
-            format!("{} objects in {}", objects.len(), valid.namespace),
-        ),
-        ConditionUpdate::new(
-            "DeploymentAvailable",
-            ready,
-            avail_reason,
-            avail_msg.clone(),
-        ),
+        ConditionUpdate::new("Installed", true, "Applied", format!("{} objects in {}", objects.len(), valid.namespace)),
+        ConditionUpdate::new("DeploymentAvailable", ready, avail_reason, avail_msg.clone()),
         secret_condition,
         if ready {
             ConditionUpdate::new("Ready", true, "Ready", "")
@@ -139,13 +119,7 @@ async fn apply(chain: Arc<TektonChain>, ctx: &Context) -> Result<Action> {
             ConditionUpdate::new("Ready", false, "DeploymentNotAvailable", avail_msg)
         },
     ];
-    write_status(
-        ctx,
-        chain.as_ref(),
-        conditions,
-        Some(valid.namespace.clone()),
-    )
-    .await?;
+    write_status(ctx, chain.as_ref(), conditions, Some(valid.namespace.clone())).await?;
     Ok(Action::requeue(RESYNC))
 }
 
@@ -161,16 +135,9 @@ async fn cleanup(chain: Arc<TektonChain>, ctx: &Context) -> Result<Action> {
 /// too when `everything`). The Namespace and signing-secrets are kept.
 async fn uninstall(chain: &TektonChain, ctx: &Context, ns: &str, everything: bool) -> Result<()> {
     let uid = chain.uid().unwrap_or_default();
-    let valid = ValidChain {
-        namespace: ns.to_string(),
-        config_data: Default::default(),
-    };
+    let valid = ValidChain { namespace: ns.to_string(), config_data: Default::default() };
     let objects: Vec<DesiredObject> = desired::build(chain, &valid, &ctx.build);
-    for obj in objects
-        .iter()
-        .rev()
-        .filter(|o| o.removable && (everything || o.namespace.is_some()))
-    {
+    for obj in objects.iter().rev().filter(|o| o.removable && (everything || o.namespace.is_some())) {
         if ctx.applier.delete_owned(obj, &uid).await? {
             info!(object = %obj.describe(), "deleted");
         }
@@ -187,10 +154,7 @@ async fn disabled_message(ctx: &Context, ns: &str) -> Result<String> {
 }
 
 fn installed_namespace(chain: &TektonChain) -> Option<String> {
-    chain
-        .status
-        .as_ref()
-        .and_then(|s| s.installed_namespace.clone())
+    chain.status.as_ref().and_then(|s| s.installed_namespace.clone())
 }
 
 /// Ok when the Deployment reports Available for its current generation.
@@ -198,10 +162,9 @@ fn deployment_available(d: &DynamicObject) -> Result<(), String> {
     let status = &d.data["status"];
     let generation = d.meta().generation.unwrap_or_default();
     let observed = status["observedGeneration"].as_i64().unwrap_or_default();
-    let available = status["conditions"].as_array().is_some_and(|cs| {
-        cs.iter()
-            .any(|c| c["type"] == "Available" && c["status"] == "True")
-    });
+    let available = status["conditions"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Available" && c["status"] == "True"));
     if available && observed >= generation {
         Ok(())
     } else {

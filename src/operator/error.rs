@@ -26,16 +26,9 @@ impl Error {
         }
     }
 
-    pub(crate) fn kube(
-        action: &'static str,
-        object: impl Into<String>,
-    ) -> impl FnOnce(kube::Error) -> Self {
+    pub(crate) fn kube(action: &'static str, object: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
         let object = object.into();
-        move |source| Error::Kube {
-            action,
-            object,
-            source,
-        }
+        move |source| Error::Kube { action, object, source }
     }
 }
 

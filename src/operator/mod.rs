@@ -10,7 +10,7 @@ pub mod tektonconfig;
 pub mod validate;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -18,8 +18,9 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Api, Client};
+use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
 pub use apply::Applier;
@@ -42,17 +43,17 @@ pub struct Context {
     pub applier: Applier,
     pub build: BuildContext,
     pub default_namespace: String,
+    /// Reconciles finished (TektonChain and TektonConfig), successful or not.
+    pub reconciles: AtomicU64,
 }
 
 impl Context {
     pub fn new(client: Client, opts: &Options) -> Self {
         Self {
             applier: Applier::new(client, Arc::new(AtomicU64::new(0))),
-            build: BuildContext {
-                image: opts.signer_image.clone(),
-                version: version(),
-            },
+            build: BuildContext { image: opts.signer_image.clone(), version: version() },
             default_namespace: opts.default_namespace.clone(),
+            reconciles: AtomicU64::new(0),
         }
     }
 }
@@ -75,33 +76,42 @@ pub async fn run(client: Client, opts: Options) {
 /// Runs both reconcilers with a given context (tests read its write counter).
 pub async fn run_with(client: Client, ctx: Arc<Context>) {
     let installed = watcher::Config::default().labels(desired::PART_OF_SELECTOR);
-    let chains = Controller::new(
-        Api::<TektonChain>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .owns(Api::<Deployment>::all(client.clone()), installed.clone())
-    .owns(Api::<ConfigMap>::all(client.clone()), installed)
-    .shutdown_on_signal()
-    .run(chain::reconcile, error_policy, ctx.clone())
-    .for_each(|res| async move {
-        if let Err(e) = res {
-            warn!(error = %e, "TektonChain reconcile failed");
-        }
-    });
-    let configs = Controller::new(
-        Api::<TektonConfig>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .owns(Api::<TektonChain>::all(client), watcher::Config::default())
-    .shutdown_on_signal()
-    .run(tektonconfig::reconcile, error_policy, ctx)
-    .for_each(|res| async move {
-        if let Err(e) = res {
-            warn!(error = %e, "TektonConfig reconcile failed");
-        }
-    });
+    let chains = Controller::new(Api::<TektonChain>::all(client.clone()), watcher::Config::default())
+        .watches(Api::<Deployment>::all(client.clone()), installed.clone(), owning_chain)
+        .watches(Api::<ConfigMap>::all(client.clone()), installed, owning_chain)
+        .shutdown_on_signal()
+        .run(|o, c| counted(chain::reconcile(o, c.clone()), c), error_policy, ctx.clone())
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                warn!(error = %e, "TektonChain reconcile failed");
+            }
+        });
+    let configs = Controller::new(Api::<TektonConfig>::all(client.clone()), watcher::Config::default())
+        .owns(Api::<TektonChain>::all(client), watcher::Config::default())
+        .shutdown_on_signal()
+        .run(|o, c| counted(tektonconfig::reconcile(o, c.clone()), c), error_policy, ctx)
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                warn!(error = %e, "TektonConfig reconcile failed");
+            }
+        });
     info!("operator loop started");
     futures::join!(chains, configs);
+}
+
+/// Maps an installed object to its TektonChain. (`owns` would look the
+/// cluster-scoped owner up in the child's namespace and never find it.)
+fn owning_chain<K: Resource>(obj: K) -> Option<ObjectRef<TektonChain>> {
+    obj.owner_references()
+        .iter()
+        .find(|o| o.kind == "TektonChain" && o.controller == Some(true))
+        .map(|o| ObjectRef::new(&o.name))
+}
+
+async fn counted(reconcile: impl Future<Output = Result<Action>>, ctx: Arc<Context>) -> Result<Action> {
+    let res = reconcile.await;
+    ctx.reconciles.fetch_add(1, Ordering::Relaxed);
+    res
 }
 
 fn error_policy<K>(_obj: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {

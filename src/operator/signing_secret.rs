@@ -22,31 +22,15 @@ pub const KEY_FILES: &[&str] = &["x509.pem", "cosign.key"];
 /// The key files present (non-empty) in a Secret.
 pub fn key_files(secret: &DynamicObject) -> Vec<&'static str> {
     let data = &secret.data["data"];
-    KEY_FILES
-        .iter()
-        .copied()
-        .filter(|k| {
-            data.get(*k)
-                .and_then(Value::as_str)
-                .is_some_and(|v| !v.is_empty())
-        })
-        .collect()
+    KEY_FILES.iter().copied().filter(|k| data.get(*k).and_then(Value::as_str).is_some_and(|v| !v.is_empty())).collect()
 }
 
 /// Makes sure the Secret matches `generate`, without ever replacing a key.
-pub async fn reconcile(
-    applier: &Applier,
-    ns: &str,
-    generate: bool,
-    secret: &DynamicObject,
-) -> Result<ConditionUpdate> {
+pub async fn reconcile(applier: &Applier, ns: &str, generate: bool, secret: &DynamicObject) -> Result<ConditionUpdate> {
     let what = format!("Secret {ns}/{}", names::SIGNING_SECRET);
     let present = key_files(secret);
     if !present.is_empty() {
-        let mut message = format!(
-            "{what} holds {}; the operator never changes it",
-            present.join(" and ")
-        );
+        let mut message = format!("{what} holds {}; the operator never changes it", present.join(" and "));
         if !generate {
             message.push_str(" (also not when generateSigningSecret is false)");
         }
@@ -63,10 +47,8 @@ pub async fn reconcile(
             ),
         ));
     }
-    let pair = generate_cosign_key_pair().map_err(|e| Error::KeyGeneration {
-        secret: what.clone(),
-        message: e.to_string(),
-    })?;
+    let pair = generate_cosign_key_pair()
+        .map_err(|e| Error::KeyGeneration { secret: what.clone(), message: e.to_string() })?;
     let b64 = |s: &str| base64_encode(s.as_bytes());
     // resourceVersion makes this a compare-and-swap: if anyone wrote a key
     // meanwhile, the patch fails and the next reconcile sees their key.
@@ -80,33 +62,19 @@ pub async fn reconcile(
     });
     let api = secret_api(applier, ns);
     applier.count_write();
-    api.patch(
-        names::SIGNING_SECRET,
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map_err(Error::kube("write generated key to", &what))?;
+    api.patch(names::SIGNING_SECRET, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::kube("write generated key to", &what))?;
     info!(secret = %what, "generated a cosign key pair (ECDSA P-256) into an empty signing secret");
-    Ok(ConditionUpdate::new(
-        CONDITION,
-        true,
-        "Generated",
-        format!("{what} holds a generated cosign key pair"),
-    ))
+    Ok(ConditionUpdate::new(CONDITION, true, "Generated", format!("{what} holds a generated cosign key pair")))
 }
 
 /// Says whether the Secret in `ns` holds a key (for messages when Chains is removed).
 pub async fn kept_message(applier: &Applier, ns: &str) -> Result<Option<String>> {
     let api = secret_api(applier, ns);
     let what = format!("Secret {ns}/{}", names::SIGNING_SECRET);
-    let secret = api
-        .get_opt(names::SIGNING_SECRET)
-        .await
-        .map_err(Error::kube("get", &what))?;
-    Ok(secret
-        .filter(|s| !key_files(s).is_empty())
-        .map(|_| format!("{what} holds a signing key and was kept")))
+    let secret = api.get_opt(names::SIGNING_SECRET).await.map_err(Error::kube("get", &what))?;
+    Ok(secret.filter(|s| !key_files(s).is_empty()).map(|_| format!("{what} holds a signing key and was kept")))
 }
 
 fn secret_api(applier: &Applier, ns: &str) -> Api<DynamicObject> {

@@ -19,11 +19,7 @@ pub async fn write_status<K>(
     installed_namespace: Option<String>,
 ) -> Result<()>
 where
-    K: Resource<DynamicType = ()>
-        + HasStatus
-        + serde::de::DeserializeOwned
-        + Clone
-        + std::fmt::Debug,
+    K: Resource<DynamicType = ()> + HasStatus + serde::de::DeserializeOwned + Clone + std::fmt::Debug,
 {
     let current = obj.status().cloned().unwrap_or_default();
     let mut next = current.clone();
@@ -41,13 +37,9 @@ where
     });
     ctx.applier.count_write();
     let what = format!("{} {}", K::kind(&()), obj.name_any());
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(STATUS_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await
-    .map_err(Error::kube("write status of", what))?;
+    api.patch_status(&obj.name_any(), &PatchParams::apply(STATUS_MANAGER).force(), &Patch::Apply(&body))
+        .await
+        .map_err(Error::kube("write status of", what))?;
     Ok(())
 }
 

@@ -27,18 +27,12 @@ pub fn validate(spec: &TektonChainSpec) -> Result<ValidChain, ConfigErrors> {
     }
     let config_data = spec.chain.keys.to_config_data();
     if let Err(ConfigErrors(bad)) = config::validate(&config_data) {
-        errors.extend(bad.into_iter().map(|e| ConfigError {
-            key: format!("spec.{}", e.key),
-            ..e
-        }));
+        errors.extend(bad.into_iter().map(|e| ConfigError { key: format!("spec.{}", e.key), ..e }));
     }
     errors.extend(check_performance(&spec.chain));
     errors.extend(check_options(&spec.chain));
     if errors.is_empty() {
-        Ok(ValidChain {
-            namespace: spec.target_namespace.clone(),
-            config_data,
-        })
+        Ok(ValidChain { namespace: spec.target_namespace.clone(), config_data })
     } else {
         Err(ConfigErrors(errors))
     }
@@ -51,33 +45,16 @@ fn check_performance(chain: &ChainSpec) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     let mut int = |name: &str, v: Option<i32>, min: i32, max: i32| {
         if let Some(v) = v.filter(|v| *v < min || *v > max) {
-            let allowed = if max == i32::MAX {
-                format!("an integer >= {min}")
-            } else {
-                format!("{min} to {max}")
-            };
-            errors.push(field_error(
-                &format!("spec.performance.{name}"),
-                &v.to_string(),
-                &allowed,
-            ));
+            let allowed = if max == i32::MAX { format!("an integer >= {min}") } else { format!("{min} to {max}") };
+            errors.push(field_error(&format!("spec.performance.{name}"), &v.to_string(), &allowed));
         }
     };
-    int(
-        "threads-per-controller",
-        p.threads_per_controller,
-        1,
-        i32::MAX,
-    );
+    int("threads-per-controller", p.threads_per_controller, 1, i32::MAX);
     int("kube-api-burst", p.kube_api_burst, 1, i32::MAX);
     int("replicas", p.replicas, 0, i32::MAX);
     int("buckets", p.buckets, 1, 10);
     if let Some(q) = p.kube_api_qps.filter(|q| !q.is_finite() || *q < 0.0) {
-        errors.push(field_error(
-            "spec.performance.kube-api-qps",
-            &q.to_string(),
-            "a number >= 0",
-        ));
+        errors.push(field_error("spec.performance.kube-api-qps", &q.to_string(), "a number >= 0"));
     }
     errors
 }
@@ -89,20 +66,12 @@ fn check_options(chain: &ChainSpec) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     for name in o.deployments.iter().flat_map(|d| d.keys()) {
         if name != names::DEPLOYMENT {
-            errors.push(field_error(
-                "spec.options.deployments",
-                name,
-                &format!("{:?}", names::DEPLOYMENT),
-            ));
+            errors.push(field_error("spec.options.deployments", name, &format!("{:?}", names::DEPLOYMENT)));
         }
     }
     for name in o.config_maps.iter().flat_map(|d| d.keys()) {
         if !names::CONFIG_MAPS.contains(&name.as_str()) {
-            let allowed = names::CONFIG_MAPS
-                .iter()
-                .map(|n| format!("{n:?}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let allowed = names::CONFIG_MAPS.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
             errors.push(field_error("spec.options.configMaps", name, &allowed));
         }
     }
@@ -110,18 +79,13 @@ fn check_options(chain: &ChainSpec) -> Vec<ConfigError> {
 }
 
 fn field_error(key: &str, value: &str, allowed: &str) -> ConfigError {
-    ConfigError {
-        key: key.into(),
-        value: Some(value.into()),
-        allowed: allowed.into(),
-    }
+    ConfigError { key: key.into(), value: Some(value.into()), allowed: allowed.into() }
 }
 
 fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -132,10 +96,7 @@ mod tests {
     use crate::crd::{BoolOrString, Performance};
 
     fn spec(ns: &str) -> TektonChainSpec {
-        TektonChainSpec {
-            target_namespace: ns.into(),
-            ..Default::default()
-        }
+        TektonChainSpec { target_namespace: ns.into(), ..Default::default() }
     }
 
     #[test]
@@ -149,14 +110,10 @@ mod tests {
     fn bool_keys_take_bools_and_strings() {
         let mut s = spec("ns");
         s.chain.keys.transparency_enabled = Some(BoolOrString::Bool(true));
-        s.chain.keys.artifacts_pipelinerun_enable_deep_inspection =
-            Some(BoolOrString::String("false".into()));
+        s.chain.keys.artifacts_pipelinerun_enable_deep_inspection = Some(BoolOrString::String("false".into()));
         let v = validate(&s).unwrap();
         assert_eq!(v.config_data["transparency.enabled"], "true");
-        assert_eq!(
-            v.config_data["artifacts.pipelinerun.enable-deep-inspection"],
-            "false"
-        );
+        assert_eq!(v.config_data["artifacts.pipelinerun.enable-deep-inspection"], "false");
     }
 
     #[test]
@@ -165,11 +122,7 @@ mod tests {
         s.chain.keys.artifacts_taskrun_format = Some("foo".into());
         s.chain.keys.transparency_enabled = Some(BoolOrString::String("maybe".into()));
         s.chain.keys.artifacts_taskrun_storage = Some("tekton,s3".into());
-        s.chain.performance = Some(Performance {
-            kube_api_qps: Some(-1.0),
-            buckets: Some(11),
-            ..Default::default()
-        });
+        s.chain.performance = Some(Performance { kube_api_qps: Some(-1.0), buckets: Some(11), ..Default::default() });
         let text = validate(&s).unwrap_err().to_string();
         for needle in [
             r#"spec.targetNamespace: invalid value "Bad_NS""#,
@@ -186,10 +139,13 @@ mod tests {
     #[test]
     fn unknown_override_targets_are_rejected() {
         let mut s = spec("ns");
-        let mut o = crate::crd::AdditionalOptions::default();
-        o.deployments = Some([("other".to_string(), Default::default())].into());
-        s.chain.options = Some(o);
+        s.chain.options = Some(crate::crd::AdditionalOptions {
+            deployments: Some([("other".to_string(), Default::default())].into()),
+            ..Default::default()
+        });
         let text = validate(&s).unwrap_err().to_string();
-        assert!(text.contains(r#"spec.options.deployments: invalid value "other"; allowed: "tekton-chains-controller""#));
+        assert!(
+            text.contains(r#"spec.options.deployments: invalid value "other"; allowed: "tekton-chains-controller""#)
+        );
     }
 }

@@ -51,9 +51,7 @@ async fn serve_probes(addr: &str) -> std::io::Result<()> {
         tokio::spawn(async move {
             let mut buf = [0u8; 1024];
             let _ = sock.read(&mut buf).await;
-            if let Err(e) = sock
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
-                .await
+            if let Err(e) = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await
             {
                 warn!(error = %e, "probe response failed");
             }

@@ -21,9 +21,7 @@ pub struct GeneratedKeyPair {
 
 impl std::fmt::Debug for GeneratedKeyPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeneratedKeyPair")
-            .field("public_pem", &self.public_pem)
-            .finish_non_exhaustive()
+        f.debug_struct("GeneratedKeyPair").field("public_pem", &self.public_pem).finish_non_exhaustive()
     }
 }
 
@@ -32,17 +30,9 @@ pub fn generate_cosign_key_pair() -> Result<GeneratedKeyPair, KeyError> {
     let keys = ECDSAKeys::new(EllipticCurve::P256).map_err(|e| KeyError(e.to_string()))?;
     let password = Zeroizing::new(Alphanumeric.sample_string(&mut rand::rng(), 32));
     let pair = keys.as_inner();
-    let private_pem = pair
-        .private_key_to_encrypted_pem(password.as_bytes())
-        .map_err(|e| KeyError(e.to_string()))?;
-    let public_pem = pair
-        .public_key_to_pem()
-        .map_err(|e| KeyError(e.to_string()))?;
-    Ok(GeneratedKeyPair {
-        private_pem,
-        public_pem,
-        password,
-    })
+    let private_pem = pair.private_key_to_encrypted_pem(password.as_bytes()).map_err(|e| KeyError(e.to_string()))?;
+    let public_pem = pair.public_key_to_pem().map_err(|e| KeyError(e.to_string()))?;
+    Ok(GeneratedKeyPair { private_pem, public_pem, password })
 }
 
 #[cfg(test)]
@@ -54,15 +44,10 @@ mod tests {
     #[test]
     fn generated_key_decrypts_and_matches_its_public_key() {
         let k = generate_cosign_key_pair().unwrap();
-        assert!(
-            k.private_pem
-                .starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
-        );
+        assert!(k.private_pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
         assert!(k.public_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
         assert_eq!(k.password.len(), 32);
-        let back =
-            SigStoreKeyPair::from_encrypted_pem(k.private_pem.as_bytes(), k.password.as_bytes())
-                .unwrap();
+        let back = SigStoreKeyPair::from_encrypted_pem(k.private_pem.as_bytes(), k.password.as_bytes()).unwrap();
         assert_eq!(back.public_key_to_pem().unwrap(), k.public_pem);
         assert!(SigStoreKeyPair::from_encrypted_pem(k.private_pem.as_bytes(), b"wrong").is_err());
         assert!(!format!("{k:?}").contains(k.password.as_str()));

@@ -22,12 +22,7 @@ pub fn objects(
     version: &str,
 ) -> Vec<DesiredObject> {
     let ns = valid.namespace.as_str();
-    let buckets = chain
-        .spec
-        .chain
-        .performance
-        .as_ref()
-        .and_then(|p| p.buckets);
+    let buckets = chain.spec.chain.performance.as_ref().and_then(|p| p.buckets);
     let mut leader_election = BTreeMap::new();
     if let Some(b) = buckets {
         leader_election.insert("buckets".to_string(), b.to_string());
@@ -43,23 +38,13 @@ pub fn objects(
                 "zap-logger-config": ZAP_CONFIG,
             })),
         ),
-        (
-            names::CONFIG_OBSERVABILITY,
-            BTreeMap::new(),
-            Some(json!({ "metrics.backend-destination": "prometheus" })),
-        ),
+        (names::CONFIG_OBSERVABILITY, BTreeMap::new(), Some(json!({ "metrics.backend-destination": "prometheus" }))),
         (
             names::CONFIG_LEADER_ELECTION,
             leader_election,
-            Some(
-                json!({ "lease-duration": "60s", "renew-deadline": "40s", "retry-period": "10s", "buckets": "1" }),
-            ),
+            Some(json!({ "lease-duration": "60s", "renew-deadline": "40s", "retry-period": "10s", "buckets": "1" })),
         ),
-        (
-            names::CHAINS_INFO,
-            [("version".to_string(), version.to_string())].into(),
-            None,
-        ),
+        (names::CHAINS_INFO, [("version".to_string(), version.to_string())].into(), None),
     ];
     specs
         .into_iter()
@@ -75,10 +60,7 @@ pub fn objects(
                 merge(&mut apply, &o);
             }
             let mode = match seed {
-                Some(seed) => Mode::ApplyWithSeed {
-                    apply,
-                    seed: json!({ "data": seed }),
-                },
+                Some(seed) => Mode::ApplyWithSeed { apply, seed: json!({ "data": seed }) },
                 None => Mode::Apply(apply),
             };
             object(core("ConfigMap", "configmaps"), Some(ns), name, mode, true)

@@ -33,10 +33,7 @@ pub fn deployment(
 ) -> DesiredObject {
     let spec = &chain.spec;
     let mut pod_labels = selector_labels();
-    merge(
-        &mut pod_labels,
-        &json!({ "app": "tekton-chains-controller", "app.kubernetes.io/version": ctx.version }),
-    );
+    merge(&mut pod_labels, &json!({ "app": "tekton-chains-controller", "app.kubernetes.io/version": ctx.version }));
     let mut meta = metadata(names::DEPLOYMENT, Some(ns), labels, owner);
     merge(&mut meta["labels"], &pod_labels);
 
@@ -63,12 +60,7 @@ pub fn deployment(
             args.push(json!(format!("--kube-api-burst={b}")));
         }
     }
-    let replicas = spec
-        .chain
-        .performance
-        .as_ref()
-        .and_then(|p| p.replicas)
-        .unwrap_or(1);
+    let replicas = spec.chain.performance.as_ref().and_then(|p| p.replicas).unwrap_or(1);
 
     let mut pod_spec = json!({
         "serviceAccountName": names::SERVICE_ACCOUNT,
@@ -135,11 +127,7 @@ pub fn deployment(
     )
 }
 
-pub fn service(
-    ns: &str,
-    labels: &BTreeMap<String, String>,
-    owner: &OwnerReference,
-) -> DesiredObject {
+pub fn service(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReference) -> DesiredObject {
     let body = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": metadata(names::SERVICE, Some(ns), labels, owner),
@@ -148,11 +136,5 @@ pub fn service(
             "ports": [{ "name": "http-metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT, "protocol": "TCP" }],
         },
     });
-    object(
-        core("Service", "services"),
-        Some(ns),
-        names::SERVICE,
-        Mode::Apply(body),
-        true,
-    )
+    object(core("Service", "services"), Some(ns), names::SERVICE, Mode::Apply(body), true)
 }

@@ -68,20 +68,12 @@ pub struct BuildContext {
 
 /// Builds every object of the install, in apply order.
 pub fn build(chain: &TektonChain, valid: &ValidChain, ctx: &BuildContext) -> Vec<DesiredObject> {
-    let owner = chain
-        .controller_owner_ref(&())
-        .expect("TektonChain has name and uid");
+    let owner = chain.controller_owner_ref(&()).expect("TektonChain has name and uid");
     let ns = valid.namespace.as_str();
     let labels = common_labels(&ctx.version);
     let mut objects = vec![namespace(ns, &labels)];
     objects.extend(rbac::objects(ns, &labels, &owner));
-    objects.extend(configmaps::objects(
-        chain,
-        valid,
-        &labels,
-        &owner,
-        &ctx.version,
-    ));
+    objects.extend(configmaps::objects(chain, valid, &labels, &owner, &ctx.version));
     objects.push(signing_secret(ns, &labels));
     objects.push(deployment::deployment(chain, ns, &labels, &owner, ctx));
     objects.push(deployment::service(ns, &labels, &owner));
@@ -110,13 +102,7 @@ fn namespace(ns: &str, labels: &BTreeMap<String, String>) -> DesiredObject {
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": { "name": ns, "labels": labels },
     });
-    object(
-        core("Namespace", "namespaces"),
-        None,
-        ns,
-        Mode::CreateOnly(body),
-        false,
-    )
+    object(core("Namespace", "namespaces"), None, ns, Mode::CreateOnly(body), false)
 }
 
 fn signing_secret(ns: &str, labels: &BTreeMap<String, String>) -> DesiredObject {
@@ -125,22 +111,11 @@ fn signing_secret(ns: &str, labels: &BTreeMap<String, String>) -> DesiredObject 
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": { "name": names::SIGNING_SECRET, "namespace": ns, "labels": labels },
     });
-    object(
-        core("Secret", "secrets"),
-        Some(ns),
-        names::SIGNING_SECRET,
-        Mode::CreateOnly(body),
-        false,
-    )
+    object(core("Secret", "secrets"), Some(ns), names::SIGNING_SECRET, Mode::CreateOnly(body), false)
 }
 
 /// Standard object metadata with labels and the controlling owner.
-fn metadata(
-    name: &str,
-    ns: Option<&str>,
-    labels: &BTreeMap<String, String>,
-    owner: &OwnerReference,
-) -> Value {
+fn metadata(name: &str, ns: Option<&str>, labels: &BTreeMap<String, String>, owner: &OwnerReference) -> Value {
     let mut m = json!({ "name": name, "labels": labels, "ownerReferences": [owner] });
     if let Some(ns) = ns {
         m["namespace"] = json!(ns);
@@ -148,20 +123,8 @@ fn metadata(
     m
 }
 
-fn object(
-    resource: ApiResource,
-    ns: Option<&str>,
-    name: &str,
-    mode: Mode,
-    removable: bool,
-) -> DesiredObject {
-    DesiredObject {
-        resource,
-        namespace: ns.map(String::from),
-        name: name.into(),
-        mode,
-        removable,
-    }
+fn object(resource: ApiResource, ns: Option<&str>, name: &str, mode: Mode, removable: bool) -> DesiredObject {
+    DesiredObject { resource, namespace: ns.map(String::from), name: name.into(), mode, removable }
 }
 
 fn core(kind: &str, plural: &str) -> ApiResource {

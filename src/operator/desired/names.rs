@@ -13,13 +13,8 @@ pub const CLUSTER_ROLE: &str = "tekton-chains-controller-cluster-access";
 pub const ROLE: &str = "tekton-chains-leader-election";
 
 /// ConfigMaps the operator installs (and that `options.configMaps` may target).
-pub const CONFIG_MAPS: &[&str] = &[
-    CHAINS_CONFIG,
-    CONFIG_LOGGING,
-    CONFIG_OBSERVABILITY,
-    CONFIG_LEADER_ELECTION,
-    CHAINS_INFO,
-];
+pub const CONFIG_MAPS: &[&str] =
+    &[CHAINS_CONFIG, CONFIG_LOGGING, CONFIG_OBSERVABILITY, CONFIG_LEADER_ELECTION, CHAINS_INFO];
 
 /// Where the Deployment mounts signing-secrets.
 pub const SIGNING_SECRETS_PATH: &str = "/etc/signing-secrets";

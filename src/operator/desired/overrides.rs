@@ -6,20 +6,14 @@ use crate::crd::ChainSpec;
 
 /// `options.configMaps[name]`, unless options are disabled.
 pub fn config_map_override(chain: &ChainSpec, name: &str) -> Option<Value> {
-    let o = chain
-        .options
-        .as_ref()
-        .filter(|o| o.disabled != Some(true))?;
+    let o = chain.options.as_ref().filter(|o| o.disabled != Some(true))?;
     let found = o.config_maps.as_ref()?.get(name)?;
     Some(Value::Object(found.0.clone()))
 }
 
 /// `options.deployments[name]`, unless options are disabled.
 pub fn deployment_override(chain: &ChainSpec, name: &str) -> Option<Value> {
-    let o = chain
-        .options
-        .as_ref()
-        .filter(|o| o.disabled != Some(true))?;
+    let o = chain.options.as_ref().filter(|o| o.disabled != Some(true))?;
     let found = o.deployments.as_ref()?.get(name)?;
     Some(Value::Object(found.0.clone()))
 }
@@ -52,10 +46,7 @@ pub fn merge(target: &mut Value, patch: &Value) {
 }
 
 fn is_named_list(items: &[Value]) -> bool {
-    !items.is_empty()
-        && items
-            .iter()
-            .all(|i| i.get("name").is_some_and(Value::is_string))
+    !items.is_empty() && items.iter().all(|i| i.get("name").is_some_and(Value::is_string))
 }
 
 #[cfg(test)]
@@ -86,10 +77,7 @@ mod tests {
         assert_eq!(t["spec"]["replicas"], 3);
         let c = &t["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(c["image"], "x");
-        assert_eq!(
-            c["env"],
-            json!([{ "name": "A", "value": "9" }, { "name": "B", "value": "2" }])
-        );
+        assert_eq!(c["env"], json!([{ "name": "A", "value": "9" }, { "name": "B", "value": "2" }]));
         assert_eq!(c["resources"]["limits"]["memory"], "128Mi");
     }
 }

@@ -30,24 +30,17 @@ pub fn namespace_rules() -> Value {
     ])
 }
 
-pub fn objects(
-    ns: &str,
-    labels: &BTreeMap<String, String>,
-    owner: &OwnerReference,
-) -> Vec<DesiredObject> {
+pub fn objects(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReference) -> Vec<DesiredObject> {
     let sa = names::SERVICE_ACCOUNT;
     let subjects = json!([{ "kind": "ServiceAccount", "name": sa, "namespace": ns }]);
-    let rbac =
-        |kind: &str, plural: &str| api_resource("rbac.authorization.k8s.io", "v1", kind, plural);
+    let rbac = |kind: &str, plural: &str| api_resource("rbac.authorization.k8s.io", "v1", kind, plural);
     let apply = |kind: &str, name: &str, ns: Option<&str>, body: Value| {
         let mut v = json!({
             "apiVersion": if kind == "ServiceAccount" { "v1" } else { "rbac.authorization.k8s.io/v1" },
             "kind": kind,
             "metadata": metadata(name, ns, labels, owner),
         });
-        v.as_object_mut()
-            .expect("object")
-            .extend(body.as_object().cloned().unwrap_or_default());
+        v.as_object_mut().expect("object").extend(body.as_object().cloned().unwrap_or_default());
         Mode::Apply(v)
     };
     vec![
@@ -62,12 +55,7 @@ pub fn objects(
             rbac("ClusterRole", "clusterroles"),
             None,
             names::CLUSTER_ROLE,
-            apply(
-                "ClusterRole",
-                names::CLUSTER_ROLE,
-                None,
-                json!({ "rules": cluster_rules() }),
-            ),
+            apply("ClusterRole", names::CLUSTER_ROLE, None, json!({ "rules": cluster_rules() })),
             true,
         ),
         object(
@@ -89,12 +77,7 @@ pub fn objects(
             rbac("Role", "roles"),
             Some(ns),
             names::ROLE,
-            apply(
-                "Role",
-                names::ROLE,
-                Some(ns),
-                json!({ "rules": namespace_rules() }),
-            ),
+            apply("Role", names::ROLE, Some(ns), json!({ "rules": namespace_rules() })),
             true,
         ),
         object(

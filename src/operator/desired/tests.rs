@@ -6,31 +6,18 @@ use crate::operator::validate::validate;
 
 fn chain(spec: TektonChainSpec) -> TektonChain {
     let mut c = TektonChain::new("chain", spec);
-    c.metadata = ObjectMeta {
-        name: Some("chain".into()),
-        uid: Some("uid-1".into()),
-        ..Default::default()
-    };
+    c.metadata = ObjectMeta { name: Some("chain".into()), uid: Some("uid-1".into()), ..Default::default() };
     c
 }
 
 fn build_for(spec: TektonChainSpec) -> Vec<DesiredObject> {
     let c = chain(spec);
     let v = validate(&c.spec).unwrap();
-    build(
-        &c,
-        &v,
-        &BuildContext {
-            image: "img:v1".into(),
-            version: "v0.1.0".into(),
-        },
-    )
+    build(&c, &v, &BuildContext { image: "img:v1".into(), version: "v0.1.0".into() })
 }
 
 fn find<'a>(objs: &'a [DesiredObject], kind: &str, name: &str) -> &'a DesiredObject {
-    objs.iter()
-        .find(|o| o.resource.kind == kind && o.name == name)
-        .unwrap_or_else(|| panic!("{kind} {name}"))
+    objs.iter().find(|o| o.resource.kind == kind && o.name == name).unwrap_or_else(|| panic!("{kind} {name}"))
 }
 
 fn body(o: &DesiredObject) -> &Value {
@@ -41,18 +28,12 @@ fn body(o: &DesiredObject) -> &Value {
 
 #[test]
 fn install_has_every_object() {
-    let objs = build_for(TektonChainSpec {
-        target_namespace: "openshift-pipelines".into(),
-        ..Default::default()
-    });
+    let objs = build_for(TektonChainSpec { target_namespace: "openshift-pipelines".into(), ..Default::default() });
     for (kind, name) in [
         ("Namespace", "openshift-pipelines"),
         ("ServiceAccount", "tekton-chains-controller"),
         ("ClusterRole", "tekton-chains-controller-cluster-access"),
-        (
-            "ClusterRoleBinding",
-            "tekton-chains-controller-cluster-access",
-        ),
+        ("ClusterRoleBinding", "tekton-chains-controller-cluster-access"),
         ("Role", "tekton-chains-leader-election"),
         ("RoleBinding", "tekton-chains-leader-election"),
         ("ConfigMap", "chains-config"),
@@ -68,10 +49,7 @@ fn install_has_every_object() {
     }
     assert_eq!(objs.len(), 14);
     // The key and the namespace are never applied over or removed.
-    for (kind, name) in [
-        ("Secret", "signing-secrets"),
-        ("Namespace", "openshift-pipelines"),
-    ] {
+    for (kind, name) in [("Secret", "signing-secrets"), ("Namespace", "openshift-pipelines")] {
         let o = find(&objs, kind, name);
         assert!(matches!(o.mode, Mode::CreateOnly(_)) && !o.removable);
         assert!(body(o)["metadata"].get("ownerReferences").is_none());
@@ -80,16 +58,10 @@ fn install_has_every_object() {
 
 #[test]
 fn deployment_runs_signer_with_mount_labels_and_restricted_context() {
-    let objs = build_for(TektonChainSpec {
-        target_namespace: "ns".into(),
-        ..Default::default()
-    });
+    let objs = build_for(TektonChainSpec { target_namespace: "ns".into(), ..Default::default() });
     let d = body(find(&objs, "Deployment", "tekton-chains-controller"));
     assert_eq!(d["metadata"]["labels"]["app"], "tekton-chains-controller");
-    assert_eq!(
-        d["metadata"]["labels"]["app.kubernetes.io/part-of"],
-        "tekton-chains"
-    );
+    assert_eq!(d["metadata"]["labels"]["app.kubernetes.io/part-of"], "tekton-chains");
     assert_eq!(d["metadata"]["ownerReferences"][0]["uid"], "uid-1");
     let pod = &d["spec"]["template"];
     assert_eq!(pod["metadata"]["labels"]["app"], "tekton-chains-controller");
@@ -97,26 +69,17 @@ fn deployment_runs_signer_with_mount_labels_and_restricted_context() {
     assert_eq!(c["image"], "img:v1");
     assert_eq!(c["args"][0], "signer");
     assert_eq!(c["volumeMounts"][0]["mountPath"], "/etc/signing-secrets");
-    assert_eq!(
-        pod["spec"]["volumes"][0]["secret"]["secretName"],
-        "signing-secrets"
-    );
+    assert_eq!(pod["spec"]["volumes"][0]["secret"]["secretName"], "signing-secrets");
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
-    assert_eq!(
-        pod["spec"]["securityContext"]["seccompProfile"]["type"],
-        "RuntimeDefault"
-    );
+    assert_eq!(pod["spec"]["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
     let svc = body(find(&objs, "Service", "tekton-chains-metrics"));
     assert_eq!(svc["spec"]["ports"][0]["port"], 9090);
 }
 
 #[test]
 fn chains_config_carries_only_cr_keys_and_hash_tracks_changes() {
-    let mut spec = TektonChainSpec {
-        target_namespace: "ns".into(),
-        ..Default::default()
-    };
+    let mut spec = TektonChainSpec { target_namespace: "ns".into(), ..Default::default() };
     let a = build_for(spec.clone());
     let cm = body(find(&a, "ConfigMap", "chains-config"));
     assert!(cm.get("data").is_none(), "no keys set, no data owned");
@@ -124,18 +87,8 @@ fn chains_config_carries_only_cr_keys_and_hash_tracks_changes() {
     let b = build_for(spec);
     let cm2 = body(find(&b, "ConfigMap", "chains-config"));
     assert_eq!(cm2["data"]["artifacts.taskrun.format"], "tekton");
-    assert_ne!(
-        cm["metadata"]["annotations"][APPLIED_HASH],
-        cm2["metadata"]["annotations"][APPLIED_HASH]
-    );
-    assert_eq!(
-        build_for(TektonChainSpec {
-            target_namespace: "ns".into(),
-            ..Default::default()
-        }),
-        a,
-        "deterministic"
-    );
+    assert_ne!(cm["metadata"]["annotations"][APPLIED_HASH], cm2["metadata"]["annotations"][APPLIED_HASH]);
+    assert_eq!(build_for(TektonChainSpec { target_namespace: "ns".into(), ..Default::default() }), a, "deterministic");
 }
 
 #[test]
@@ -154,27 +107,13 @@ fn performance_and_placement_reach_the_deployment() {
     let args = &d["spec"]["template"]["spec"]["containers"][0]["args"];
     assert_eq!(
         args,
-        &serde_json::json!([
-            "signer",
-            "--threads-per-controller=4",
-            "--kube-api-qps=20.5",
-            "--kube-api-burst=40"
-        ])
+        &serde_json::json!(["signer", "--threads-per-controller=4", "--kube-api-qps=20.5", "--kube-api-burst=40"])
     );
-    assert_eq!(
-        d["spec"]["template"]["spec"]["nodeSelector"]["role"],
-        "infra"
-    );
+    assert_eq!(d["spec"]["template"]["spec"]["nodeSelector"]["role"], "infra");
     assert_eq!(d["spec"]["template"]["spec"]["priorityClassName"], "high");
     assert_eq!(d["metadata"]["labels"]["team"], "sec");
-    let env = d["spec"]["template"]["spec"]["containers"][0]["env"]
-        .as_array()
-        .unwrap();
+    let env = d["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
     assert!(env.iter().any(|e| e["name"] == "HTTP_PROXY"));
-    let le = body(find(
-        &objs,
-        "ConfigMap",
-        "tekton-chains-config-leader-election",
-    ));
+    let le = body(find(&objs, "ConfigMap", "tekton-chains-config-leader-election"));
     assert_eq!(le["data"]["buckets"], "3");
 }

@@ -1,0 +1,76 @@
+//! The install manifests in config/ against a real API server, and the
+//! operator running with exactly the permissions they grant.
+
+mod support;
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::Discovery;
+use kube::{Client, Config, ResourceExt};
+use serde::Deserialize;
+use serde_json::json;
+use support::{Env, eventually, unique_ns};
+use tekton_chains_operator::crd::TektonChain;
+use tekton_chains_operator::operator::{self, Context, Options};
+
+fn read_manifests() -> Vec<DynamicObject> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
+    let kustomization: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(format!("{root}/kustomization.yaml")).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for file in kustomization["resources"].as_sequence().unwrap() {
+        let text = std::fs::read_to_string(format!("{root}/{}", file.as_str().unwrap())).unwrap();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let v = serde_yaml::Value::deserialize(doc).unwrap();
+            if !v.is_null() {
+                out.push(serde_yaml::from_value(v).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_manifests_apply_and_grant_the_operator_enough() {
+    let env = Env::new().await;
+    let discovery = Discovery::new(env.client.clone()).run().await.unwrap();
+    for obj in read_manifests() {
+        let gvk = kube::core::GroupVersionKind::try_from(obj.types.as_ref().unwrap()).unwrap();
+        let (ar, caps) = discovery.resolve_gvk(&gvk).unwrap_or_else(|| panic!("unknown kind {gvk:?}"));
+        let api: Api<DynamicObject> = match caps.scope {
+            kube::discovery::Scope::Namespaced => {
+                Api::namespaced_with(env.client.clone(), &obj.namespace().unwrap(), &ar)
+            }
+            kube::discovery::Scope::Cluster => Api::all_with(env.client.clone(), &ar),
+        };
+        api.patch(&obj.name_any(), &PatchParams::apply("tests").force(), &Patch::Apply(&obj))
+            .await
+            .unwrap_or_else(|e| panic!("applying {} {}: {e}", gvk.kind, obj.name_any()));
+    }
+
+    // Run the operator as its ServiceAccount: the API server refuses any
+    // object (or any RBAC grant) the ClusterRole does not cover.
+    let kc = Kubeconfig::read_from(&env.kubeconfig).unwrap();
+    let mut config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
+    config.auth_info.impersonate = Some("system:serviceaccount:tekton-chains-operator:tekton-chains-operator".into());
+    let as_operator = Client::try_from(config).unwrap();
+    let opts = Options { signer_image: "img".into(), default_namespace: "openshift-pipelines".into() };
+    let ctx = std::sync::Arc::new(Context::new(as_operator.clone(), &opts));
+    let task = tokio::spawn(operator::run_with(as_operator, ctx));
+
+    let ns = unique_ns("rbac");
+    let chains: Api<TektonChain> = Api::all(env.client.clone());
+    let body = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonChain",
+                       "metadata": { "name": "chain" }, "spec": { "targetNamespace": ns, "generateSigningSecret": true } });
+    chains.patch("chain", &PatchParams::apply("tests").force(), &Patch::Apply(&body)).await.unwrap();
+    let status = eventually("installed by the operator's own identity", || async {
+        let c = chains.get("chain").await.ok()?;
+        let s = c.status?;
+        let installed = s.conditions.iter().find(|c| c.type_ == "Installed")?;
+        let secret = s.conditions.iter().find(|c| c.type_ == "SigningSecret")?;
+        (installed.status == "True" && secret.status == "True").then_some(s)
+    })
+    .await;
+    assert!(status.conditions.iter().all(|c| !c.message.contains("forbidden")), "{status:?}");
+    task.abort();
+}

@@ -1,0 +1,417 @@
+//! The operator loop against a real kube-apiserver + etcd.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
+use sigstore::crypto::signing_key::SigStoreKeyPair;
+use support::{Env, eventually, unique_ns};
+use tekton_chains_operator::crd::{TektonChain, TektonConfig};
+
+const PM: &str = "test-admin";
+
+async fn apply_chain(env: &Env, name: &str, spec: Value) {
+    let api: Api<TektonChain> = env.cluster_api();
+    let body = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonChain",
+                       "metadata": { "name": name }, "spec": spec });
+    api.patch(name, &PatchParams::apply(PM).force(), &Patch::Apply(&body)).await.unwrap();
+}
+
+async fn apply_config(env: &Env, spec: Value) {
+    let api: Api<TektonConfig> = env.cluster_api();
+    let body = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonConfig",
+                       "metadata": { "name": "config" }, "spec": spec });
+    api.patch("config", &PatchParams::apply(PM).force(), &Patch::Apply(&body)).await.unwrap();
+}
+
+/// Waits for a condition of TektonChain `name` to reach `status`; returns its (reason, message).
+async fn chain_condition(env: &Env, name: &str, type_: &str, status: &str) -> (String, String) {
+    let api: Api<TektonChain> = env.cluster_api();
+    eventually(&format!("TektonChain {name} {type_}={status}"), || async {
+        let c = api.get(name).await.ok()?;
+        let s = c.status?;
+        if s.observed_generation != c.metadata.generation {
+            return None;
+        }
+        let cond = s.conditions.into_iter().find(|x| x.type_ == type_ && x.status == status)?;
+        Some((cond.reason, cond.message))
+    })
+    .await
+}
+
+async fn config_condition(env: &Env, type_: &str, status: &str, reason: &str) -> String {
+    let api: Api<TektonConfig> = env.cluster_api();
+    eventually(&format!("TektonConfig {type_}={status} {reason}"), || async {
+        let c = api.get("config").await.ok()?;
+        let cond = c.status?.conditions.into_iter().find(|x| x.type_ == type_)?;
+        (cond.status == status && cond.reason == reason).then_some(cond.message)
+    })
+    .await
+}
+
+/// Reports the Deployment available, as kubelet and controller-manager would.
+async fn make_deployment_available(env: &Env, ns: &str) {
+    let api: Api<Deployment> = env.api(ns);
+    let d = eventually("Deployment exists", || async { api.get("tekton-chains-controller").await.ok() }).await;
+    let status = json!({ "status": {
+        "observedGeneration": d.metadata.generation, "replicas": 1, "readyReplicas": 1,
+        "availableReplicas": 1, "updatedReplicas": 1,
+        "conditions": [{ "type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                         "message": "ok", "lastTransitionTime": "2026-01-01T00:00:00Z", "lastUpdateTime": "2026-01-01T00:00:00Z" }],
+    }});
+    api.patch_status("tekton-chains-controller", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+}
+
+async fn config_data(env: &Env, ns: &str) -> BTreeMap<String, String> {
+    let api: Api<ConfigMap> = env.api(ns);
+    api.get("chains-config").await.unwrap().data.unwrap_or_default()
+}
+
+fn owned_by(obj: &impl kube::Resource, uid: &str) -> bool {
+    obj.owner_references().iter().any(|o| o.uid == uid && o.controller == Some(true))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_tektonchain_installs_everything_and_becomes_ready() {
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let ns = unique_ns("seed");
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns })).await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    let (reason, msg) = chain_condition(&env, "chain", "Ready", "False").await;
+    assert_eq!(reason, "DeploymentNotAvailable", "{msg}");
+
+    let chain: TektonChain = env.cluster_api().get("chain").await.unwrap();
+    let uid = chain.uid().unwrap();
+    assert_eq!(chain.status.as_ref().unwrap().version.as_deref(), Some("v0.1.0"));
+
+    let d: Deployment = env.api(&ns).get("tekton-chains-controller").await.unwrap();
+    assert!(owned_by(&d, &uid));
+    let labels = d.labels();
+    assert_eq!(labels["app"], "tekton-chains-controller");
+    assert_eq!(labels["app.kubernetes.io/part-of"], "tekton-chains");
+    let pod = d.spec.unwrap().template.spec.unwrap();
+    let c = &pod.containers[0];
+    assert_eq!(c.image.as_deref(), Some("registry.local/chains:test"));
+    assert_eq!(c.args.as_ref().unwrap()[0], "signer");
+    let mount = c.volume_mounts.as_ref().unwrap().iter().find(|m| m.name == "signing-secrets").unwrap();
+    assert_eq!(mount.mount_path, "/etc/signing-secrets");
+    let sc = c.security_context.as_ref().unwrap();
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(pod.service_account_name.as_deref(), Some("tekton-chains-controller"));
+
+    let svc: Service = env.api(&ns).get("tekton-chains-metrics").await.unwrap();
+    assert!(owned_by(&svc, &uid));
+    assert_eq!(svc.spec.unwrap().ports.unwrap()[0].port, 9090);
+    let sa: ServiceAccount = env.api(&ns).get("tekton-chains-controller").await.unwrap();
+    assert!(owned_by(&sa, &uid));
+    for name in [
+        "chains-config",
+        "config-logging",
+        "tekton-chains-config-observability",
+        "tekton-chains-config-leader-election",
+        "chains-info",
+    ] {
+        let cm: ConfigMap = env.api(&ns).get(name).await.unwrap();
+        assert!(owned_by(&cm, &uid), "{name}");
+        assert_eq!(cm.labels()["app.kubernetes.io/part-of"], "tekton-chains", "{name}");
+    }
+    let info: ConfigMap = env.api(&ns).get("chains-info").await.unwrap();
+    assert_eq!(info.data.unwrap()["version"], "v0.1.0");
+    let role: Role = env.api(&ns).get("tekton-chains-leader-election").await.unwrap();
+    assert!(owned_by(&role, &uid));
+    let rb: RoleBinding = env.api(&ns).get("tekton-chains-leader-election").await.unwrap();
+    assert!(owned_by(&rb, &uid));
+    let crb: ClusterRoleBinding = env.cluster_api().get("tekton-chains-controller-cluster-access").await.unwrap();
+    assert!(owned_by(&crb, &uid));
+    assert_eq!(crb.subjects.unwrap()[0].namespace.as_deref(), Some(ns.as_str()));
+    // The signing Secret exists, empty, and is not owned (so garbage collection never takes it).
+    let secret: Secret = env.api(&ns).get("signing-secrets").await.unwrap();
+    assert!(secret.owner_references().is_empty());
+    assert!(secret.data.unwrap_or_default().is_empty());
+
+    make_deployment_available(&env, &ns).await;
+    chain_condition(&env, "chain", "Ready", "True").await;
+
+    // Any other name is refused with a clear condition.
+    apply_chain(&env, "other", json!({ "targetNamespace": ns })).await;
+    let (reason, msg) = chain_condition(&env, "other", "Ready", "False").await;
+    assert_eq!(reason, "InvalidName");
+    assert_eq!(msg, "Only one instance of TektonChain is allowed by name, chain");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tektonconfig_chain_keys_reach_tektonchain_and_chains_config() {
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let ns = unique_ns("tc");
+    apply_config(&env, json!({
+        "targetNamespace": ns, "profile": "all", "addon": {},
+        "chain": { "artifacts.taskrun.format": "in-toto", "artifacts.oci.storage": "oci", "transparency.enabled": true },
+    }))
+    .await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    let chain: TektonChain = env.cluster_api().get("chain").await.unwrap();
+    assert_eq!(chain.spec.target_namespace, ns);
+    let keys = chain.spec.chain.keys.to_config_data();
+    assert_eq!(keys["artifacts.taskrun.format"], "in-toto");
+    assert_eq!(keys["transparency.enabled"], "true");
+    let tc: TektonConfig = env.cluster_api().get("config").await.unwrap();
+    assert!(owned_by(&chain, &tc.uid().unwrap()));
+
+    let data = config_data(&env, &ns).await;
+    assert_eq!(data["artifacts.taskrun.format"], "in-toto");
+    assert_eq!(data["artifacts.oci.storage"], "oci");
+    assert_eq!(data["transparency.enabled"], "true");
+
+    config_condition(&env, "ChainReady", "False", "DeploymentNotAvailable").await;
+    make_deployment_available(&env, &ns).await;
+    config_condition(&env, "Ready", "True", "Ready").await;
+
+    // A change in TektonConfig flows through.
+    apply_config(&env, json!({ "targetNamespace": ns, "chain": { "artifacts.taskrun.format": "slsa/v2alpha4" } }))
+        .await;
+    eventually("chains-config follows TektonConfig", || async {
+        let d = config_data(&env, &ns).await;
+        (d.get("artifacts.taskrun.format").map(String::as_str) == Some("slsa/v2alpha4")
+            && !d.contains_key("transparency.enabled"))
+        .then_some(())
+    })
+    .await;
+
+    // Another name for TektonConfig is refused.
+    let api: Api<TektonConfig> = env.cluster_api();
+    let other = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonConfig",
+                        "metadata": { "name": "other" }, "spec": {} });
+    api.patch("other", &PatchParams::apply(PM), &Patch::Apply(&other)).await.unwrap();
+    let msg = eventually("TektonConfig other refused", || async {
+        let c = api.get("other").await.ok()?;
+        let cond = c.status?.conditions.into_iter().find(|x| x.type_ == "Ready")?;
+        (cond.reason == "InvalidName").then_some(cond.message)
+    })
+    .await;
+    assert_eq!(msg, "Only one instance of TektonConfig is allowed by name, config");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_disabled_removes_chain_and_objects_but_keeps_the_key() {
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let ns = unique_ns("off");
+    apply_config(&env, json!({ "targetNamespace": ns, "chain": {} })).await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    // The admin stores a key, as `cosign generate-key-pair k8s://ns/signing-secrets` does.
+    let secrets: Api<Secret> = env.api(&ns);
+    let key = json!({ "data": { "cosign.key": b64("KEY"), "cosign.password": b64("pw"), "cosign.pub": b64("PUB") } });
+    secrets.patch("signing-secrets", &PatchParams::default(), &Patch::Merge(&key)).await.unwrap();
+
+    apply_config(&env, json!({ "targetNamespace": ns, "chain": { "disabled": true } })).await;
+    let chains: Api<TektonChain> = env.cluster_api();
+    eventually("TektonChain deleted", || async { chains.get_opt("chain").await.ok()?.is_none().then_some(()) }).await;
+    let deployments: Api<Deployment> = env.api(&ns);
+    let cms: Api<ConfigMap> = env.api(&ns);
+    let svcs: Api<Service> = env.api(&ns);
+    let sas: Api<ServiceAccount> = env.api(&ns);
+    let crbs: Api<ClusterRoleBinding> = env.cluster_api();
+    assert!(deployments.get_opt("tekton-chains-controller").await.unwrap().is_none());
+    assert!(cms.get_opt("chains-config").await.unwrap().is_none());
+    assert!(svcs.get_opt("tekton-chains-metrics").await.unwrap().is_none());
+    assert!(sas.get_opt("tekton-chains-controller").await.unwrap().is_none());
+    assert!(crbs.get_opt("tekton-chains-controller-cluster-access").await.unwrap().is_none());
+    let kept = secrets.get("signing-secrets").await.unwrap().data.unwrap();
+    assert_eq!(kept["cosign.key"], ByteString(b"KEY".to_vec()));
+    let msg = config_condition(&env, "ChainReady", "True", "Disabled").await;
+    assert!(msg.contains("signing-secrets holds a signing key and was kept"), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_patched_keys_survive_and_cr_keys_win() {
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let ns = unique_ns("patch");
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "artifacts.taskrun.format": "tekton" })).await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    // The seeds' flow: `kubectl patch configmap chains-config ...`
+    let cms: Api<ConfigMap> = env.api(&ns);
+    let patch = json!({ "data": { "artifacts.oci.storage": "", "artifacts.taskrun.format": "in-toto",
+                                  "artifacts.taskrun.storage": "tekton" } });
+    cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    // A reconcile (triggered by a spec change) keeps the user's keys, and the CR's key wins.
+    apply_chain(
+        &env,
+        "chain",
+        json!({ "targetNamespace": ns, "artifacts.taskrun.format": "tekton",
+                                       "transparency.enabled": "manual" }),
+    )
+    .await;
+    let data = eventually("CR keys applied", || async {
+        let d = config_data(&env, &ns).await;
+        (d.get("transparency.enabled").map(String::as_str) == Some("manual")
+            && d.get("artifacts.taskrun.format").map(String::as_str) == Some("tekton"))
+        .then_some(d)
+    })
+    .await;
+    assert_eq!(data["artifacts.oci.storage"], "");
+    assert_eq!(data["artifacts.taskrun.storage"], "tekton");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_values_give_clear_conditions_and_change_nothing() {
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let ns = unique_ns("bad");
+    apply_config(&env, json!({ "targetNamespace": ns, "chain": { "artifacts.taskrun.format": "tekton" } })).await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    let before: ConfigMap = env.api(&ns).get("chains-config").await.unwrap();
+
+    apply_config(&env, json!({ "targetNamespace": ns, "chain": {
+        "artifacts.taskrun.format": "foo", "transparency.enabled": "maybe", "artifacts.taskrun.storage": "tekton,s3" } }))
+    .await;
+    chain_condition(&env, "chain", "ConfigValid", "False").await;
+    let (reason, msg) = chain_condition(&env, "chain", "Ready", "False").await;
+    assert_eq!(reason, "InvalidValue");
+    for needle in [
+        r#"spec.artifacts.taskrun.format: invalid value "foo"; allowed: "in-toto", "slsa/v1", "slsa/v2alpha3", "slsa/v2alpha4", "tekton""#,
+        r#"spec.transparency.enabled: invalid value "maybe"; allowed: true, false, manual"#,
+        r#"spec.artifacts.taskrun.storage: invalid value "s3"; allowed: a comma-separated list of "tekton""#,
+    ] {
+        assert!(msg.contains(needle), "missing {needle:?} in {msg}");
+    }
+    let tc_msg = config_condition(&env, "Ready", "False", "InvalidValue").await;
+    assert!(tc_msg.starts_with("TektonChain chain: spec.artifacts.taskrun.format: invalid value \"foo\""), "{tc_msg}");
+    let after: ConfigMap = env.api(&ns).get("chains-config").await.unwrap();
+    assert_eq!(after.resource_version(), before.resource_version(), "chains-config must not change");
+    assert_eq!(after.data, before.data);
+
+    // What the schema can check, the API server refuses at once, naming the field.
+    let api: Api<TektonChain> = env.cluster_api();
+    let bad = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonChain", "metadata": { "name": "chain" },
+                      "spec": { "targetNamespace": ns, "performance": { "kube-api-qps": -1 } } });
+    let err = api.patch("chain", &PatchParams::apply(PM).force(), &Patch::Apply(&bad)).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("spec.performance.kube-api-qps") && text.contains("greater than or equal to 0"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_signing_secret_creates_a_key_once_and_never_touches_it_again() {
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let ns = unique_ns("gen");
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "generateSigningSecret": true })).await;
+    let (reason, _) = chain_condition(&env, "chain", "SigningSecret", "True").await;
+    assert!(reason == "Generated" || reason == "KeyPresent");
+    let secrets: Api<Secret> = env.api(&ns);
+    let first = secrets.get("signing-secrets").await.unwrap();
+    let data = first.data.clone().unwrap();
+    let key = &data["cosign.key"].0;
+    let public = String::from_utf8(data["cosign.pub"].0.clone()).unwrap();
+    let password = &data["cosign.password"].0;
+    assert!(String::from_utf8_lossy(key).starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
+    let pair = SigStoreKeyPair::from_encrypted_pem(key, password).expect("decrypts with cosign.password");
+    assert_eq!(pair.public_key_to_pem().unwrap(), public, "private key matches cosign.pub");
+    if let Some(cosign) = support::cosign() {
+        support::cosign_sign_and_verify(&cosign, key, password, public.as_bytes());
+    }
+
+    // Another reconcile, then a flag flip: the key stays exactly as it is.
+    apply_chain(
+        &env,
+        "chain",
+        json!({ "targetNamespace": ns, "generateSigningSecret": true,
+                                       "artifacts.taskrun.format": "tekton" }),
+    )
+    .await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "generateSigningSecret": false })).await;
+    let (reason, msg) = chain_condition(&env, "chain", "SigningSecret", "True").await;
+    assert_eq!(reason, "KeyPresent");
+    assert!(msg.contains("never changes it"), "{msg}");
+    let now = secrets.get("signing-secrets").await.unwrap();
+    assert_eq!(now.resource_version(), first.resource_version());
+    assert_eq!(now.data, first.data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_namespace_change_moves_the_install() {
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let (a, b) = (unique_ns("from"), unique_ns("to"));
+    apply_chain(&env, "chain", json!({ "targetNamespace": a })).await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    apply_chain(&env, "chain", json!({ "targetNamespace": b })).await;
+    eventually("install moved", || async {
+        let chain: TektonChain = env.cluster_api().get("chain").await.ok()?;
+        (chain.status?.installed_namespace.as_deref() == Some(b.as_str())).then_some(())
+    })
+    .await;
+    let new: Api<Deployment> = env.api(&b);
+    assert!(new.get_opt("tekton-chains-controller").await.unwrap().is_some());
+    let old: Api<Deployment> = env.api(&a);
+    assert!(old.get_opt("tekton-chains-controller").await.unwrap().is_none());
+    let old_cm: Api<ConfigMap> = env.api(&a);
+    assert!(old_cm.get_opt("chains-config").await.unwrap().is_none());
+    let old_secret: Api<Secret> = env.api(&a);
+    assert!(old_secret.get_opt("signing-secrets").await.unwrap().is_some(), "the old key is never deleted");
+    let crb: ClusterRoleBinding = env.cluster_api().get("tekton-chains-controller-cluster-access").await.unwrap();
+    assert_eq!(crb.subjects.unwrap()[0].namespace.as_deref(), Some(b.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_restart_causes_no_writes() {
+    let env = Env::new().await;
+    let ns = unique_ns("calm");
+    {
+        let _op = env.start_operator();
+        apply_config(
+            &env,
+            json!({ "targetNamespace": ns, "chain": { "artifacts.taskrun.format": "in-toto",
+                                                                     "generateSigningSecret": true } }),
+        )
+        .await;
+        chain_condition(&env, "chain", "Installed", "True").await;
+        make_deployment_available(&env, &ns).await;
+        config_condition(&env, "Ready", "True", "Ready").await;
+    }
+    let snapshot = versions(&env, &ns).await;
+    let op = env.start_operator();
+    eventually("restarted operator reconciled both resources", || async {
+        (op.ctx.reconciles.load(std::sync::atomic::Ordering::Relaxed) >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(op.ctx.applier.writes(), 0, "a restart must not write");
+    assert_eq!(versions(&env, &ns).await, snapshot);
+}
+
+/// resourceVersions of everything the install is made of.
+async fn versions(env: &Env, ns: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let chain: TektonChain = env.cluster_api().get("chain").await.unwrap();
+    out.push(("chain".into(), chain.resource_version().unwrap()));
+    let tc: TektonConfig = env.cluster_api().get("config").await.unwrap();
+    out.push(("config".into(), tc.resource_version().unwrap()));
+    let cms: Api<ConfigMap> = env.api(ns);
+    for cm in cms.list(&Default::default()).await.unwrap() {
+        out.push((cm.name_any(), cm.resource_version().unwrap()));
+    }
+    let d: Deployment = env.api(ns).get("tekton-chains-controller").await.unwrap();
+    out.push(("deployment".into(), d.resource_version().unwrap()));
+    let s: Secret = env.api(ns).get("signing-secrets").await.unwrap();
+    out.push(("secret".into(), s.resource_version().unwrap()));
+    let svc: Service = env.api(ns).get("tekton-chains-metrics").await.unwrap();
+    out.push(("service".into(), svc.resource_version().unwrap()));
+    out
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

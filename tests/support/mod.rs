@@ -1,0 +1,193 @@
+//! Test environment: a real API server (TEST_KUBECONFIG, or one started by
+//! hack/cluster.sh), the CRDs, and the operator running in-process.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, ResourceExt};
+use serde_json::json;
+use tekton_chains_operator::crd::{self, TektonChain, TektonConfig};
+use tekton_chains_operator::operator::{self, Context, Options};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// Tests share one API server and the singleton CRs, so they run one at a time.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+/// One test's view of the cluster; holds the lock until dropped.
+pub struct Env {
+    pub client: Client,
+    /// The kubeconfig the client was built from.
+    pub kubeconfig: PathBuf,
+    _serial: MutexGuard<'static, ()>,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Path of the kubeconfig: TEST_KUBECONFIG, else a cluster started by hack/cluster.sh.
+fn kubeconfig_path() -> PathBuf {
+    if let Ok(p) = std::env::var("TEST_KUBECONFIG") {
+        return PathBuf::from(p);
+    }
+    let dir = repo().join("target/test-cluster");
+    let status = std::process::Command::new("bash")
+        .arg(repo().join("hack/cluster.sh"))
+        .args(["up", dir.to_str().unwrap()])
+        .status()
+        .expect("run hack/cluster.sh");
+    assert!(status.success(), "hack/cluster.sh up failed: set TEST_KUBECONFIG or run `make test`");
+    dir.join("kubeconfig")
+}
+
+impl Env {
+    /// Connects, installs the CRDs and removes leftovers of earlier tests.
+    pub async fn new() -> Env {
+        let serial = SERIAL.lock().await;
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let _ = tracing_subscriber::fmt().with_env_filter("info,kube=warn").with_test_writer().try_init();
+        let path = kubeconfig_path();
+        let kc = Kubeconfig::read_from(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
+        let client = Client::try_from(config).unwrap();
+        let env = Env { client, kubeconfig: path, _serial: serial };
+        env.install_crds().await;
+        env.reset().await;
+        env
+    }
+
+    async fn install_crds(&self) {
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        for c in crd::crds() {
+            let name = c.name_any();
+            api.patch(&name, &PatchParams::apply("tests").force(), &Patch::Apply(&c)).await.unwrap();
+            eventually(&format!("CRD {name} established"), || async {
+                let c = api.get(&name).await.ok()?;
+                let conds = c.status?.conditions?;
+                conds.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+            })
+            .await;
+        }
+    }
+
+    /// Deletes every TektonConfig and TektonChain, stripping finalizers.
+    async fn reset(&self) {
+        let strip = json!({ "metadata": { "finalizers": null } });
+        let chains: Api<TektonChain> = Api::all(self.client.clone());
+        let configs: Api<TektonConfig> = Api::all(self.client.clone());
+        for c in configs.list(&ListParams::default()).await.unwrap() {
+            let _ = configs.delete(&c.name_any(), &DeleteParams::default()).await;
+        }
+        for c in chains.list(&ListParams::default()).await.unwrap() {
+            let _ = chains.patch(&c.name_any(), &PatchParams::default(), &Patch::Merge(&strip)).await;
+            let _ = chains.delete(&c.name_any(), &DeleteParams::default()).await;
+        }
+        eventually("no TektonChains left", || async {
+            chains.list(&ListParams::default()).await.ok()?.items.is_empty().then_some(())
+        })
+        .await;
+    }
+
+    /// Starts the operator loop in this process; it stops when the handle drops.
+    pub fn start_operator(&self) -> Operator {
+        let opts = Options {
+            signer_image: "registry.local/chains:test".into(),
+            default_namespace: "openshift-pipelines".into(),
+        };
+        let ctx = Arc::new(Context::new(self.client.clone(), &opts));
+        let task = tokio::spawn(operator::run_with(self.client.clone(), ctx.clone()));
+        Operator { ctx, task }
+    }
+
+    pub fn api<K>(&self, ns: &str) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), ns)
+    }
+
+    pub fn cluster_api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::ClusterResourceScope, DynamicType = ()>,
+    {
+        Api::all(self.client.clone())
+    }
+}
+
+/// The in-process operator, with its context for counting writes and reconciles.
+pub struct Operator {
+    pub ctx: Arc<Context>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A namespace name unique to this test run.
+pub fn unique_ns(prefix: &str) -> String {
+    let n: u32 = rand_suffix();
+    format!("{prefix}-{n:06x}")
+}
+
+fn rand_suffix() -> u32 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    (t.subsec_nanos() ^ (t.as_secs() as u32).rotate_left(7)) & 0xff_ffff
+}
+
+/// Polls `check` until it returns Some, or fails the test after 60 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The real cosign binary, when the environment names it (COSIGN_BIN; `make test` does).
+/// Under CI the real cosign is required, so a check never silently goes missing.
+pub fn cosign() -> Option<PathBuf> {
+    let bin = std::env::var_os("COSIGN_BIN").map(PathBuf::from);
+    assert!(bin.is_some() || std::env::var_os("CI").is_none(), "COSIGN_BIN must be set under CI");
+    bin
+}
+
+/// Signs a blob with the real cosign using this key, and verifies it with the public key.
+pub fn cosign_sign_and_verify(cosign: &std::path::Path, key: &[u8], password: &[u8], public: &[u8]) {
+    let dir = std::env::temp_dir().join(format!("cosign-{}", unique_ns("k")));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cosign.key"), key).unwrap();
+    std::fs::write(dir.join("cosign.pub"), public).unwrap();
+    std::fs::write(dir.join("payload"), b"hello chains").unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(cosign)
+            .args(args)
+            .current_dir(&dir)
+            .env("COSIGN_PASSWORD", String::from_utf8_lossy(password).as_ref())
+            .output()
+            .expect("run cosign");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "cosign {args:?} failed: {text}");
+        text
+    };
+    run(&["sign-blob", "--yes", "--tlog-upload=false", "--key", "cosign.key", "--output-signature", "sig", "payload"]);
+    let out =
+        run(&["verify-blob", "--insecure-ignore-tlog=true", "--key", "cosign.pub", "--signature", "sig", "payload"]);
+    assert!(out.contains("Verified OK"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
