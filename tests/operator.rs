@@ -316,7 +316,7 @@ async fn generate_signing_secret_creates_a_key_once_and_never_touches_it_again()
     let password = &data["cosign.password"].0;
     assert!(String::from_utf8_lossy(key).starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
     let pair = SigStoreKeyPair::from_encrypted_pem(key, password).expect("decrypts with cosign.password");
-    assert_eq!(pair.public_key_to_pem().unwrap(), public, "private key matches cosign.pub");
+    assert_eq!(pair.public_key_to_pem().unwrap().replace("\r\n", "\n"), public, "private key matches cosign.pub");
     if let Some(cosign) = support::cosign() {
         support::cosign_sign_and_verify(&cosign, key, password, public.as_bytes());
     }
