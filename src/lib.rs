@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod crd;
+pub mod formats;
 pub mod operator;
 pub mod signer;
 pub mod signing;

@@ -62,12 +62,12 @@ async fn main() -> anyhow::Result<()> {
     let client = || async { kube::Client::try_default().await.context("connecting to the Kubernetes API") };
     match cli.command {
         Command::Operator(args) => operator::run(client().await?, args.options()).await,
-        Command::Signer(opts) => signer::run(opts).await.context("signer")?,
+        Command::Signer(opts) => signer::run(client().await?, opts).await.context("signer")?,
         Command::Run { operator: args, signer: opts } => {
             let client = client().await?;
             tokio::select! {
-                _ = operator::run(client, args.options()) => {}
-                res = signer::run(opts) => res.context("signer")?,
+                _ = operator::run(client.clone(), args.options()) => {}
+                res = signer::run(client, opts) => res.context("signer")?,
             }
         }
         Command::Crd => unreachable!(),

@@ -64,7 +64,10 @@ impl Env {
 
     async fn install_crds(&self) {
         let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
-        for c in crd::crds() {
+        let tekton = include_str!("../fixtures/tekton-crds.yaml");
+        let tekton_crds = serde_yaml::Deserializer::from_str(tekton)
+            .map(|d| serde::Deserialize::deserialize(d).expect("fixture CRD parses"));
+        for c in crd::crds().into_iter().chain(tekton_crds) {
             let name = c.name_any();
             api.patch(&name, &PatchParams::apply("tests").force(), &Patch::Apply(&c)).await.unwrap();
             eventually(&format!("CRD {name} established"), || async {

@@ -1,0 +1,101 @@
+//! A read-only view of a TaskRun or PipelineRun (tekton.dev/v1) as JSON.
+
+use serde_json::Value;
+
+/// Which kind of run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunKind {
+    TaskRun,
+    PipelineRun,
+}
+
+impl RunKind {
+    /// `taskrun` / `pipelinerun`, as in config keys and annotation keys.
+    pub fn lower(self) -> &'static str {
+        match self {
+            Self::TaskRun => "taskrun",
+            Self::PipelineRun => "pipelinerun",
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::TaskRun => "TaskRun",
+            Self::PipelineRun => "PipelineRun",
+        }
+    }
+}
+
+/// One result: a string, an array of strings, or an object of strings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult<'a> {
+    pub name: &'a str,
+    pub value: &'a Value,
+}
+
+/// A run and the fields Chains reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    pub kind: RunKind,
+    pub obj: &'a Value,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(kind: RunKind, obj: &'a Value) -> Self {
+        Self { kind, obj }
+    }
+
+    pub fn name(&self) -> &'a str {
+        self.obj["metadata"]["name"].as_str().unwrap_or_default()
+    }
+
+    pub fn namespace(&self) -> &'a str {
+        self.obj["metadata"]["namespace"].as_str().unwrap_or_default()
+    }
+
+    pub fn uid(&self) -> &'a str {
+        self.obj["metadata"]["uid"].as_str().unwrap_or_default()
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&'a str> {
+        self.obj["metadata"]["annotations"][key].as_str()
+    }
+
+    pub fn label(&self, key: &str) -> Option<&'a str> {
+        self.obj["metadata"]["labels"][key].as_str()
+    }
+
+    pub fn status(&self) -> &'a Value {
+        &self.obj["status"]
+    }
+
+    pub fn spec(&self) -> &'a Value {
+        &self.obj["spec"]
+    }
+
+    /// The `Succeeded` condition's status: `Some(true|false)` once finished.
+    pub fn finished(&self) -> Option<bool> {
+        let conds = self.obj["status"]["conditions"].as_array()?;
+        let c = conds.iter().find(|c| c["type"] == "Succeeded")?;
+        match c["status"].as_str()? {
+            "True" => Some(true),
+            "False" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Results in status order (`status.results`).
+    pub fn results(&self) -> Vec<RunResult<'a>> {
+        self.obj["status"]["results"]
+            .as_array()
+            .map(|rs| {
+                rs.iter().filter_map(|r| Some(RunResult { name: r["name"].as_str()?, value: &r["value"] })).collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A string param from `spec.params`.
+    pub fn param(&self, name: &str) -> Option<&'a str> {
+        self.obj["spec"]["params"].as_array()?.iter().find(|p| p["name"] == name)?["value"].as_str()
+    }
+}

@@ -1,0 +1,186 @@
+//! `slsa/v2alpha3` and `slsa/v2alpha4`: SLSA Provenance v1.0 in an in-toto Statement v1.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use super::artifacts::{Artifacts, Subject, detect};
+use super::materials::{self, Material};
+use super::run::{Run, RunKind};
+use crate::config::ChainsConfig;
+
+pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+pub const PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+
+/// Builds the statement; `children` are a PipelineRun's finished child TaskRuns.
+pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, children: &[Value], format: &str) -> Vec<u8> {
+    let v4 = format == "slsa/v2alpha4";
+    let child_runs: Vec<Run> = children.iter().map(|c| Run::new(RunKind::TaskRun, c)).collect();
+    let child_artifacts: Vec<Artifacts> = child_runs.iter().map(detect).collect();
+    let deep = config.deep_inspection && run.kind == RunKind::PipelineRun;
+
+    let mut acc = Artifacts::default();
+    let mut add = |list: Vec<Subject>| list.into_iter().for_each(|s| acc.push_subject(s));
+    let children_subjects = || child_runs.iter().zip(&child_artifacts).flat_map(|(c, a)| subjects_of(c, a, v4));
+    // v2alpha3 puts children first, v2alpha4 the run's own subjects first.
+    if deep && !v4 {
+        add(children_subjects().collect());
+    }
+    add(subjects_of(run, artifacts, v4));
+    if deep && v4 {
+        add(children_subjects().collect());
+    }
+    let subjects = acc.subjects;
+
+    let mut deps: Vec<Material> = Vec::new();
+    let top = if run.kind == RunKind::TaskRun { "task" } else { "pipeline" };
+    deps.extend(materials::ref_source(run, top));
+    if run.kind == RunKind::TaskRun {
+        deps.extend(materials::images(run));
+    } else {
+        for c in &child_runs {
+            deps.extend(materials::ref_source(c, "pipelineTask"));
+            for m in materials::images(c) {
+                materials::push(&mut deps, m);
+            }
+        }
+        if deep {
+            for a in &child_artifacts {
+                for m in materials::inputs(a) {
+                    materials::push(&mut deps, m);
+                }
+            }
+        }
+    }
+    for m in materials::inputs(artifacts) {
+        materials::push(&mut deps, m);
+    }
+
+    let mut byproducts = byproducts_of(run, v4);
+    if deep && v4 {
+        for c in &child_runs {
+            byproducts.extend(byproducts_of(c, v4));
+        }
+    }
+
+    let mut internal = json!({});
+    if let Some(ff) = run.status()["provenance"]["featureFlags"].as_object() {
+        internal["tekton-pipelines-feature-flags"] = Value::Object(ff.clone());
+    }
+    if config.build_type.ends_with("slsa-tekton") {
+        internal["labels"] = run.obj["metadata"]["labels"].clone();
+        internal["annotations"] = run.obj["metadata"]["annotations"].clone();
+    }
+
+    let mut metadata = json!({ "invocationId": run.uid() });
+    if let Some(t) = run.status()["startTime"].as_str() {
+        metadata["startedOn"] = json!(t);
+    }
+    if let Some(t) = run.status()["completionTime"].as_str() {
+        metadata["finishedOn"] = json!(t);
+    }
+    let mut build_definition = json!({
+        "buildType": config.build_type,
+        "externalParameters": { "runSpec": run.spec() },
+        "internalParameters": internal,
+    });
+    if !deps.is_empty() {
+        build_definition["resolvedDependencies"] = deps.iter().map(Material::to_json).collect();
+    }
+    let mut run_details = json!({ "builder": { "id": config.builder_id }, "metadata": metadata });
+    if !byproducts.is_empty() {
+        run_details["byproducts"] = Value::Array(byproducts);
+    }
+    let statement = Statement {
+        type_: STATEMENT_V1,
+        subject: subjects.iter().map(subject_json).collect(),
+        predicate_type: PROVENANCE_V1,
+        predicate: json!({ "buildDefinition": build_definition, "runDetails": run_details }),
+    };
+    serde_json::to_vec(&statement).expect("statement serializes")
+}
+
+/// A statement with fields in in-toto order.
+#[derive(serde::Serialize)]
+struct Statement {
+    #[serde(rename = "_type")]
+    type_: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subject: Vec<Value>,
+    #[serde(rename = "predicateType")]
+    predicate_type: &'static str,
+    predicate: Value,
+}
+
+pub(super) fn subject_json(s: &Subject) -> Value {
+    json!({ "name": s.name, "digest": s.digest })
+}
+
+/// v2alpha3: every type-hinted output; v2alpha4: images and build artifacts,
+/// from step results too.
+fn subjects_of(run: &Run, a: &Artifacts, v4: bool) -> Vec<Subject> {
+    if !v4 {
+        return a.subjects.clone();
+    }
+    let mut out = Artifacts::default();
+    for step in run.status()["steps"].as_array().into_iter().flatten() {
+        let step_obj = json!({ "status": { "results": step["results"] } });
+        for s in build_subjects(&step_obj) {
+            out.push_subject(s);
+        }
+    }
+    for s in build_subjects(run.obj) {
+        out.push_subject(s);
+    }
+    out.subjects
+}
+
+/// Images plus `*ARTIFACT_OUTPUTS` with `isBuildArtifact: "true"`.
+fn build_subjects(obj: &Value) -> Vec<Subject> {
+    let r = Run::new(RunKind::TaskRun, obj);
+    let a = detect(&r);
+    let build: Vec<&str> = r
+        .results()
+        .into_iter()
+        .filter(|res| res.name.ends_with("ARTIFACT_OUTPUTS") && res.value["isBuildArtifact"] == "true")
+        .filter_map(|res| res.value["uri"].as_str())
+        .collect();
+    let images: Vec<&str> = a.images.iter().map(|i| i.repo.as_str()).collect();
+    a.subjects.into_iter().filter(|s| build.contains(&s.name.as_str()) || images.contains(&s.name.as_str())).collect()
+}
+
+/// Results as byproducts; v2alpha4 leaves out what already is a subject.
+fn byproducts_of(run: &Run, v4: bool) -> Vec<Value> {
+    let (kind, holder) = match run.kind {
+        RunKind::TaskRun => ("taskRunResults", run.name()),
+        RunKind::PipelineRun => ("pipelineRunResults", run.name()),
+    };
+    let mut out = Vec::new();
+    let mut add = |prefix: String, name: &str, value: &Value| {
+        let skip = v4
+            && (name.ends_with("IMAGE_URL")
+                || name.ends_with("IMAGE_DIGEST")
+                || name == "IMAGES"
+                || (name.ends_with("ARTIFACT_OUTPUTS") && value["isBuildArtifact"] == "true"));
+        if !skip {
+            let content = STANDARD.encode(serde_json::to_vec(value).expect("JSON serializes"));
+            out.push(
+                json!({ "name": format!("{prefix}/{name}"), "content": content, "mediaType": "application/json" }),
+            );
+        }
+    };
+    for r in run.results() {
+        let prefix = if v4 { format!("{kind}/{holder}") } else { kind.to_string() };
+        add(prefix, r.name, r.value);
+    }
+    if v4 && run.kind == RunKind::TaskRun {
+        for step in run.status()["steps"].as_array().into_iter().flatten() {
+            for r in step["results"].as_array().into_iter().flatten() {
+                if let Some(name) = r["name"].as_str() {
+                    add(format!("stepResults/{holder}"), name, &r["value"]);
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,349 @@
+//! The signing loop against a real API server, verified with the real cosign and openssl.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::{Value, json};
+use support::{Env, eventually, unique_ns};
+use tekton_chains_operator::signer::{Options, Signer};
+
+const IMG_DIGEST: &str = "sha256:5f8a0b3b39a1d1e0e7d3c0e1b5d4c4b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6";
+const STEP_DIGEST: &str = "sha256:0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000";
+
+/// A running in-process signer; stops when dropped.
+struct RunningSigner {
+    signer: Arc<Signer>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RunningSigner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn options(system_ns: &str, keys: &Path, namespaces: Vec<String>) -> Options {
+    Options {
+        namespaces,
+        signing_secrets_dir: keys.to_path_buf(),
+        system_namespace: system_ns.into(),
+        threads_per_controller: 4,
+        kube_api_qps: 50.0,
+        kube_api_burst: 50,
+        probes_addr: "127.0.0.1:0".into(),
+        metrics_addr: "127.0.0.1:0".into(),
+        retry_backoff: Duration::from_millis(100),
+        key_refresh: Duration::from_millis(200),
+    }
+}
+
+async fn start_signer(env: &Env, opts: Options) -> RunningSigner {
+    let (signer, rx) = Signer::new(env.client.clone(), &opts).await;
+    let (s, client) = (signer.clone(), env.client.clone());
+    let task = tokio::spawn(async move { s.run(client, &opts, rx).await });
+    RunningSigner { signer, task }
+}
+
+/// A namespace for the signer (holding chains-config) and runs.
+async fn namespace_with_config(env: &Env, prefix: &str, data: &[(&str, &str)]) -> String {
+    let ns = unique_ns(prefix);
+    let nss: Api<Namespace> = env.cluster_api();
+    nss.create(&PostParams::default(), &serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap())
+        .await
+        .unwrap();
+    let data: BTreeMap<&str, &str> = data.iter().copied().collect();
+    let cm: ConfigMap =
+        serde_json::from_value(json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": data }))
+            .unwrap();
+    Api::<ConfigMap>::namespaced(env.client.clone(), &ns).create(&PostParams::default(), &cm).await.unwrap();
+    ns
+}
+
+fn runs_api(env: &Env, ns: &str, kind: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("tekton.dev", "v1", kind);
+    let ar = ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", kind.to_lowercase()));
+    Api::namespaced_with(env.client.clone(), ns, &ar)
+}
+
+/// Creates a TaskRun, then finishes it as the Pipelines controller would.
+async fn finished_taskrun(env: &Env, ns: &str, name: &str, results: Value, labels: Value) -> String {
+    let api = runs_api(env, ns, "TaskRun");
+    let tr = json!({
+        "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+        "metadata": { "name": name, "namespace": ns, "labels": labels },
+        "spec": { "taskRef": { "name": "build-push" }, "serviceAccountName": "default",
+                  "params": [{ "name": "IMAGE", "value": "registry.example/team/app" }] },
+    });
+    let created = api.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
+    let status = json!({ "status": {
+        "conditions": [{ "type": "Succeeded", "status": "True", "reason": "Succeeded",
+                         "lastTransitionTime": "2026-11-23T10:00:10Z" }],
+        "startTime": "2026-11-23T10:00:00Z", "completionTime": "2026-11-23T10:00:10Z",
+        "podName": format!("{name}-pod"),
+        "taskSpec": { "params": [{ "name": "IMAGE", "type": "string" }],
+                      "steps": [{ "name": "build", "image": "registry.example/tools/builder:1", "script": "build --push" }] },
+        "steps": [{ "name": "build", "container": "step-build",
+                    "imageID": format!("docker-pullable://registry.example/tools/builder@{STEP_DIGEST}") }],
+        "results": results,
+    }});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    created.metadata.uid.unwrap()
+}
+
+fn image_results() -> Value {
+    json!([
+        { "name": "IMAGE_URL", "type": "string", "value": "registry.example/team/app:v1" },
+        { "name": "IMAGE_DIGEST", "type": "string", "value": IMG_DIGEST },
+    ])
+}
+
+/// Waits for `chains.tekton.dev/signed` to reach `want`; returns the annotations.
+async fn wait_signed(env: &Env, ns: &str, kind: &str, name: &str, want: &str) -> BTreeMap<String, String> {
+    let api = runs_api(env, ns, kind);
+    eventually(&format!("{kind} {ns}/{name} signed={want}"), || async {
+        let o = api.get(name).await.ok()?;
+        let a = o.metadata.annotations.unwrap_or_default();
+        let got = a.get("chains.tekton.dev/signed")?;
+        assert!(got == want || got.is_empty(), "{kind} {name}: signed={got}, want {want}: {a:?}");
+        Some(a)
+    })
+    .await
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(unique_ns(tag));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{cmd:?} failed: {text}");
+    text
+}
+
+/// A key pair made by the real `cosign generate-key-pair`, in a signing-secrets folder.
+fn cosign_keys(cosign: &Path) -> PathBuf {
+    let dir = tmpdir("cosign");
+    run(Command::new(cosign).arg("generate-key-pair").current_dir(&dir).env("COSIGN_PASSWORD", "s3cret-pw"));
+    std::fs::write(dir.join("cosign.password"), "s3cret-pw").unwrap();
+    dir
+}
+
+fn b64d(s: &str) -> Vec<u8> {
+    STANDARD.decode(s).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tekton_format_with_a_cosign_key_verifies_with_cosign_verify_blob() {
+    let env = Env::new().await;
+    let cosign = support::cosign().expect("COSIGN_BIN");
+    let keys = cosign_keys(&cosign);
+    let ns = namespace_with_config(
+        &env,
+        "sig-tekton",
+        &[
+            ("artifacts.oci.storage", ""),
+            ("artifacts.taskrun.format", "tekton"),
+            ("artifacts.taskrun.storage", "tekton"),
+        ],
+    )
+    .await;
+    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let uid = finished_taskrun(&env, &ns, "build-push-run", image_results(), json!({})).await;
+    let a = wait_signed(&env, &ns, "TaskRun", "build-push-run", "true").await;
+
+    // As seed 000 does: the signature stays base64, the payload is decoded.
+    let dir = tmpdir("verify");
+    std::fs::write(dir.join("signature"), &a[&format!("chains.tekton.dev/signature-taskrun-{uid}")]).unwrap();
+    let payload = b64d(&a[&format!("chains.tekton.dev/payload-taskrun-{uid}")]);
+    std::fs::write(dir.join("payload"), &payload).unwrap();
+    let out = run(Command::new(&cosign)
+        .args(["verify-blob", "--insecure-ignore-tlog=true", "--key"])
+        .arg(keys.join("cosign.pub"))
+        .args(["--signature", "signature", "payload"])
+        .current_dir(&dir));
+    assert!(out.contains("Verified OK"), "{out}");
+    let status: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(status["conditions"][0]["type"], "Succeeded", "the tekton payload is the run's status");
+    // One patch signed the run: no annotation for OCI (its storage is disabled).
+    assert!(!a.keys().any(|k| k.contains("signature-5f8a0b3b39a1")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_toto_with_a_cosign_key_verifies_with_cosign_verify_blob_attestation() {
+    let env = Env::new().await;
+    let cosign = support::cosign().expect("COSIGN_BIN");
+    let keys = cosign_keys(&cosign);
+    let ns = namespace_with_config(
+        &env,
+        "sig-intoto",
+        &[
+            ("artifacts.taskrun.format", "in-toto"),
+            ("artifacts.taskrun.storage", "tekton"),
+            ("artifacts.oci.storage", "tekton"),
+        ],
+    )
+    .await;
+    let s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let uid = finished_taskrun(&env, &ns, "kaniko-run", image_results(), json!({ "tekton.dev/task": "kaniko" })).await;
+    let a = wait_signed(&env, &ns, "TaskRun", "kaniko-run", "true").await;
+
+    let dir = tmpdir("verify");
+    let envelope = b64d(&a[&format!("chains.tekton.dev/signature-taskrun-{uid}")]);
+    std::fs::write(dir.join("sig"), &envelope).unwrap();
+    let out = run(Command::new(&cosign)
+        .args(["verify-blob-attestation", "--insecure-ignore-tlog", "--key"])
+        .arg(keys.join("cosign.pub"))
+        .args(["--signature", "sig", "--type", "slsaprovenance", "--check-claims=false", "/dev/null"])
+        .current_dir(&dir));
+    assert!(out.contains("Verified OK"), "{out}");
+
+    let statement: Value =
+        serde_json::from_slice(&b64d(&a[&format!("chains.tekton.dev/payload-taskrun-{uid}")])).unwrap();
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v0.1");
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v0.2");
+    let hex = IMG_DIGEST.trim_start_matches("sha256:");
+    assert_eq!(statement["subject"], json!([{ "name": "registry.example/team/app", "digest": { "sha256": hex } }]));
+    let step_hex = STEP_DIGEST.trim_start_matches("sha256:");
+    assert_eq!(
+        statement["predicate"]["materials"],
+        json!([{ "uri": "oci://registry.example/tools/builder", "digest": { "sha256": step_hex } }])
+    );
+    assert_eq!(statement["predicate"]["buildType"], "tekton.dev/v1/TaskRun");
+    assert_eq!(statement["predicate"]["invocation"]["parameters"]["IMAGE"], "registry.example/team/app");
+    assert_eq!(statement["predicate"]["buildConfig"]["steps"][0]["entryPoint"], "build --push");
+
+    // The image got a simplesigning signature under the digest's first 12 hex (oci storage = tekton).
+    let img_key = &hex[..12];
+    let payload = b64d(&a[&format!("chains.tekton.dev/payload-{img_key}")]);
+    let simple: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(simple["critical"]["identity"]["docker-reference"], "registry.example/team/app");
+    std::fs::write(dir.join("img.sig"), &a[&format!("chains.tekton.dev/signature-{img_key}")]).unwrap();
+    std::fs::write(dir.join("img.payload"), &payload).unwrap();
+    let out = run(Command::new(&cosign)
+        .args(["verify-blob", "--insecure-ignore-tlog=true", "--key"])
+        .arg(keys.join("cosign.pub"))
+        .args(["--signature", "img.sig", "img.payload"])
+        .current_dir(&dir));
+    assert!(out.contains("Verified OK"), "{out}");
+    let m = s.signer.metrics.render();
+    assert!(m.contains("watcher_taskrun_marked_signed_total 1"), "{m}");
+    assert!(m.contains("watcher_taskrun_sign_created_total 2"), "{m}");
+}
+
+/// Makes an x509.pem with openssl; returns the folder and the public key path.
+fn openssl_key(alg: &str) -> (PathBuf, PathBuf) {
+    let dir = tmpdir("x509");
+    let args: Vec<&str> = match alg {
+        "ed25519" => vec!["genpkey", "-algorithm", "ed25519", "-out", "x509.pem"],
+        _ => vec!["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "x509.pem"],
+    };
+    run(Command::new("openssl").args(&args).current_dir(&dir));
+    run(Command::new("openssl").args(["pkey", "-in", "x509.pem", "-pubout", "-out", "pub.pem"]).current_dir(&dir));
+    // Only the key belongs in the signing-secrets folder.
+    let pubkey = dir.with_extension("pub.pem");
+    std::fs::rename(dir.join("pub.pem"), &pubkey).unwrap();
+    (dir, pubkey)
+}
+
+fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), body.len()).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn x509_ecdsa_and_ed25519_keys_verify_with_openssl() {
+    let env = Env::new().await;
+    for alg in ["ecdsa", "ed25519"] {
+        let (keys, pubkey) = openssl_key(alg);
+        let ns = namespace_with_config(
+            &env,
+            &format!("x509-{alg}"),
+            &[("artifacts.taskrun.format", "in-toto"), ("artifacts.oci.storage", "")],
+        )
+        .await;
+        let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+        let uid = finished_taskrun(&env, &ns, "build", image_results(), json!({})).await;
+        let a = wait_signed(&env, &ns, "TaskRun", "build", "true").await;
+        let envelope: Value =
+            serde_json::from_slice(&b64d(&a[&format!("chains.tekton.dev/signature-taskrun-{uid}")])).unwrap();
+        assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+        let body = b64d(envelope["payload"].as_str().unwrap());
+        assert_eq!(
+            body,
+            b64d(&a[&format!("chains.tekton.dev/payload-taskrun-{uid}")]),
+            "payload annotation = statement"
+        );
+        let dir = tmpdir("ossl");
+        std::fs::write(dir.join("pae"), pae("application/vnd.in-toto+json", &body)).unwrap();
+        std::fs::write(dir.join("sig"), b64d(envelope["signatures"][0]["sig"].as_str().unwrap())).unwrap();
+        let out = match alg {
+            "ed25519" => run(Command::new("openssl")
+                .args(["pkeyutl", "-verify", "-pubin", "-inkey"])
+                .arg(&pubkey)
+                .args(["-rawin", "-in", "pae", "-sigfile", "sig"])
+                .current_dir(&dir)),
+            _ => run(Command::new("openssl")
+                .args(["dgst", "-sha256", "-verify"])
+                .arg(&pubkey)
+                .args(["-signature", "sig", "pae"])
+                .current_dir(&dir)),
+        };
+        assert!(out.contains("Verified OK") || out.contains("Signature Verified Successfully"), "{alg}: {out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_key_runs_end_failed_with_retries_and_an_event_never_signed() {
+    let env = Env::new().await;
+    let empty = tmpdir("nokey");
+    let ns = namespace_with_config(&env, "nokey", &[("artifacts.oci.storage", "")]).await;
+    let _s = start_signer(&env, options(&ns, &empty, vec![ns.clone()])).await;
+    finished_taskrun(&env, &ns, "orphan", image_results(), json!({})).await;
+    let a = wait_signed(&env, &ns, "TaskRun", "orphan", "failed").await;
+    assert_eq!(a["chains.tekton.dev/retries"], "3");
+    assert!(!a.keys().any(|k| k.starts_with("chains.tekton.dev/signature-")));
+    let events: Api<Event> = Api::namespaced(env.client.clone(), &ns);
+    let note = eventually("SigningFailed event", || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items.into_iter().find(|e| e.reason.as_deref() == Some("SigningFailed")).and_then(|e| e.message)
+    })
+    .await;
+    assert!(note.contains("looked for x509.pem, or cosign.key with cosign.password"), "{note}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_results_still_sign_with_a_warning_event() {
+    let env = Env::new().await;
+    let (keys, _) = openssl_key("ecdsa");
+    let ns = namespace_with_config(&env, "badres", &[("artifacts.oci.storage", "tekton")]).await;
+    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let results = json!([
+        { "name": "IMAGE_URL", "type": "string", "value": "registry.example/team/app" },
+        { "name": "IMAGE_DIGEST", "type": "string", "value": "sha256:not-a-digest" },
+        { "name": "IMAGES", "type": "string", "value": "junk-without-digest" },
+    ]);
+    let uid = finished_taskrun(&env, &ns, "odd", results, json!({})).await;
+    let a = wait_signed(&env, &ns, "TaskRun", "odd", "true").await;
+    assert!(a.contains_key(&format!("chains.tekton.dev/signature-taskrun-{uid}")));
+    let events: Api<Event> = Api::namespaced(env.client.clone(), &ns);
+    let note = eventually("MalformedResult event", || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items.into_iter().find(|e| e.reason.as_deref() == Some("MalformedResult")).and_then(|e| e.message)
+    })
+    .await;
+    assert!(note.contains("result IMAGE_URL") && note.contains("result IMAGES"), "{note}");
+}
