@@ -347,3 +347,221 @@ async fn malformed_results_still_sign_with_a_warning_event() {
     .await;
     assert!(note.contains("result IMAGE_URL") && note.contains("result IMAGES"), "{note}");
 }
+
+fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn digest_of(n: u8) -> String {
+    format!("sha256:{}", format!("{n:02x}").repeat(32))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slsa_v2alpha4_pipelinerun_with_deep_inspection_takes_both_childrens_subjects() {
+    let env = Env::new().await;
+    let cosign = support::cosign().expect("COSIGN_BIN");
+    let (keys, pubkey) = openssl_key("ecdsa");
+    let ns = namespace_with_config(
+        &env,
+        "deep",
+        &[
+            ("artifacts.pipelinerun.format", "slsa/v2alpha4"),
+            ("artifacts.pipelinerun.enable-deep-inspection", "true"),
+            ("artifacts.oci.storage", ""),
+        ],
+    )
+    .await;
+    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+
+    // The PipelineRun is created and finished first: it must wait for its children.
+    let prs = runs_api(&env, &ns, "PipelineRun");
+    let pr = json!({ "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
+                     "metadata": { "name": "release", "namespace": ns },
+                     "spec": { "pipelineRef": { "name": "release" }, "taskRunTemplate": { "serviceAccountName": "default" } } });
+    let created = prs.create(&PostParams::default(), &serde_json::from_value(pr).unwrap()).await.unwrap();
+    let pr_uid = created.metadata.uid.unwrap();
+    let status = json!({ "status": {
+        "conditions": [{ "type": "Succeeded", "status": "True", "reason": "Succeeded" }],
+        "startTime": "2026-11-23T10:00:00Z", "completionTime": now(),
+        "pipelineSpec": { "tasks": [{ "name": "build-a" }, { "name": "build-b", "runAfter": ["build-a"] }] },
+        "childReferences": [
+            { "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "release-build-a", "pipelineTaskName": "build-a" },
+            { "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "release-build-b", "pipelineTaskName": "build-b" },
+        ],
+        "results": [{ "name": "release-notes", "value": "v1" }],
+    }});
+    prs.patch_status("release", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let early = prs.get("release").await.unwrap();
+    assert!(
+        early.metadata.annotations.unwrap_or_default().get("chains.tekton.dev/signed").is_none(),
+        "a PipelineRun is not signed before its child TaskRuns"
+    );
+
+    for (task, n) in [("build-a", 1u8), ("build-b", 2u8)] {
+        let results = json!([
+            { "name": "IMAGE_URL", "type": "string", "value": format!("registry.example/team/{task}") },
+            { "name": "IMAGE_DIGEST", "type": "string", "value": digest_of(n) },
+        ]);
+        let labels = json!({ "tekton.dev/pipelineTask": task, "tekton.dev/pipelineRun": "release" });
+        finished_taskrun(&env, &ns, &format!("release-{task}"), results, labels).await;
+    }
+    let a = wait_signed(&env, &ns, "PipelineRun", "release", "true").await;
+    for child in ["release-build-a", "release-build-b"] {
+        let c = runs_api(&env, &ns, "TaskRun").get(child).await.unwrap();
+        assert_eq!(c.metadata.annotations.unwrap()["chains.tekton.dev/signed"], "true");
+    }
+    let statement: Value =
+        serde_json::from_slice(&b64d(&a[&format!("chains.tekton.dev/payload-pipelinerun-{pr_uid}")])).unwrap();
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    let names: Vec<&str> =
+        statement["subject"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["registry.example/team/build-a", "registry.example/team/build-b"]);
+    assert_eq!(statement["predicate"]["runDetails"]["metadata"]["invocationId"], pr_uid.as_str());
+    assert_eq!(statement["predicate"]["buildDefinition"]["buildType"], "https://tekton.dev/chains/v2/slsa");
+
+    let dir = tmpdir("verify");
+    std::fs::write(dir.join("sig"), b64d(&a[&format!("chains.tekton.dev/signature-pipelinerun-{pr_uid}")])).unwrap();
+    let out = run(Command::new(&cosign)
+        .args(["verify-blob-attestation", "--insecure-ignore-tlog", "--key"])
+        .arg(&pubkey)
+        .args(["--signature", "sig", "--type", "slsaprovenance1", "--check-claims=false", "/dev/null"])
+        .current_dir(&dir));
+    assert!(out.contains("Verified OK"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn finalizer_guards_unsigned_runs_and_never_blocks_deletion() {
+    let env = Env::new().await;
+    let (keys, _) = openssl_key("ecdsa");
+    let ns = namespace_with_config(&env, "fin", &[("artifacts.oci.storage", "")]).await;
+    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let api = runs_api(&env, &ns, "TaskRun");
+    let has_finalizer =
+        |o: &DynamicObject| o.metadata.finalizers.iter().flatten().any(|f| f == "chains.tekton.dev/taskrun");
+    for name in ["running", "deleted-early"] {
+        let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": { "name": name, "namespace": ns },
+                         "spec": { "taskRef": { "name": "t" } } });
+        api.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
+        eventually(&format!("finalizer on {name}"), || async {
+            has_finalizer(&api.get(name).await.ok()?).then_some(())
+        })
+        .await;
+    }
+    // Finishing the run gets it signed, and the same patch releases it.
+    let status = json!({ "status": { "conditions": [{ "type": "Succeeded", "status": "False", "reason": "Failed" }],
+                                     "completionTime": "2026-11-23T10:00:10Z" } });
+    api.patch_status("running", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    wait_signed(&env, &ns, "TaskRun", "running", "true").await;
+    assert!(!has_finalizer(&api.get("running").await.unwrap()));
+    // Deleting a run that never finished is not held up.
+    api.delete("deleted-early", &Default::default()).await.unwrap();
+    eventually("deleted-early is gone", || async { api.get_opt("deleted-early").await.ok()?.is_none().then_some(()) })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn config_changes_apply_without_restart_and_bad_config_keeps_the_last_good() {
+    let env = Env::new().await;
+    let (keys, _) = openssl_key("ecdsa");
+    let ns =
+        namespace_with_config(&env, "reload", &[("artifacts.oci.storage", ""), ("artifacts.taskrun.format", "tekton")])
+            .await;
+    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let uid = finished_taskrun(&env, &ns, "first", json!([]), json!({})).await;
+    let a = wait_signed(&env, &ns, "TaskRun", "first", "true").await;
+    assert!(
+        serde_json::from_slice::<Value>(&b64d(&a[&format!("chains.tekton.dev/payload-taskrun-{uid}")]))
+            .unwrap()
+            .get("_type")
+            .is_none()
+    );
+
+    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), &ns);
+    let set = |format: &'static str| json!({ "data": { "artifacts.taskrun.format": format } });
+    cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&set("in-toto"))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A bad value is refused as a whole; the in-toto config stays in force.
+    cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&set("bogus"))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let uid = finished_taskrun(&env, &ns, "second", json!([]), json!({})).await;
+    let a = wait_signed(&env, &ns, "TaskRun", "second", "true").await;
+    let statement: Value =
+        serde_json::from_slice(&b64d(&a[&format!("chains.tekton.dev/payload-taskrun-{uid}")])).unwrap();
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v0.1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signer_restart_while_100_runs_finish_signs_each_exactly_once() {
+    let env = Env::new().await;
+    let (keys, _) = openssl_key("ecdsa");
+    let ns = namespace_with_config(&env, "restart", &[("artifacts.oci.storage", "")]).await;
+    let api = runs_api(&env, &ns, "TaskRun");
+
+    // Record every distinct signature each run ever carried.
+    let seen: Arc<std::sync::Mutex<BTreeMap<String, std::collections::BTreeSet<String>>>> = Default::default();
+    let (w_api, w_seen) = (api.clone(), seen.clone());
+    let recorder = tokio::spawn(async move {
+        use futures::StreamExt;
+        let mut s = kube::runtime::watcher(w_api, Default::default()).boxed();
+        while let Some(Ok(ev)) = s.next().await {
+            if let kube::runtime::watcher::Event::Apply(o) | kube::runtime::watcher::Event::InitApply(o) = ev {
+                let uid = o.metadata.uid.clone().unwrap_or_default();
+                for (k, v) in o.metadata.annotations.unwrap_or_default() {
+                    if k.starts_with("chains.tekton.dev/signature-") {
+                        w_seen.lock().unwrap().entry(uid.clone()).or_default().insert(v);
+                    }
+                }
+            }
+        }
+    });
+
+    let first = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let creating = {
+        let env_client = env.client.clone();
+        let ns = ns.clone();
+        tokio::spawn(async move {
+            let api = Api::<DynamicObject>::namespaced_with(env_client, &ns, &runs_ar());
+            for i in 0..100 {
+                create_finished(&api, &ns, &format!("run-{i:03}")).await;
+            }
+        })
+    };
+    eventually("a third of the runs signed", || async { (count_signed(&api).await >= 30).then_some(()) }).await;
+    drop(first);
+    let _second = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    creating.await.unwrap();
+    eventually("all 100 runs signed", || async { (count_signed(&api).await == 100).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    recorder.abort();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 100);
+    for (uid, sigs) in seen.iter() {
+        assert_eq!(sigs.len(), 1, "run {uid} was signed {} times", sigs.len());
+    }
+}
+
+fn runs_ar() -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("tekton.dev", "v1", "TaskRun"), "taskruns")
+}
+
+async fn create_finished(api: &Api<DynamicObject>, ns: &str, name: &str) {
+    let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": { "name": name, "namespace": ns },
+                     "spec": { "taskRef": { "name": "t" } } });
+    api.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
+    let status = json!({ "status": { "conditions": [{ "type": "Succeeded", "status": "True", "reason": "Succeeded" }],
+                                     "startTime": "2026-11-23T10:00:00Z", "completionTime": "2026-11-23T10:00:05Z" } });
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+}
+
+async fn count_signed(api: &Api<DynamicObject>) -> usize {
+    let list = api.list(&ListParams::default()).await.unwrap();
+    list.items
+        .iter()
+        .filter(|o| {
+            o.metadata.annotations.as_ref().and_then(|a| a.get("chains.tekton.dev/signed")).map(String::as_str)
+                == Some("true")
+        })
+        .count()
+}

@@ -93,6 +93,8 @@ pub struct Signer {
     ctx: Ctx,
     tx: mpsc::UnboundedSender<Job>,
     pending: Mutex<HashMap<String, Pending>>,
+    /// Taken by [`Signer::run`], which feeds config changes into it.
+    config_tx: Mutex<Option<watch::Sender<Arc<ChainsConfig>>>>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -125,40 +127,42 @@ impl Signer {
         }
         let initial = initial_config(&client, &opts.system_namespace).await;
         let (config_tx, config_rx) = watch::channel(initial);
-        tokio::spawn(config_watch::watch_config(client.clone(), opts.system_namespace.clone(), config_tx));
-        let refresh_keys = keys.clone();
-        let every = opts.key_refresh;
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                refresh_keys.refresh();
-            }
-        });
         let metrics = Metrics::new();
         let recorder = Recorder::new(client.clone(), "tekton-chains-controller".into());
         let ctx =
             Ctx { client, config: config_rx, keys, metrics: metrics.clone(), recorder, backoff: opts.retry_backoff };
         let (tx, rx) = mpsc::unbounded_channel();
-        (Arc::new(Self { ctx, tx, pending: Mutex::new(HashMap::new()), metrics }), rx)
+        let config_tx = Mutex::new(Some(config_tx));
+        (Arc::new(Self { ctx, tx, pending: Mutex::new(HashMap::new()), config_tx, metrics }), rx)
     }
 
-    /// Watches runs and feeds the workers until the watches end.
+    /// Watches runs and feeds the workers. Every task it starts stops when
+    /// this future is dropped, so a dropped signer is really gone.
     pub async fn run(self: Arc<Self>, client: Client, opts: &Options, rx: mpsc::UnboundedReceiver<Job>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        if let Some(config_tx) = self.config_tx.lock().expect("config lock").take() {
+            tasks.spawn(config_watch::watch_config(client.clone(), opts.system_namespace.clone(), config_tx));
+        }
+        let (keys, every) = (self.ctx.keys.clone(), opts.key_refresh);
+        tasks.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                keys.refresh();
+            }
+        });
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        let workers: Vec<_> = (0..opts.threads_per_controller.max(1))
-            .map(|_| {
-                let (me, rx) = (self.clone(), rx.clone());
-                tokio::spawn(async move {
-                    loop {
-                        let Some(job) = rx.lock().await.recv().await else { break };
-                        me.clone().work(job).await;
-                    }
-                })
-            })
-            .collect();
+        let workers = opts.threads_per_controller.max(1);
+        for _ in 0..workers {
+            let (me, rx) = (self.clone(), rx.clone());
+            tasks.spawn(async move {
+                loop {
+                    let Some(job) = rx.lock().await.recv().await else { break };
+                    me.clone().work(job).await;
+                }
+            });
+        }
         let namespaces: Vec<Option<String>> =
             if opts.namespaces.is_empty() { vec![None] } else { opts.namespaces.iter().cloned().map(Some).collect() };
-        let mut watches = Vec::new();
         for kind in [RunKind::TaskRun, RunKind::PipelineRun] {
             for ns in &namespaces {
                 let ar = worker::api_resource(kind);
@@ -166,12 +170,11 @@ impl Signer {
                     Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
                     None => Api::all_with(client.clone(), &ar),
                 };
-                watches.push(tokio::spawn(self.clone().watch(kind, api)));
+                tasks.spawn(self.clone().watch(kind, api));
             }
         }
-        info!(namespaces = ?opts.namespaces, workers = workers.len(), "signer started");
-        futures::future::join_all(watches).await;
-        workers.iter().for_each(|w| w.abort());
+        info!(namespaces = ?opts.namespaces, workers, "signer started");
+        while tasks.join_next().await.is_some() {}
     }
 
     async fn watch(self: Arc<Self>, kind: RunKind, api: Api<DynamicObject>) {

@@ -18,6 +18,16 @@ use crate::config::ChainsConfig;
 use crate::formats::{self, Run, RunKind};
 use crate::signing::KeyDir;
 
+/// How long after a PipelineRun completes a missing child TaskRun is waited for.
+pub const MISSING_CHILD_GRACE_SECS: f64 = 60.0;
+
+/// Seconds since an RFC 3339 time (infinite when absent or unreadable).
+fn seconds_since(t: Option<&str>) -> f64 {
+    t.and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        .and_then(|t| (k8s_openapi::jiff::Timestamp::now() - t).total(k8s_openapi::jiff::Unit::Second).ok())
+        .unwrap_or(f64::INFINITY)
+}
+
 /// Failures before a run is marked `signed=failed`.
 pub const MAX_RETRIES: u32 = 3;
 
@@ -139,8 +149,19 @@ async fn children(ctx: &Ctx, run: &Run<'_>) -> Result<Vec<Value>, Outcome> {
                 }
                 out.push(v);
             }
-            // A deleted child cannot hold the PipelineRun back.
-            Ok(None) => {}
+            // A child not there yet holds the PipelineRun back for a while; a
+            // deleted (pruned) one cannot hold it back forever.
+            Ok(None) if seconds_since(run.status()["completionTime"].as_str()) < MISSING_CHILD_GRACE_SECS => {
+                return Err(Outcome::Wait(Duration::from_millis(500)));
+            }
+            Ok(None) => {
+                warn!(
+                    namespace = run.namespace(),
+                    name = run.name(),
+                    child = child_name,
+                    "child TaskRun not found; signing without it"
+                );
+            }
             Err(e) => {
                 warn!(namespace = run.namespace(), name = run.name(), child = child_name, error = %e, "reading child TaskRun");
                 return Err(Outcome::Wait(Duration::from_secs(2)));
