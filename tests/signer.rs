@@ -44,6 +44,8 @@ fn options(system_ns: &str, keys: &Path, namespaces: Vec<String>) -> Options {
         metrics_addr: "127.0.0.1:0".into(),
         retry_backoff: Duration::from_millis(100),
         key_refresh: Duration::from_millis(200),
+        leader_election: true,
+        lease_duration: Duration::from_secs(3),
     }
 }
 
@@ -394,7 +396,7 @@ async fn slsa_v2alpha4_pipelinerun_with_deep_inspection_takes_both_childrens_sub
     tokio::time::sleep(Duration::from_millis(500)).await;
     let early = prs.get("release").await.unwrap();
     assert!(
-        early.metadata.annotations.unwrap_or_default().get("chains.tekton.dev/signed").is_none(),
+        !early.metadata.annotations.unwrap_or_default().contains_key("chains.tekton.dev/signed"),
         "a PipelineRun is not signed before its child TaskRuns"
     );
 
@@ -564,4 +566,27 @@ async fn count_signed(api: &Api<DynamicObject>) -> usize {
                 == Some("true")
         })
         .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_two_replicas_only_the_lease_holder_signs() {
+    let env = Env::new().await;
+    let (keys, _) = openssl_key("ecdsa");
+    let ns = namespace_with_config(&env, "lease", &[("artifacts.oci.storage", "")]).await;
+    let a = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let b = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let api = runs_api(&env, &ns, "TaskRun");
+    for i in 0..10 {
+        create_finished(&api, &ns, &format!("r{i}")).await;
+    }
+    eventually("10 runs signed", || async { (count_signed(&api).await == 10).then_some(()) }).await;
+    let signed = |s: &RunningSigner| {
+        let m = s.signer.metrics.render();
+        m.lines().find_map(|l| l.strip_prefix("watcher_taskrun_marked_signed_total ")).unwrap().parse::<u64>().unwrap()
+    };
+    let (sa, sb) = (signed(&a), signed(&b));
+    assert!((sa, sb) == (10, 0) || (sa, sb) == (0, 10), "one leader signs everything: a={sa} b={sb}");
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(env.client.clone(), &ns);
+    let lease = leases.get("tekton-chains-signer").await.unwrap();
+    assert!(lease.spec.unwrap().holder_identity.is_some());
 }

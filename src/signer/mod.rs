@@ -3,6 +3,7 @@
 //! while it waits to be signed, so memory does not grow with the cluster.
 
 mod config_watch;
+mod leader;
 pub mod metrics;
 pub mod plan;
 pub mod worker;
@@ -61,7 +62,16 @@ pub struct Options {
     /// How often the key folder is checked for changes.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub key_refresh: Duration,
+    /// Sign only while holding the Lease `tekton-chains-signer` in the system namespace.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// How long a Lease holder stays leader without renewing.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
 }
+
+/// Name of the leader-election Lease.
+pub const LEASE_NAME: &str = "tekton-chains-signer";
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
@@ -137,9 +147,21 @@ impl Signer {
     }
 
     /// Watches runs and feeds the workers. Every task it starts stops when
-    /// this future is dropped, so a dropped signer is really gone.
+    /// this future is dropped, so a dropped signer is really gone. With
+    /// leader election it starts once it holds the Lease, and returns when
+    /// it loses it (the process then exits and restarts as a follower).
     pub async fn run(self: Arc<Self>, client: Client, opts: &Options, rx: mpsc::UnboundedReceiver<Job>) {
         let mut tasks = tokio::task::JoinSet::new();
+        let mut leader = None;
+        if opts.leader_election {
+            match leader::acquire(&client, opts, &mut tasks).await {
+                Ok(rx) => leader = Some(rx),
+                Err(e) => {
+                    warn!(error = %e, "leader election failed");
+                    return;
+                }
+            }
+        }
         if let Some(config_tx) = self.config_tx.lock().expect("config lock").take() {
             tasks.spawn(config_watch::watch_config(client.clone(), opts.system_namespace.clone(), config_tx));
         }
@@ -174,7 +196,17 @@ impl Signer {
             }
         }
         info!(namespaces = ?opts.namespaces, workers, "signer started");
-        while tasks.join_next().await.is_some() {}
+        match leader {
+            Some(mut rx) => {
+                while *rx.borrow() {
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+                warn!("lost the leader Lease; stopping");
+            }
+            None => while tasks.join_next().await.is_some() {},
+        }
     }
 
     async fn watch(self: Arc<Self>, kind: RunKind, api: Api<DynamicObject>) {

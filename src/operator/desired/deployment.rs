@@ -39,6 +39,7 @@ pub fn deployment(
 
     let mut env = json!([
         { "name": "SYSTEM_NAMESPACE", "valueFrom": { "fieldRef": { "fieldPath": "metadata.namespace" } } },
+        { "name": "POD_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
         { "name": "METRICS_DOMAIN", "value": "tekton.dev/chains" },
         { "name": "CONFIG_LOGGING_NAME", "value": names::CONFIG_LOGGING },
         { "name": "CONFIG_OBSERVABILITY_NAME", "value": names::CONFIG_OBSERVABILITY },
