@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := tekton-chains-operator
 CRD_COPIES := crds/crds.yaml config/crd/crds.yaml helm/tekton-chains-operator/crds/crds.yaml
 
-.PHONY: all build test test-unit test-integration lint crds cluster-up cluster-down run tools
+.PHONY: all build test test-unit test-integration lint crds cluster-up cluster-down run tools bench
 
 all: build
 
@@ -18,6 +18,10 @@ test-unit:
 
 test-integration: tools
 	bash hack/test-integration.sh
+
+## Signer benchmark against a real API server; prints figures (BENCH_RUNS, BENCH_PRESENT).
+bench: tools
+	bash hack/bench.sh
 
 ## Builds kube-apiserver, etcd and cosign from the Go module proxy once (cached in ~/.cache).
 tools:

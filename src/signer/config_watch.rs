@@ -19,7 +19,15 @@ pub const CHAINS_CONFIG: &str = "chains-config";
 /// Parses ConfigMap data, logging which key was bad; `None` keeps the old config.
 pub fn apply(data: &BTreeMap<String, String>, namespace: &str) -> Option<Arc<ChainsConfig>> {
     match ChainsConfig::parse(data) {
-        Ok(c) => Some(Arc::new(c)),
+        Ok(c) => {
+            if c.transparency != crate::config::Transparency::Off {
+                warn!(
+                    key = "transparency.enabled",
+                    "transparency log upload (Rekor) is not supported in this release: signatures are stored but not logged"
+                );
+            }
+            Some(Arc::new(c))
+        }
         Err(e) => {
             warn!(configmap = %format!("{namespace}/{CHAINS_CONFIG}"), error = %e, "invalid chains-config; keeping the last good config");
             None

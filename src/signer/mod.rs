@@ -220,29 +220,35 @@ impl Signer {
         }
     }
 
-    /// Decides what a run needs from its latest version.
+    /// Decides what a run needs from its latest version. Most events (the
+    /// echo of our own patch, runs still going) are settled from metadata and
+    /// the Succeeded condition alone, without converting the object.
     fn observe(self: Arc<Self>, kind: RunKind, o: DynamicObject) {
-        let uid = o.uid().unwrap_or_default();
-        let obj = serde_json::to_value(&o).unwrap_or_default();
-        let run = Run::new(kind, &obj);
         let has_fin = o.finalizers().iter().any(|f| f == worker::finalizer(kind));
         let deleting = o.metadata.deletion_timestamp.is_some();
-        if !plan::needs_signing(&run) {
-            let settled = matches!(run.annotation(plan::SIGNED), Some("true" | "failed"));
+        let settled = matches!(o.annotations().get(plan::SIGNED).map(String::as_str), Some("true" | "failed"));
+        let finished = o.data["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| c["type"] == "Succeeded" && (c["status"] == "True" || c["status"] == "False"))
+        });
+        if settled || !finished {
             // Never hold a run back: drop the finalizer once signed, failed, or deleted unfinished.
             if has_fin && (settled || deleting) {
+                let obj = serde_json::to_value(&o).unwrap_or_default();
                 tokio::spawn(async move { worker::remove_finalizer(&self.ctx, kind, &obj).await });
             } else if !has_fin && !deleting && !settled {
+                let obj = serde_json::to_value(&o).unwrap_or_default();
                 tokio::spawn(async move { worker::add_finalizer(&self.ctx, kind, &obj).await });
             }
             return;
         }
+        let uid = o.uid().unwrap_or_default();
         let mut pending = self.pending.lock().expect("pending lock");
         if pending.contains_key(&uid) {
             return;
         }
         pending.insert(uid, Pending::Queued);
         drop(pending);
+        let obj = serde_json::to_value(&o).unwrap_or_default();
         let _ = self.tx.send(Job { kind, obj });
     }
 

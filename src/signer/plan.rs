@@ -37,6 +37,12 @@ pub enum PlanError {
     UnsupportedStorage { artifact: &'static str, backend: String },
     #[error("format {format:?} (artifacts.{artifact}.format) is not supported yet")]
     UnsupportedFormat { artifact: &'static str, format: String },
+    #[error(
+        "signer {signer:?} (artifacts.{artifact}.signer) is not supported yet; supported: \"x509\" with x509.pem or cosign.key, \"none\""
+    )]
+    UnsupportedSigner { artifact: &'static str, signer: String },
+    #[error("keyless signing (signers.x509.fulcio.enabled) is not supported yet")]
+    Keyless,
 }
 
 /// Backends this release can write.
@@ -56,6 +62,7 @@ pub fn plan(
     };
     let mut out = Vec::new();
     if cfg.signer != "none" && !cfg.storage.is_empty() {
+        check_signer(name, &cfg.signer, config)?;
         check_storage(name, &cfg.storage)?;
         let (payload, dsse) = match cfg.format.as_str() {
             "tekton" => (formats::tekton(run), false),
@@ -76,6 +83,7 @@ pub fn plan(
     // Images are signed for TaskRuns only, as upstream does.
     if run.kind == RunKind::TaskRun && config.oci.signer != "none" && !config.oci.storage.is_empty() {
         if !artifacts.images.is_empty() {
+            check_signer("oci", &config.oci.signer, config)?;
             check_storage("oci", &config.oci.storage)?;
         }
         for img in &artifacts.images {
@@ -89,6 +97,14 @@ pub fn plan(
         }
     }
     Ok(out)
+}
+
+fn check_signer(artifact: &'static str, signer: &str, config: &ChainsConfig) -> Result<(), PlanError> {
+    match signer {
+        "x509" if config.fulcio_enabled => Err(PlanError::Keyless),
+        "x509" => Ok(()),
+        other => Err(PlanError::UnsupportedSigner { artifact, signer: other.into() }),
+    }
 }
 
 fn check_storage(artifact: &'static str, storage: &[String]) -> Result<(), PlanError> {

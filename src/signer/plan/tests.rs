@@ -105,3 +105,13 @@ fn only_finished_unsigned_runs_need_signing() {
     obj["status"]["conditions"][0]["status"] = json!("Unknown");
     assert!(!needs_signing(&Run::new(RunKind::TaskRun, &obj)));
 }
+
+#[test]
+fn kms_and_keyless_are_refused_rather_than_signed_with_the_local_key() {
+    let obj = taskrun();
+    let run = Run::new(RunKind::TaskRun, &obj);
+    let err = plan(&run, &config(&[("artifacts.taskrun.signer", "kms")]), &detect(&run), &[]).unwrap_err();
+    assert!(err.to_string().starts_with("signer \"kms\" (artifacts.taskrun.signer) is not supported yet"), "{err}");
+    let err = plan(&run, &config(&[("signers.x509.fulcio.enabled", "true")]), &detect(&run), &[]).unwrap_err();
+    assert_eq!(err, PlanError::Keyless);
+}
