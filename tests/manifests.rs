@@ -74,3 +74,76 @@ async fn config_manifests_apply_and_grant_the_operator_enough() {
     assert!(status.conditions.iter().all(|c| !c.message.contains("forbidden")), "{status:?}");
     task.abort();
 }
+
+/// The signer running as the ServiceAccount the operator installs, with
+/// exactly the RBAC the operator grants it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signer_works_with_the_rbac_the_operator_grants() {
+    let env = Env::new().await;
+    let op = env.start_operator();
+    let ns = unique_ns("sa");
+    let chains: Api<TektonChain> = Api::all(env.client.clone());
+    let body = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonChain", "metadata": { "name": "chain" },
+                       "spec": { "targetNamespace": ns, "artifacts.oci.storage": "" } });
+    chains.patch("chain", &PatchParams::apply("tests").force(), &Patch::Apply(&body)).await.unwrap();
+    eventually("installed", || async {
+        let s = chains.get("chain").await.ok()?.status?;
+        s.conditions.iter().any(|c| c.type_ == "Installed" && c.status == "True").then_some(())
+    })
+    .await;
+    drop(op);
+
+    let kc = Kubeconfig::read_from(&env.kubeconfig).unwrap();
+    let mut config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
+    config.auth_info.impersonate = Some(format!("system:serviceaccount:{ns}:tekton-chains-controller"));
+    let as_signer = Client::try_from(config).unwrap();
+    let keys = std::env::temp_dir().join(unique_ns("sa-keys"));
+    std::fs::create_dir_all(&keys).unwrap();
+    let g = tekton_chains_operator::signing::generate_cosign_key_pair().unwrap();
+    std::fs::write(keys.join("cosign.key"), g.private_pem.as_bytes()).unwrap();
+    std::fs::write(keys.join("cosign.password"), g.password.as_bytes()).unwrap();
+    let opts = tekton_chains_operator::signer::Options {
+        namespaces: vec![],
+        signing_secrets_dir: keys,
+        system_namespace: ns.clone(),
+        threads_per_controller: 2,
+        kube_api_qps: 50.0,
+        kube_api_burst: 50,
+        probes_addr: "127.0.0.1:0".into(),
+        metrics_addr: "127.0.0.1:0".into(),
+        retry_backoff: std::time::Duration::from_millis(200),
+        key_refresh: std::time::Duration::from_secs(1),
+        leader_election: true,
+        lease_duration: std::time::Duration::from_secs(3),
+    };
+    let (signer, rx) = tekton_chains_operator::signer::Signer::new(as_signer.clone(), &opts).await;
+    let task = tokio::spawn(async move { signer.run(as_signer, &opts, rx).await });
+
+    // A run in another namespace, finished as the Pipelines controller would.
+    let run_ns = unique_ns("sa-runs");
+    let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
+    nss.create(&Default::default(), &serde_json::from_value(json!({ "metadata": { "name": run_ns } })).unwrap())
+        .await
+        .unwrap();
+    let ar = kube::core::ApiResource::from_gvk_with_plural(
+        &kube::core::GroupVersionKind::gvk("tekton.dev", "v1", "TaskRun"),
+        "taskruns",
+    );
+    let runs: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &run_ns, &ar);
+    let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": { "name": "r", "namespace": run_ns },
+                     "spec": { "taskRef": { "name": "t" } } });
+    runs.create(&Default::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
+    eventually("finalizer added by the signer's identity", || async {
+        runs.get("r").await.ok()?.metadata.finalizers?.iter().any(|f| f == "chains.tekton.dev/taskrun").then_some(())
+    })
+    .await;
+    let status = json!({ "status": { "conditions": [{ "type": "Succeeded", "status": "True", "reason": "Succeeded" }],
+                                     "completionTime": "2026-11-23T10:00:00Z" } });
+    runs.patch_status("r", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    eventually("signed by the signer's identity", || async {
+        let a = runs.get("r").await.ok()?.metadata.annotations?;
+        (a.get("chains.tekton.dev/signed").map(String::as_str) == Some("true")).then_some(())
+    })
+    .await;
+    task.abort();
+}

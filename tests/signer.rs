@@ -590,3 +590,83 @@ async fn with_two_replicas_only_the_lease_holder_signs() {
     let lease = leases.get("tekton-chains-signer").await.unwrap();
     assert!(lease.spec.unwrap().holder_identity.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_added_while_retrying_is_picked_up_without_restart() {
+    let env = Env::new().await;
+    let dir = tmpdir("latekey");
+    let ns = namespace_with_config(&env, "latekey", &[("artifacts.oci.storage", "")]).await;
+    let mut opts = options(&ns, &dir, vec![ns.clone()]);
+    opts.retry_backoff = Duration::from_millis(1500);
+    let _s = start_signer(&env, opts).await;
+    finished_taskrun(&env, &ns, "early", json!([]), json!({})).await;
+    let api = runs_api(&env, &ns, "TaskRun");
+    eventually("first failed attempt counted", || async {
+        let o = api.get("early").await.ok()?;
+        o.metadata.annotations?.get("chains.tekton.dev/retries").cloned()
+    })
+    .await;
+    // The admin adds the key (as a Secret volume update would).
+    let (keys, _) = openssl_key("ed25519");
+    std::fs::copy(keys.join("x509.pem"), dir.join("x509.pem")).unwrap();
+    let a = wait_signed(&env, &ns, "TaskRun", "early", "true").await;
+    assert_eq!(a["chains.tekton.dev/retries"], "1");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fields() {
+    let env = Env::new().await;
+    let (keys, _) = openssl_key("ecdsa");
+    let ns = namespace_with_config(&env, "binary", &[("artifacts.oci.storage", "")]).await;
+    let (probes, metrics) = (free_port(), free_port());
+    let log = std::env::temp_dir().join(format!("{ns}.log"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tekton-chains-operator"))
+        .args(["--log-format", "json", "signer", "--namespace", &ns, "--system-namespace", &ns])
+        .arg("--signing-secrets-dir")
+        .arg(&keys)
+        .arg(format!("--probes-addr=127.0.0.1:{probes}"))
+        .arg(format!("--metrics-addr=127.0.0.1:{metrics}"))
+        .env("KUBECONFIG", &env.kubeconfig)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let uid = finished_taskrun(&env, &ns, "via-binary", json!([]), json!({})).await;
+    wait_signed(&env, &ns, "TaskRun", "via-binary", "true").await;
+    assert!(http_get(probes, "/healthz").starts_with("HTTP/1.1 200"));
+    assert!(http_get(probes, "/readyz").starts_with("HTTP/1.1 200"));
+    let m = http_get(metrics, "/metrics");
+    for name in [
+        "watcher_taskrun_sign_created_total 1",
+        "watcher_taskrun_payload_stored_total 1",
+        "watcher_taskrun_marked_signed_total 1",
+        "watcher_taskrun_signing_failures_total 0",
+        "watcher_pipelinerun_marked_signed_total 0",
+        "watcher_reconcile_duration_seconds_count 1",
+    ] {
+        assert!(m.contains(name), "missing {name} in {m}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let signed: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "signed")
+        .unwrap_or_else(|| panic!("no JSON 'signed' line in {text}"));
+    assert_eq!((signed["namespace"].as_str(), signed["name"].as_str()), (Some(ns.as_str()), Some("via-binary")));
+    assert_eq!(signed["uid"].as_str(), Some(uid.as_str()));
+    assert!(!text.contains("BEGIN PRIVATE KEY"));
+}

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub api_writes: Counter,
     /// Seconds from a run's completion to its signed patch.
     pub sign_latency: Histogram,
+    /// Seconds spent processing one run (payloads, signing, the patch).
+    pub reconcile_duration: Histogram,
     registry: Registry,
 }
 
@@ -76,7 +78,13 @@ impl Metrics {
             "Seconds from run completion to signed",
             sign_latency.clone(),
         );
-        Arc::new(Self { taskrun, pipelinerun, api_writes, sign_latency, registry })
+        let reconcile_duration = Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]);
+        registry.register(
+            "watcher_reconcile_duration_seconds",
+            "Seconds spent processing one run",
+            reconcile_duration.clone(),
+        );
+        Arc::new(Self { taskrun, pipelinerun, api_writes, sign_latency, reconcile_duration, registry })
     }
 
     pub fn for_kind(&self, kind: crate::formats::RunKind) -> &RunCounters {

@@ -254,7 +254,9 @@ impl Signer {
 
     async fn work(self: Arc<Self>, job: Job) {
         let uid = job.obj["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+        let started = std::time::Instant::now();
         let outcome = worker::process(&self.ctx, job.kind, &job.obj).await;
+        self.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
         match outcome {
             Outcome::Retry(delay) | Outcome::Wait(delay) => {
                 self.pending.lock().expect("pending lock").insert(uid.clone(), Pending::Delayed);
