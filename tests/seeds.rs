@@ -1,0 +1,131 @@
+//! The OpenShift Pipelines docs' flow (seed 000, 1.5.1), step by step, with
+//! the real cosign against the real API server.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use base64::Engine as _;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::{Env, eventually, unique_ns};
+use tekton_chains_operator::crd::TektonChain;
+use tekton_chains_operator::signer::{Options, Signer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seed_000_tekton_format_signature_verifies_with_cosign_and_the_k8s_key() {
+    let env = Env::new().await;
+    let cosign = support::cosign().expect("cosign");
+    let op = env.start_operator();
+    let ns = unique_ns("openshift-pipelines");
+
+    // oc apply -f TektonChain.yaml
+    let chains: Api<TektonChain> = Api::all(env.client.clone());
+    let chain = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonChain",
+                        "metadata": { "name": "chain" }, "spec": { "targetNamespace": ns } });
+    chains.patch("chain", &PatchParams::apply("kubectl").force(), &Patch::Apply(&chain)).await.unwrap();
+    eventually("chain installed", || async {
+        let s = chains.get("chain").await.ok()?.status?;
+        s.conditions.iter().any(|c| c.type_ == "Installed" && c.status == "True").then_some(())
+    })
+    .await;
+
+    // cosign generate-key-pair k8s://openshift-pipelines/signing-secrets
+    let work = std::env::temp_dir().join(unique_ns("seed"));
+    std::fs::create_dir_all(&work).unwrap();
+    let out = Command::new(&cosign)
+        .args(["generate-key-pair", &format!("k8s://{ns}/signing-secrets")])
+        .env("COSIGN_PASSWORD", "seed-password")
+        .env("KUBECONFIG", &env.kubeconfig)
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cosign generate-key-pair: {}", String::from_utf8_lossy(&out.stderr));
+
+    // oc patch configmap chains-config -n openshift-pipelines -p='{"data":{...}}'
+    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), &ns);
+    let patch = json!({ "data": { "artifacts.oci.storage": "", "artifacts.taskrun.format": "tekton",
+                                  "artifacts.taskrun.storage": "tekton" } });
+    cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+
+    // The controller pod (kubelet mounts signing-secrets at /etc/signing-secrets).
+    let secret: Secret = Api::namespaced(env.client.clone(), &ns).get("signing-secrets").await.unwrap();
+    let mount = work.join("signing-secrets");
+    std::fs::create_dir_all(&mount).unwrap();
+    for (k, v) in secret.data.unwrap() {
+        std::fs::write(mount.join(k), v.0).unwrap();
+    }
+    let opts = Options {
+        namespaces: vec![],
+        signing_secrets_dir: mount,
+        system_namespace: ns.clone(),
+        threads_per_controller: 2,
+        kube_api_qps: 50.0,
+        kube_api_burst: 50,
+        probes_addr: "127.0.0.1:0".into(),
+        metrics_addr: "127.0.0.1:0".into(),
+        retry_backoff: Duration::from_millis(200),
+        key_refresh: Duration::from_secs(1),
+        leader_election: true,
+        lease_duration: Duration::from_secs(3),
+    };
+    let (signer, rx) = Signer::new(env.client.clone(), &opts).await;
+    let client = env.client.clone();
+    let task = tokio::spawn(async move { signer.run(client, &opts, rx).await });
+
+    // oc create -f task-output-image.yaml, then the Pipelines controller finishes it.
+    let run_ns = unique_ns("builds");
+    let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
+    nss.create(&PostParams::default(), &serde_json::from_value(json!({ "metadata": { "name": run_ns } })).unwrap())
+        .await
+        .unwrap();
+    let ar = kube::core::ApiResource::from_gvk_with_plural(
+        &kube::core::GroupVersionKind::gvk("tekton.dev", "v1", "TaskRun"),
+        "taskruns",
+    );
+    let runs: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &run_ns, &ar);
+    let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+                     "metadata": { "name": "build-push-run-output-image-qbjvh", "namespace": run_ns },
+                     "spec": { "taskSpec": { "steps": [{ "name": "build-and-push", "image": "busybox", "script": "true" }] } } });
+    let created = runs.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
+    let uid = created.metadata.uid.unwrap();
+    let status = json!({ "status": {
+        "conditions": [{ "type": "Succeeded", "status": "True", "reason": "Succeeded" }],
+        "startTime": "2026-11-23T10:00:00Z", "completionTime": "2026-11-23T10:00:30Z",
+        "steps": [{ "name": "build-and-push", "container": "step-build-and-push",
+                    "imageID": format!("docker.io/library/busybox@sha256:{}", "c".repeat(64)) }],
+        "results": [{ "name": "IMAGE_DIGEST", "type": "string", "value": format!("sha256:{}", "d".repeat(64)) },
+                    { "name": "IMAGE_URL", "type": "string", "value": "registry.example/builtimage" }],
+    }});
+    runs.patch_status("build-push-run-output-image-qbjvh", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+
+    // tkn tr describe --last -o jsonpath=... > signature / | base64 -d > payload
+    let annotations = eventually("signed=true", || async {
+        let a = runs.get("build-push-run-output-image-qbjvh").await.ok()?.metadata.annotations?;
+        (a.get("chains.tekton.dev/signed").map(String::as_str) == Some("true")).then_some(a)
+    })
+    .await;
+    std::fs::write(work.join("signature"), &annotations[&format!("chains.tekton.dev/signature-taskrun-{uid}")])
+        .unwrap();
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(&annotations[&format!("chains.tekton.dev/payload-taskrun-{uid}")])
+        .unwrap();
+    std::fs::write(work.join("payload"), payload).unwrap();
+
+    // cosign verify-blob --key k8s://openshift-pipelines/signing-secrets --signature ./signature ./payload
+    let out = Command::new(&cosign)
+        .args(["verify-blob", "--insecure-ignore-tlog=true", "--key", &format!("k8s://{ns}/signing-secrets")])
+        .args(["--signature", "./signature", "./payload"])
+        .env("KUBECONFIG", &env.kubeconfig)
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("Verified OK"), "{text}");
+    task.abort();
+    drop(op);
+}
