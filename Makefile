@@ -47,4 +47,4 @@ cluster-down:
 
 ## Both loops in one process against the current kubeconfig.
 run:
-	cargo run -- run --signing-secrets-dir ./.cluster/signing-secrets
+	cargo run -- run --system-namespace $${SYSTEM_NAMESPACE:-openshift-pipelines} --leader-election=false
