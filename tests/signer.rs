@@ -670,3 +670,22 @@ async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fiel
     assert_eq!(signed["uid"].as_str(), Some(uid.as_str()));
     assert!(!text.contains("BEGIN PRIVATE KEY"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_storage_backend_not_yet_supported_ends_failed_with_an_event() {
+    let env = Env::new().await;
+    let (keys, _) = openssl_key("ecdsa");
+    // The defaults: artifacts.oci.storage is "oci", which this release cannot write.
+    let ns = namespace_with_config(&env, "nooci", &[]).await;
+    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    finished_taskrun(&env, &ns, "pushes-image", image_results(), json!({})).await;
+    let a = wait_signed(&env, &ns, "TaskRun", "pushes-image", "failed").await;
+    assert!(!a.keys().any(|k| k.starts_with("chains.tekton.dev/signature-")));
+    let events: Api<Event> = Api::namespaced(env.client.clone(), &ns);
+    let note = eventually("SigningFailed event", || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items.into_iter().find(|e| e.reason.as_deref() == Some("SigningFailed")).and_then(|e| e.message)
+    })
+    .await;
+    assert!(note.contains(r#"storage backend "oci" (artifacts.oci.storage) is not supported yet"#), "{note}");
+}
