@@ -102,20 +102,7 @@ async fn the_signer_works_with_the_rbac_the_operator_grants() {
     let g = tekton_chains_operator::signing::generate_cosign_key_pair().unwrap();
     std::fs::write(keys.join("cosign.key"), g.private_pem.as_bytes()).unwrap();
     std::fs::write(keys.join("cosign.password"), g.password.as_bytes()).unwrap();
-    let opts = tekton_chains_operator::signer::Options {
-        namespaces: vec![],
-        signing_secrets_dir: keys,
-        system_namespace: ns.clone(),
-        threads_per_controller: 2,
-        kube_api_qps: 50.0,
-        kube_api_burst: 50,
-        probes_addr: "127.0.0.1:0".into(),
-        metrics_addr: "127.0.0.1:0".into(),
-        retry_backoff: std::time::Duration::from_millis(200),
-        key_refresh: std::time::Duration::from_secs(1),
-        leader_election: true,
-        lease_duration: std::time::Duration::from_secs(3),
-    };
+    let opts = support::signer_options(&ns, &keys, vec![]);
     let (signer, rx) = tekton_chains_operator::signer::Signer::new(as_signer.clone(), &opts).await;
     let task = tokio::spawn(async move { signer.run(as_signer, &opts, rx).await });
 

@@ -4,7 +4,6 @@
 mod support;
 
 use std::process::Command;
-use std::time::Duration;
 
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -12,7 +11,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::{Env, eventually, unique_ns};
 use tekton_chains_operator::crd::TektonChain;
-use tekton_chains_operator::signer::{Options, Signer};
+use tekton_chains_operator::signer::Signer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn seed_000_tekton_format_signature_verifies_with_cosign_and_the_k8s_key() {
@@ -57,20 +56,7 @@ async fn seed_000_tekton_format_signature_verifies_with_cosign_and_the_k8s_key()
     for (k, v) in secret.data.unwrap() {
         std::fs::write(mount.join(k), v.0).unwrap();
     }
-    let opts = Options {
-        namespaces: vec![],
-        signing_secrets_dir: mount,
-        system_namespace: ns.clone(),
-        threads_per_controller: 2,
-        kube_api_qps: 50.0,
-        kube_api_burst: 50,
-        probes_addr: "127.0.0.1:0".into(),
-        metrics_addr: "127.0.0.1:0".into(),
-        retry_backoff: Duration::from_millis(200),
-        key_refresh: Duration::from_secs(1),
-        leader_election: true,
-        lease_duration: Duration::from_secs(3),
-    };
+    let opts = support::signer_options(&ns, &mount, vec![]);
     let (signer, rx) = Signer::new(env.client.clone(), &opts).await;
     let client = env.client.clone();
     let task = tokio::spawn(async move { signer.run(client, &opts, rx).await });

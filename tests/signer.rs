@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
-use support::{Env, eventually, unique_ns};
+use support::{Env, eventually, signer_options, unique_ns};
 use tekton_chains_operator::signer::{Options, Signer};
 
 const IMG_DIGEST: &str = "sha256:5f8a0b3b39a1d1e0e7d3c0e1b5d4c4b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6";
@@ -29,23 +29,6 @@ struct RunningSigner {
 impl Drop for RunningSigner {
     fn drop(&mut self) {
         self.task.abort();
-    }
-}
-
-fn options(system_ns: &str, keys: &Path, namespaces: Vec<String>) -> Options {
-    Options {
-        namespaces,
-        signing_secrets_dir: keys.to_path_buf(),
-        system_namespace: system_ns.into(),
-        threads_per_controller: 4,
-        kube_api_qps: 50.0,
-        kube_api_burst: 50,
-        probes_addr: "127.0.0.1:0".into(),
-        metrics_addr: "127.0.0.1:0".into(),
-        retry_backoff: Duration::from_millis(100),
-        key_refresh: Duration::from_millis(200),
-        leader_election: true,
-        lease_duration: Duration::from_secs(3),
     }
 }
 
@@ -162,7 +145,7 @@ async fn tekton_format_with_a_cosign_key_verifies_with_cosign_verify_blob() {
         ],
     )
     .await;
-    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let uid = finished_taskrun(&env, &ns, "build-push-run", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "build-push-run", "true").await;
 
@@ -198,7 +181,7 @@ async fn in_toto_with_a_cosign_key_verifies_with_cosign_verify_blob_attestation(
         ],
     )
     .await;
-    let s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let uid = finished_taskrun(&env, &ns, "kaniko-run", image_results(), json!({ "tekton.dev/task": "kaniko" })).await;
     let a = wait_signed(&env, &ns, "TaskRun", "kaniko-run", "true").await;
 
@@ -277,7 +260,7 @@ async fn x509_ecdsa_and_ed25519_keys_verify_with_openssl() {
             &[("artifacts.taskrun.format", "in-toto"), ("artifacts.oci.storage", "")],
         )
         .await;
-        let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+        let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
         let uid = finished_taskrun(&env, &ns, "build", image_results(), json!({})).await;
         let a = wait_signed(&env, &ns, "TaskRun", "build", "true").await;
         let envelope: Value =
@@ -313,7 +296,7 @@ async fn without_a_key_runs_end_failed_with_retries_and_an_event_never_signed() 
     let env = Env::new().await;
     let empty = tmpdir("nokey");
     let ns = namespace_with_config(&env, "nokey", &[("artifacts.oci.storage", "")]).await;
-    let _s = start_signer(&env, options(&ns, &empty, vec![ns.clone()])).await;
+    let _s = start_signer(&env, signer_options(&ns, &empty, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "orphan", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "orphan", "failed").await;
     assert_eq!(a["chains.tekton.dev/retries"], "3");
@@ -332,7 +315,7 @@ async fn malformed_results_still_sign_with_a_warning_event() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
     let ns = namespace_with_config(&env, "badres", &[("artifacts.oci.storage", "tekton")]).await;
-    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let results = json!([
         { "name": "IMAGE_URL", "type": "string", "value": "registry.example/team/app" },
         { "name": "IMAGE_DIGEST", "type": "string", "value": "sha256:not-a-digest" },
@@ -373,7 +356,7 @@ async fn slsa_v2alpha4_pipelinerun_with_deep_inspection_takes_both_childrens_sub
         ],
     )
     .await;
-    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
 
     // The PipelineRun is created and finished first: it must wait for its children.
     let prs = runs_api(&env, &ns, "PipelineRun");
@@ -438,7 +421,7 @@ async fn finalizer_guards_unsigned_runs_and_never_blocks_deletion() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
     let ns = namespace_with_config(&env, "fin", &[("artifacts.oci.storage", "")]).await;
-    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let api = runs_api(&env, &ns, "TaskRun");
     let has_finalizer =
         |o: &DynamicObject| o.metadata.finalizers.iter().flatten().any(|f| f == "chains.tekton.dev/taskrun");
@@ -470,7 +453,7 @@ async fn config_changes_apply_without_restart_and_bad_config_keeps_the_last_good
     let ns =
         namespace_with_config(&env, "reload", &[("artifacts.oci.storage", ""), ("artifacts.taskrun.format", "tekton")])
             .await;
-    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let uid = finished_taskrun(&env, &ns, "first", json!([]), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "first", "true").await;
     assert!(
@@ -519,7 +502,7 @@ async fn signer_restart_while_100_runs_finish_signs_each_exactly_once() {
         }
     });
 
-    let first = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let first = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let creating = {
         let env_client = env.client.clone();
         let ns = ns.clone();
@@ -532,7 +515,7 @@ async fn signer_restart_while_100_runs_finish_signs_each_exactly_once() {
     };
     eventually("a third of the runs signed", || async { (count_signed(&api).await >= 30).then_some(()) }).await;
     drop(first);
-    let _second = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let _second = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
     creating.await.unwrap();
     eventually("all 100 runs signed", || async { (count_signed(&api).await == 100).then_some(()) }).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -573,8 +556,8 @@ async fn with_two_replicas_only_the_lease_holder_signs() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
     let ns = namespace_with_config(&env, "lease", &[("artifacts.oci.storage", "")]).await;
-    let a = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
-    let b = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let a = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let b = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let api = runs_api(&env, &ns, "TaskRun");
     for i in 0..10 {
         create_finished(&api, &ns, &format!("r{i}")).await;
@@ -596,7 +579,7 @@ async fn a_key_added_while_retrying_is_picked_up_without_restart() {
     let env = Env::new().await;
     let dir = tmpdir("latekey");
     let ns = namespace_with_config(&env, "latekey", &[("artifacts.oci.storage", "")]).await;
-    let mut opts = options(&ns, &dir, vec![ns.clone()]);
+    let mut opts = signer_options(&ns, &dir, vec![ns.clone()]);
     opts.retry_backoff = Duration::from_millis(1500);
     let _s = start_signer(&env, opts).await;
     finished_taskrun(&env, &ns, "early", json!([]), json!({})).await;
@@ -677,7 +660,7 @@ async fn a_storage_backend_not_yet_supported_ends_failed_with_an_event() {
     let (keys, _) = openssl_key("ecdsa");
     // The defaults: artifacts.oci.storage is "oci", which this release cannot write.
     let ns = namespace_with_config(&env, "nooci", &[]).await;
-    let _s = start_signer(&env, options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "pushes-image", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "pushes-image", "failed").await;
     assert!(!a.keys().any(|k| k.starts_with("chains.tekton.dev/signature-")));

@@ -8,6 +8,7 @@ pub mod run;
 pub mod simplesigning;
 pub mod slsa02;
 pub mod slsa1;
+mod statement;
 
 pub use artifacts::{Artifacts, Image, ResultWarning, Subject, detect};
 pub use run::{Run, RunKind};

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use super::artifacts::{Artifacts, detect};
 use super::materials::{self, Material};
 use super::run::{Run, RunKind};
-use super::slsa1::subject_json;
+use super::statement;
 use crate::config::ChainsConfig;
 
 pub const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
@@ -63,25 +63,7 @@ pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, childr
     if !mats.is_empty() {
         predicate["materials"] = mats.iter().map(|m| json!({ "uri": m.uri, "digest": m.digest })).collect();
     }
-    let statement = Statement {
-        type_: STATEMENT_V01,
-        subject: subjects.subjects.iter().map(subject_json).collect(),
-        predicate_type: PROVENANCE_V02,
-        predicate,
-    };
-    serde_json::to_vec(&statement).expect("statement serializes")
-}
-
-/// Top-level fields in in-toto order; an empty subject list is left out.
-#[derive(serde::Serialize)]
-struct Statement {
-    #[serde(rename = "_type")]
-    type_: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    subject: Vec<Value>,
-    #[serde(rename = "predicateType")]
-    predicate_type: &'static str,
-    predicate: Value,
+    statement::encode(STATEMENT_V01, &subjects.subjects, PROVENANCE_V02, predicate)
 }
 
 /// configSource (status.provenance.refSource), parameters (spec defaults

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::artifacts::{Artifacts, Subject, detect};
 use super::materials::{self, Material};
 use super::run::{Run, RunKind};
+use super::statement;
 use crate::config::ChainsConfig;
 
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
@@ -91,29 +92,8 @@ pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, childr
     if !byproducts.is_empty() {
         run_details["byproducts"] = Value::Array(byproducts);
     }
-    let statement = Statement {
-        type_: STATEMENT_V1,
-        subject: subjects.iter().map(subject_json).collect(),
-        predicate_type: PROVENANCE_V1,
-        predicate: json!({ "buildDefinition": build_definition, "runDetails": run_details }),
-    };
-    serde_json::to_vec(&statement).expect("statement serializes")
-}
-
-/// A statement with fields in in-toto order.
-#[derive(serde::Serialize)]
-struct Statement {
-    #[serde(rename = "_type")]
-    type_: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    subject: Vec<Value>,
-    #[serde(rename = "predicateType")]
-    predicate_type: &'static str,
-    predicate: Value,
-}
-
-pub(super) fn subject_json(s: &Subject) -> Value {
-    json!({ "name": s.name, "digest": s.digest })
+    let predicate = json!({ "buildDefinition": build_definition, "runDetails": run_details });
+    statement::encode(STATEMENT_V1, &subjects, PROVENANCE_V1, predicate)
 }
 
 /// v2alpha3: every type-hinted output; v2alpha4: images and build artifacts,

@@ -233,38 +233,35 @@ pub fn patch_body(run: &Run, annotations: BTreeMap<String, String>) -> Value {
 
 /// Adds our finalizer to a running run, so it cannot vanish before it is signed.
 pub async fn add_finalizer(ctx: &Ctx, kind: RunKind, obj: &Value) {
-    let run = Run::new(kind, obj);
-    let mut finalizers: Vec<Value> = obj["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
-    finalizers.push(json!(finalizer(kind)));
-    let body =
-        json!({ "metadata": { "resourceVersion": obj["metadata"]["resourceVersion"], "finalizers": finalizers } });
-    ctx.metrics.api_writes.inc();
-    if let Err(e) =
-        api(ctx, kind, run.namespace()).patch(run.name(), &PatchParams::default(), &Patch::Merge(&body)).await
-    {
-        // A conflict means a newer version will come through the watch.
-        tracing::debug!(namespace = run.namespace(), name = run.name(), error = %e, "adding finalizer");
-    }
+    set_finalizer(ctx, kind, obj, true).await
 }
 
 /// Drops our finalizer (a run being deleted before it finished, or one already signed).
 pub async fn remove_finalizer(ctx: &Ctx, kind: RunKind, obj: &Value) {
+    set_finalizer(ctx, kind, obj, false).await
+}
+
+/// One conditional patch of `metadata.finalizers`, with ours added or removed.
+async fn set_finalizer(ctx: &Ctx, kind: RunKind, obj: &Value, present: bool) {
     let run = Run::new(kind, obj);
     let fin = finalizer(kind);
-    let finalizers: Vec<&str> = obj["metadata"]["finalizers"]
+    let mut finalizers: Vec<&str> = obj["metadata"]["finalizers"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
         .filter(|f| *f != fin)
         .collect();
+    if present {
+        finalizers.push(fin);
+    }
     let body =
         json!({ "metadata": { "resourceVersion": obj["metadata"]["resourceVersion"], "finalizers": finalizers } });
     ctx.metrics.api_writes.inc();
-    if let Err(e) =
-        api(ctx, kind, run.namespace()).patch(run.name(), &PatchParams::default(), &Patch::Merge(&body)).await
-    {
-        tracing::debug!(namespace = run.namespace(), name = run.name(), error = %e, "removing finalizer");
+    let api = api(ctx, kind, run.namespace());
+    if let Err(e) = api.patch(run.name(), &PatchParams::default(), &Patch::Merge(&body)).await {
+        // A conflict means a newer version will come through the watch.
+        tracing::debug!(namespace = run.namespace(), name = run.name(), present, error = %e, "updating finalizer");
     }
 }
 

@@ -197,3 +197,25 @@ pub fn cosign_sign_and_verify(cosign: &std::path::Path, key: &[u8], password: &[
     assert!(out.contains("Verified OK"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Signer settings for tests: fast retries and key refresh, a short Lease.
+pub fn signer_options(
+    system_ns: &str,
+    keys: &std::path::Path,
+    namespaces: Vec<String>,
+) -> tekton_chains_operator::signer::Options {
+    tekton_chains_operator::signer::Options {
+        namespaces,
+        signing_secrets_dir: keys.to_path_buf(),
+        system_namespace: system_ns.into(),
+        threads_per_controller: 4,
+        kube_api_qps: 50.0,
+        kube_api_burst: 50,
+        probes_addr: "127.0.0.1:0".into(),
+        metrics_addr: "127.0.0.1:0".into(),
+        retry_backoff: Duration::from_millis(100),
+        key_refresh: Duration::from_millis(200),
+        leader_election: true,
+        lease_duration: Duration::from_secs(3),
+    }
+}
