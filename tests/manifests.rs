@@ -102,21 +102,11 @@ async fn the_signer_works_with_the_rbac_the_operator_grants() {
     let g = tekton_chains_operator::signing::generate_cosign_key_pair().unwrap();
     std::fs::write(keys.join("cosign.key"), g.private_pem.as_bytes()).unwrap();
     std::fs::write(keys.join("cosign.password"), g.password.as_bytes()).unwrap();
-    let opts = support::signer_options(&ns, &keys, vec![]);
-    let (signer, rx) = tekton_chains_operator::signer::Signer::new(as_signer.clone(), &opts).await;
-    let task = tokio::spawn(async move { signer.run(as_signer, &opts, rx).await });
+    let signer = support::start_signer(as_signer, support::signer_options(&ns, &keys, vec![])).await;
 
     // A run in another namespace, finished as the Pipelines controller would.
-    let run_ns = unique_ns("sa-runs");
-    let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
-    nss.create(&Default::default(), &serde_json::from_value(json!({ "metadata": { "name": run_ns } })).unwrap())
-        .await
-        .unwrap();
-    let ar = kube::core::ApiResource::from_gvk_with_plural(
-        &kube::core::GroupVersionKind::gvk("tekton.dev", "v1", "TaskRun"),
-        "taskruns",
-    );
-    let runs: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &run_ns, &ar);
+    let run_ns = support::create_namespace(&env, "sa-runs").await;
+    let runs = support::runs_api(&env, &run_ns, "TaskRun");
     let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": { "name": "r", "namespace": run_ns },
                      "spec": { "taskRef": { "name": "t" } } });
     runs.create(&Default::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
@@ -132,5 +122,5 @@ async fn the_signer_works_with_the_rbac_the_operator_grants() {
         (a.get("chains.tekton.dev/signed").map(String::as_str) == Some("true")).then_some(())
     })
     .await;
-    task.abort();
+    drop(signer);
 }

@@ -7,11 +7,10 @@ use std::process::Command;
 
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::{Env, eventually, unique_ns};
 use tekton_chains_operator::crd::TektonChain;
-use tekton_chains_operator::signer::Signer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn seed_000_tekton_format_signature_verifies_with_cosign_and_the_k8s_key() {
@@ -56,22 +55,11 @@ async fn seed_000_tekton_format_signature_verifies_with_cosign_and_the_k8s_key()
     for (k, v) in secret.data.unwrap() {
         std::fs::write(mount.join(k), v.0).unwrap();
     }
-    let opts = support::signer_options(&ns, &mount, vec![]);
-    let (signer, rx) = Signer::new(env.client.clone(), &opts).await;
-    let client = env.client.clone();
-    let task = tokio::spawn(async move { signer.run(client, &opts, rx).await });
+    let signer = support::start_signer(env.client.clone(), support::signer_options(&ns, &mount, vec![])).await;
 
     // oc create -f task-output-image.yaml, then the Pipelines controller finishes it.
-    let run_ns = unique_ns("builds");
-    let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
-    nss.create(&PostParams::default(), &serde_json::from_value(json!({ "metadata": { "name": run_ns } })).unwrap())
-        .await
-        .unwrap();
-    let ar = kube::core::ApiResource::from_gvk_with_plural(
-        &kube::core::GroupVersionKind::gvk("tekton.dev", "v1", "TaskRun"),
-        "taskruns",
-    );
-    let runs: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &run_ns, &ar);
+    let run_ns = support::create_namespace(&env, "builds").await;
+    let runs = support::runs_api(&env, &run_ns, "TaskRun");
     let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
                      "metadata": { "name": "build-push-run-output-image-qbjvh", "namespace": run_ns },
                      "spec": { "taskSpec": { "steps": [{ "name": "build-and-push", "image": "busybox", "script": "true" }] } } });
@@ -112,6 +100,6 @@ async fn seed_000_tekton_format_signature_verifies_with_cosign_and_the_k8s_key()
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && text.contains("Verified OK"), "{text}");
-    task.abort();
+    drop(signer);
     drop(op);
 }

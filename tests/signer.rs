@@ -10,54 +10,25 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Event};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
-use support::{Env, eventually, signer_options, unique_ns};
-use tekton_chains_operator::signer::{Options, Signer};
+use support::{Env, RunningSigner, create_namespace, eventually, runs_api, signer_options, start_signer, unique_ns};
+use tekton_chains_operator::formats::RunKind;
+use tekton_chains_operator::signer::worker;
 
 const IMG_DIGEST: &str = "sha256:5f8a0b3b39a1d1e0e7d3c0e1b5d4c4b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6";
 const STEP_DIGEST: &str = "sha256:0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000";
 
-/// A running in-process signer; stops when dropped.
-struct RunningSigner {
-    signer: Arc<Signer>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RunningSigner {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn start_signer(env: &Env, opts: Options) -> RunningSigner {
-    let (signer, rx) = Signer::new(env.client.clone(), &opts).await;
-    let (s, client) = (signer.clone(), env.client.clone());
-    let task = tokio::spawn(async move { s.run(client, &opts, rx).await });
-    RunningSigner { signer, task }
-}
-
 /// A namespace for the signer (holding chains-config) and runs.
 async fn namespace_with_config(env: &Env, prefix: &str, data: &[(&str, &str)]) -> String {
-    let ns = unique_ns(prefix);
-    let nss: Api<Namespace> = env.cluster_api();
-    nss.create(&PostParams::default(), &serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap())
-        .await
-        .unwrap();
+    let ns = create_namespace(env, prefix).await;
     let data: BTreeMap<&str, &str> = data.iter().copied().collect();
     let cm: ConfigMap =
         serde_json::from_value(json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": data }))
             .unwrap();
     Api::<ConfigMap>::namespaced(env.client.clone(), &ns).create(&PostParams::default(), &cm).await.unwrap();
     ns
-}
-
-fn runs_api(env: &Env, ns: &str, kind: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("tekton.dev", "v1", kind);
-    let ar = ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", kind.to_lowercase()));
-    Api::namespaced_with(env.client.clone(), ns, &ar)
 }
 
 /// Creates a TaskRun, then finishes it as the Pipelines controller would.
@@ -145,7 +116,7 @@ async fn tekton_format_with_a_cosign_key_verifies_with_cosign_verify_blob() {
         ],
     )
     .await;
-    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     let uid = finished_taskrun(&env, &ns, "build-push-run", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "build-push-run", "true").await;
 
@@ -181,7 +152,7 @@ async fn in_toto_with_a_cosign_key_verifies_with_cosign_verify_blob_attestation(
         ],
     )
     .await;
-    let s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     let uid = finished_taskrun(&env, &ns, "kaniko-run", image_results(), json!({ "tekton.dev/task": "kaniko" })).await;
     let a = wait_signed(&env, &ns, "TaskRun", "kaniko-run", "true").await;
 
@@ -260,7 +231,7 @@ async fn x509_ecdsa_and_ed25519_keys_verify_with_openssl() {
             &[("artifacts.taskrun.format", "in-toto"), ("artifacts.oci.storage", "")],
         )
         .await;
-        let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+        let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
         let uid = finished_taskrun(&env, &ns, "build", image_results(), json!({})).await;
         let a = wait_signed(&env, &ns, "TaskRun", "build", "true").await;
         let envelope: Value =
@@ -296,7 +267,7 @@ async fn without_a_key_runs_end_failed_with_retries_and_an_event_never_signed() 
     let env = Env::new().await;
     let empty = tmpdir("nokey");
     let ns = namespace_with_config(&env, "nokey", &[("artifacts.oci.storage", "")]).await;
-    let _s = start_signer(&env, signer_options(&ns, &empty, vec![ns.clone()])).await;
+    let _s = start_signer(env.client.clone(), signer_options(&ns, &empty, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "orphan", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "orphan", "failed").await;
     assert_eq!(a["chains.tekton.dev/retries"], "3");
@@ -315,7 +286,7 @@ async fn malformed_results_still_sign_with_a_warning_event() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
     let ns = namespace_with_config(&env, "badres", &[("artifacts.oci.storage", "tekton")]).await;
-    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     let results = json!([
         { "name": "IMAGE_URL", "type": "string", "value": "registry.example/team/app" },
         { "name": "IMAGE_DIGEST", "type": "string", "value": "sha256:not-a-digest" },
@@ -356,7 +327,7 @@ async fn slsa_v2alpha4_pipelinerun_with_deep_inspection_takes_both_childrens_sub
         ],
     )
     .await;
-    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
 
     // The PipelineRun is created and finished first: it must wait for its children.
     let prs = runs_api(&env, &ns, "PipelineRun");
@@ -421,7 +392,7 @@ async fn finalizer_guards_unsigned_runs_and_never_blocks_deletion() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
     let ns = namespace_with_config(&env, "fin", &[("artifacts.oci.storage", "")]).await;
-    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     let api = runs_api(&env, &ns, "TaskRun");
     let has_finalizer =
         |o: &DynamicObject| o.metadata.finalizers.iter().flatten().any(|f| f == "chains.tekton.dev/taskrun");
@@ -453,7 +424,7 @@ async fn config_changes_apply_without_restart_and_bad_config_keeps_the_last_good
     let ns =
         namespace_with_config(&env, "reload", &[("artifacts.oci.storage", ""), ("artifacts.taskrun.format", "tekton")])
             .await;
-    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     let uid = finished_taskrun(&env, &ns, "first", json!([]), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "first", "true").await;
     assert!(
@@ -502,12 +473,12 @@ async fn signer_restart_while_100_runs_finish_signs_each_exactly_once() {
         }
     });
 
-    let first = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let first = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     let creating = {
         let env_client = env.client.clone();
         let ns = ns.clone();
         tokio::spawn(async move {
-            let api = Api::<DynamicObject>::namespaced_with(env_client, &ns, &runs_ar());
+            let api = Api::<DynamicObject>::namespaced_with(env_client, &ns, &worker::api_resource(RunKind::TaskRun));
             for i in 0..100 {
                 create_finished(&api, &ns, &format!("run-{i:03}")).await;
             }
@@ -515,7 +486,7 @@ async fn signer_restart_while_100_runs_finish_signs_each_exactly_once() {
     };
     eventually("a third of the runs signed", || async { (count_signed(&api).await >= 30).then_some(()) }).await;
     drop(first);
-    let _second = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _second = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     creating.await.unwrap();
     eventually("all 100 runs signed", || async { (count_signed(&api).await == 100).then_some(()) }).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -525,10 +496,6 @@ async fn signer_restart_while_100_runs_finish_signs_each_exactly_once() {
     for (uid, sigs) in seen.iter() {
         assert_eq!(sigs.len(), 1, "run {uid} was signed {} times", sigs.len());
     }
-}
-
-fn runs_ar() -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("tekton.dev", "v1", "TaskRun"), "taskruns")
 }
 
 async fn create_finished(api: &Api<DynamicObject>, ns: &str, name: &str) {
@@ -556,8 +523,8 @@ async fn with_two_replicas_only_the_lease_holder_signs() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
     let ns = namespace_with_config(&env, "lease", &[("artifacts.oci.storage", "")]).await;
-    let a = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
-    let b = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let a = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let b = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     let api = runs_api(&env, &ns, "TaskRun");
     for i in 0..10 {
         create_finished(&api, &ns, &format!("r{i}")).await;
@@ -581,7 +548,7 @@ async fn a_key_added_while_retrying_is_picked_up_without_restart() {
     let ns = namespace_with_config(&env, "latekey", &[("artifacts.oci.storage", "")]).await;
     let mut opts = signer_options(&ns, &dir, vec![ns.clone()]);
     opts.retry_backoff = Duration::from_millis(1500);
-    let _s = start_signer(&env, opts).await;
+    let _s = start_signer(env.client.clone(), opts).await;
     finished_taskrun(&env, &ns, "early", json!([]), json!({})).await;
     let api = runs_api(&env, &ns, "TaskRun");
     eventually("first failed attempt counted", || async {
@@ -660,7 +627,7 @@ async fn a_storage_backend_not_yet_supported_ends_failed_with_an_event() {
     let (keys, _) = openssl_key("ecdsa");
     // The defaults: artifacts.oci.storage is "oci", which this release cannot write.
     let ns = namespace_with_config(&env, "nooci", &[]).await;
-    let _s = start_signer(&env, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "pushes-image", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "pushes-image", "failed").await;
     assert!(!a.keys().any(|k| k.starts_with("chains.tekton.dev/signature-")));

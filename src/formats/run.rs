@@ -75,13 +75,7 @@ impl<'a> Run<'a> {
 
     /// The `Succeeded` condition's status: `Some(true|false)` once finished.
     pub fn finished(&self) -> Option<bool> {
-        let conds = self.obj["status"]["conditions"].as_array()?;
-        let c = conds.iter().find(|c| c["type"] == "Succeeded")?;
-        match c["status"].as_str()? {
-            "True" => Some(true),
-            "False" => Some(false),
-            _ => None,
-        }
+        finished(&self.obj["status"])
     }
 
     /// Results in status order (`status.results`).
@@ -97,5 +91,15 @@ impl<'a> Run<'a> {
     /// A string param from `spec.params`.
     pub fn param(&self, name: &str) -> Option<&'a str> {
         self.obj["spec"]["params"].as_array()?.iter().find(|p| p["name"] == name)?["value"].as_str()
+    }
+}
+
+/// `Some(true|false)` when a run's status has a finished `Succeeded` condition.
+pub fn finished(status: &Value) -> Option<bool> {
+    let c = status["conditions"].as_array()?.iter().find(|c| c["type"] == "Succeeded")?;
+    match c["status"].as_str()? {
+        "True" => Some(true),
+        "False" => Some(false),
+        _ => None,
     }
 }

@@ -12,6 +12,8 @@ pub enum Error {
     },
     #[error("finalizer on {object}: {message}")]
     Finalizer { object: String, message: String },
+    #[error("reading {object}: {message}")]
+    Decode { object: String, message: String },
     #[error("generating the signing key for {secret}: {message}")]
     KeyGeneration { secret: String, message: String },
 }
@@ -22,6 +24,7 @@ impl Error {
         match self {
             Error::Kube { action, .. } => action,
             Error::Finalizer { .. } => "finalizer",
+            Error::Decode { .. } => "decode",
             Error::KeyGeneration { .. } => "keygen",
         }
     }

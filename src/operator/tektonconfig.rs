@@ -38,7 +38,7 @@ pub async fn reconcile(tc: Arc<TektonConfig>, ctx: Arc<Context>) -> Result<Actio
         let obj = desired_chain(&tc, &ns, chain_spec);
         let live = ctx.applier.ensure(&obj).await?;
         let chain: TektonChain = serde_json::from_value(serde_json::to_value(live).unwrap_or_default())
-            .map_err(|e| Error::Finalizer { object: "TektonChain chain".into(), message: e.to_string() })?;
+            .map_err(|e| Error::Decode { object: "TektonChain chain".into(), message: e.to_string() })?;
         chain_health(&chain)
     };
     let ready = ConditionUpdate::new(

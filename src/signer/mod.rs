@@ -227,9 +227,7 @@ impl Signer {
         let has_fin = o.finalizers().iter().any(|f| f == worker::finalizer(kind));
         let deleting = o.metadata.deletion_timestamp.is_some();
         let settled = matches!(o.annotations().get(plan::SIGNED).map(String::as_str), Some("true" | "failed"));
-        let finished = o.data["status"]["conditions"].as_array().is_some_and(|cs| {
-            cs.iter().any(|c| c["type"] == "Succeeded" && (c["status"] == "True" || c["status"] == "False"))
-        });
+        let finished = crate::formats::run::finished(&o.data["status"]).is_some();
         if settled || !finished {
             // Never hold a run back: drop the finalizer once signed, failed, or deleted unfinished.
             if has_fin && (settled || deleting) {

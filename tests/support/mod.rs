@@ -219,3 +219,40 @@ pub fn signer_options(
         lease_duration: Duration::from_secs(3),
     }
 }
+
+/// A running in-process signer; stops (all its tasks) when dropped.
+pub struct RunningSigner {
+    pub signer: Arc<tekton_chains_operator::signer::Signer>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RunningSigner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the signing loop in this process with `client` (which may impersonate).
+pub async fn start_signer(client: Client, opts: tekton_chains_operator::signer::Options) -> RunningSigner {
+    let (signer, rx) = tekton_chains_operator::signer::Signer::new(client.clone(), &opts).await;
+    let s = signer.clone();
+    let task = tokio::spawn(async move { s.run(client, &opts, rx).await });
+    RunningSigner { signer, task }
+}
+
+/// Creates a namespace with a unique name.
+pub async fn create_namespace(env: &Env, prefix: &str) -> String {
+    let ns = unique_ns(prefix);
+    let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
+    nss.create(&Default::default(), &serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap())
+        .await
+        .unwrap();
+    ns
+}
+
+/// TaskRuns (`kind` "TaskRun") or PipelineRuns of a namespace, as the admin.
+pub fn runs_api(env: &Env, ns: &str, kind: &str) -> Api<kube::api::DynamicObject> {
+    use tekton_chains_operator::formats::RunKind;
+    let kind = if kind == "PipelineRun" { RunKind::PipelineRun } else { RunKind::TaskRun };
+    Api::namespaced_with(env.client.clone(), ns, &tekton_chains_operator::signer::worker::api_resource(kind))
+}
