@@ -22,7 +22,9 @@ use kube::{Client, Config};
 use serde_json::json;
 use tekton_chains_operator::config::ChainsConfig;
 use tekton_chains_operator::formats::{Run, RunKind};
-use tekton_chains_operator::signer::plan;
+use tekton_chains_operator::signer::pipeline::{Parts, Pipeline};
+use tekton_chains_operator::signing::KeyDir;
+use tekton_chains_operator::tekton::annotations::SIGNED;
 
 fn workers() -> usize {
     std::env::var("BENCH_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(4)
@@ -219,14 +221,14 @@ async fn main() {
     create_finished(&client, "bench-ceiling-sized", "z", n).await;
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "bench-ceiling-sized", &ar());
     let chains = ChainsConfig::parse(&serde_json::from_value(config.clone()).unwrap()).unwrap();
-    let key = tekton_chains_operator::signing::KeyDir::open(&keys).current().unwrap();
+    let pipeline = Pipeline::build(Arc::new(chains), &Parts { x509: Arc::new(KeyDir::open(&keys)), log: None });
     let mut bodies = Vec::with_capacity(n);
     for i in 0..n {
         let obj = serde_json::to_value(api.get(&format!("z-{i:05}")).await.unwrap()).unwrap();
         let run = Run::new(RunKind::TaskRun, &obj);
-        let signables = plan::plan(&run, &chains, &tekton_chains_operator::formats::detect(&run), &[]).unwrap();
-        let mut a = plan::sign_into_annotations(&signables, &key.key);
-        a.insert(plan::SIGNED.into(), "true".into());
+        let payloads = pipeline.plan(&run, &tekton_chains_operator::formats::detect(&run), &[]).unwrap();
+        let mut a = pipeline.execute(&run, payloads).await.unwrap().annotations;
+        a.insert(SIGNED.into(), "true".into());
         bodies.push(json!({ "metadata": { "annotations": a } }));
     }
     let t = Instant::now();

@@ -4,6 +4,11 @@
 //! - [`signer`]: finished TaskRuns/PipelineRuns → payload → signature → storage.
 //! - [`config`]: `chains-config` parsing and validation, shared by both.
 //! - [`crd`]: the custom resources and their CRDs.
+//! - [`formats`]: payloads (tekton, in-toto/SLSA, simplesigning), pure.
+//! - [`signing`]: the `Signer` seam, keys, DSSE, the `Signed` value.
+//! - [`storage`]: the `Backend` seam (`tekton` annotations, …).
+//! - [`transparency`]: the `TransparencyLog` seam (Rekor next).
+//! - [`tekton`]: Tekton and Chains names shared by both loops.
 
 pub mod config;
 pub mod crd;
@@ -11,4 +16,7 @@ pub mod formats;
 pub mod operator;
 pub mod signer;
 pub mod signing;
+pub mod storage;
+pub mod tekton;
 pub mod telemetry;
+pub mod transparency;

@@ -2,6 +2,9 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
 use tekton_chains_operator::{crd, operator, signer, telemetry};
 
 #[derive(Parser)]
@@ -17,7 +20,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Reconcile TektonConfig and TektonChain into a Chains install.
-    Operator(OperatorArgs),
+    Operator {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        /// Address of /metrics, /healthz and /readyz (in `run`, the signer's addresses serve both).
+        #[arg(long, default_value = "0.0.0.0:9090")]
+        metrics_addr: String,
+    },
     /// Sign finished TaskRuns and PipelineRuns.
     Signer(signer::Options),
     /// Run the operator and signer loops in one process.
@@ -61,13 +70,25 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let client = || async { kube::Client::try_default().await.context("connecting to the Kubernetes API") };
     match cli.command {
-        Command::Operator(args) => operator::run(client().await?, args.options()).await,
-        Command::Signer(opts) => signer::run(client().await?, opts).await.context("signer")?,
+        Command::Operator { operator: args, metrics_addr } => {
+            let client = client().await?;
+            let ctx = Arc::new(operator::Context::new(client.clone(), &args.options()));
+            let m = ctx.metrics.clone();
+            let sources: Vec<telemetry::Render> = vec![Arc::new(move || m.render())];
+            tokio::select! {
+                _ = operator::run_with(client, ctx) => {}
+                res = telemetry::serve(metrics_addr, sources, Arc::new(AtomicBool::new(true))) => res.context("metrics endpoint")?,
+            }
+        }
+        Command::Signer(opts) => signer::run(client().await?, opts, Vec::new()).await.context("signer")?,
         Command::Run { operator: args, signer: opts } => {
             let client = client().await?;
+            let ctx = Arc::new(operator::Context::new(client.clone(), &args.options()));
+            let m = ctx.metrics.clone();
+            let extra: Vec<telemetry::Render> = vec![Arc::new(move || m.render())];
             tokio::select! {
-                _ = operator::run(client.clone(), args.options()) => {}
-                res = signer::run(client, opts) => res.context("signer")?,
+                _ = operator::run_with(client.clone(), ctx) => {}
+                res = signer::run(client, opts, extra) => res.context("signer")?,
             }
         }
         Command::Crd => unreachable!(),

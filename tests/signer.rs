@@ -14,8 +14,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::{Env, RunningSigner, create_namespace, eventually, runs_api, signer_options, start_signer, unique_ns};
-use tekton_chains_operator::formats::RunKind;
-use tekton_chains_operator::signer::worker;
+use tekton_chains_operator::tekton::RunKind;
 
 const IMG_DIGEST: &str = "sha256:5f8a0b3b39a1d1e0e7d3c0e1b5d4c4b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6";
 const STEP_DIGEST: &str = "sha256:0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000";
@@ -478,7 +477,7 @@ async fn signer_restart_while_100_runs_finish_signs_each_exactly_once() {
         let env_client = env.client.clone();
         let ns = ns.clone();
         tokio::spawn(async move {
-            let api = Api::<DynamicObject>::namespaced_with(env_client, &ns, &worker::api_resource(RunKind::TaskRun));
+            let api = Api::<DynamicObject>::namespaced_with(env_client, &ns, &RunKind::TaskRun.api_resource());
             for i in 0..100 {
                 create_finished(&api, &ns, &format!("run-{i:03}")).await;
             }

@@ -29,12 +29,14 @@ pub struct KeySpec {
     pub default: &'static str,
 }
 
+use super::values::{Format, ImageFormat, SignerKind, StorageKind};
+
 /// Formats for TaskRun and PipelineRun payloads.
-pub const RUN_FORMATS: &[&str] = &["in-toto", "slsa/v1", "slsa/v2alpha3", "slsa/v2alpha4", "tekton"];
+pub const RUN_FORMATS: &[&str] = Format::WORDS;
 /// Storage backends.
-pub const STORAGES: &[&str] = &["tekton", "oci", "gcs", "docdb", "grafeas", "kafka", "archivista"];
+pub const STORAGES: &[&str] = StorageKind::WORDS;
 /// Signers.
-pub const SIGNERS: &[&str] = &["x509", "kms", "none"];
+pub const SIGNERS: &[&str] = SignerKind::WORDS;
 /// Values Go's `strconv.ParseBool` accepts, upstream Chains' parser.
 pub const TRUE_WORDS: &[&str] = &["1", "t", "T", "TRUE", "true", "True"];
 pub const FALSE_WORDS: &[&str] = &["0", "f", "F", "FALSE", "false", "False"];
@@ -54,7 +56,7 @@ pub const KEYS: &[KeySpec] = &[
     key("artifacts.pipelinerun.storage", StorageList, "tekton"),
     key("artifacts.pipelinerun.signer", OneOf(SIGNERS), "x509"),
     key("artifacts.pipelinerun.enable-deep-inspection", Bool, "false"),
-    key("artifacts.oci.format", OneOf(&["simplesigning"]), "simplesigning"),
+    key("artifacts.oci.format", OneOf(ImageFormat::WORDS), "simplesigning"),
     key("artifacts.oci.storage", StorageList, "oci"),
     key("artifacts.oci.signer", OneOf(SIGNERS), "x509"),
     key("storage.gcs.bucket", Text, ""),

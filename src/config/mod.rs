@@ -5,12 +5,14 @@
 
 pub mod keys;
 mod parsed;
+pub mod values;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 pub use keys::{KEYS, KeySpec, ValueKind};
 pub use parsed::{ArtifactConfig, ChainsConfig, Transparency};
+pub use values::{Artifact, Format, ImageFormat, SignerKind, StorageKind};
 
 /// One rejected key: names the key, the bad value and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,14 +2,23 @@
 
 use std::collections::BTreeMap;
 
+use super::values::{Artifact, Format, ImageFormat, SignerKind, StorageKind};
 use super::{ConfigErrors, keys, parse_bool, storage_list, validate};
 
-/// Settings for one artifact type (taskrun, pipelinerun, oci).
+/// Settings for one artifact type (taskrun, pipelinerun, oci); `F` is its format type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArtifactConfig {
-    pub format: String,
-    pub storage: Vec<String>,
-    pub signer: String,
+pub struct ArtifactConfig<F = Format> {
+    pub format: F,
+    /// Backends in config order, without repeats; empty disables storage.
+    pub storage: Vec<StorageKind>,
+    pub signer: SignerKind,
+}
+
+impl<F> ArtifactConfig<F> {
+    /// False when this artifact type is neither signed nor stored.
+    pub fn enabled(&self) -> bool {
+        self.signer != SignerKind::None && !self.storage.is_empty()
+    }
 }
 
 /// When runs are logged in Rekor.
@@ -26,7 +35,7 @@ pub enum Transparency {
 pub struct ChainsConfig {
     pub taskrun: ArtifactConfig,
     pub pipelinerun: ArtifactConfig,
-    pub oci: ArtifactConfig,
+    pub oci: ArtifactConfig<ImageFormat>,
     pub deep_inspection: bool,
     pub transparency: Transparency,
     pub transparency_url: String,
@@ -40,6 +49,14 @@ pub struct ChainsConfig {
 }
 
 impl ChainsConfig {
+    /// The settings of a run kind's artifact type.
+    pub fn for_run(&self, kind: crate::tekton::RunKind) -> &ArtifactConfig {
+        match kind {
+            crate::tekton::RunKind::TaskRun => &self.taskrun,
+            crate::tekton::RunKind::PipelineRun => &self.pipelinerun,
+        }
+    }
+
     /// Parses a ConfigMap's data; rejects the whole map if any key is bad.
     pub fn parse(data: &BTreeMap<String, String>) -> Result<Self, ConfigErrors> {
         validate(data)?;
@@ -48,10 +65,21 @@ impl ChainsConfig {
         values.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
         let get = |k: &str| values.get(k).map(String::as_str).unwrap_or_default();
         let flag = |k: &str| parse_bool(get(k)).unwrap_or(false);
-        let artifact = |kind: &str| ArtifactConfig {
-            format: normalize_format(get(&format!("artifacts.{kind}.format"))),
-            storage: storage_list(get(&format!("artifacts.{kind}.storage"))).into_iter().map(String::from).collect(),
-            signer: get(&format!("artifacts.{kind}.signer")).to_string(),
+        // Every word was validated above, so each parse below succeeds.
+        let storage = |a: Artifact| {
+            let mut out: Vec<StorageKind> = Vec::new();
+            for kind in storage_list(get(&a.key("storage"))).into_iter().filter_map(StorageKind::parse) {
+                if !out.contains(&kind) {
+                    out.push(kind);
+                }
+            }
+            out
+        };
+        let signer = |a: Artifact| SignerKind::parse(get(&a.key("signer"))).expect("validated signer");
+        let run = |a: Artifact| ArtifactConfig {
+            format: Format::parse(get(&a.key("format"))).expect("validated format"),
+            storage: storage(a),
+            signer: signer(a),
         };
         let transparency = match get("transparency.enabled") {
             "manual" => Transparency::Manual,
@@ -59,9 +87,13 @@ impl ChainsConfig {
             _ => Transparency::Off,
         };
         Ok(Self {
-            taskrun: artifact("taskrun"),
-            pipelinerun: artifact("pipelinerun"),
-            oci: artifact("oci"),
+            taskrun: run(Artifact::TaskRun),
+            pipelinerun: run(Artifact::PipelineRun),
+            oci: ArtifactConfig {
+                format: ImageFormat::parse(get(&Artifact::Oci.key("format"))).expect("validated format"),
+                storage: storage(Artifact::Oci),
+                signer: signer(Artifact::Oci),
+            },
             deep_inspection: flag("artifacts.pipelinerun.enable-deep-inspection"),
             transparency,
             transparency_url: get("transparency.url").to_string(),
@@ -78,13 +110,5 @@ impl ChainsConfig {
 impl Default for ChainsConfig {
     fn default() -> Self {
         Self::parse(&BTreeMap::new()).expect("defaults are valid")
-    }
-}
-
-/// `slsa/v1` is an alias of `in-toto`.
-fn normalize_format(format: &str) -> String {
-    match format {
-        "slsa/v1" => "in-toto".into(),
-        f => f.into(),
     }
 }

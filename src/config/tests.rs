@@ -9,11 +9,11 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 #[test]
 fn defaults_match_the_reference() {
     let c = ChainsConfig::default();
-    assert_eq!(c.taskrun.format, "in-toto");
-    assert_eq!(c.taskrun.storage, vec!["tekton"]);
-    assert_eq!(c.taskrun.signer, "x509");
-    assert_eq!(c.oci.format, "simplesigning");
-    assert_eq!(c.oci.storage, vec!["oci"]);
+    assert_eq!(c.taskrun.format, Format::InToto);
+    assert_eq!(c.taskrun.storage, vec![StorageKind::Tekton]);
+    assert_eq!(c.taskrun.signer, SignerKind::X509);
+    assert_eq!(c.oci.format, ImageFormat::SimpleSigning);
+    assert_eq!(c.oci.storage, vec![StorageKind::Oci]);
     assert_eq!(c.transparency, Transparency::Off);
     assert_eq!(c.transparency_url, "https://rekor.sigstore.dev");
     assert_eq!(c.builder_id, "https://tekton.dev/chains/v2");
@@ -30,7 +30,7 @@ fn seed_patch_parses() {
     ]))
     .unwrap();
     assert!(c.oci.storage.is_empty());
-    assert_eq!(c.taskrun.format, "tekton");
+    assert_eq!(c.taskrun.format, Format::Tekton);
     assert_eq!(c.transparency, Transparency::On);
 }
 
@@ -42,9 +42,9 @@ fn slsa_v1_is_in_toto_and_manual_transparency() {
         ("artifacts.taskrun.storage", " tekton , oci ,"),
     ]))
     .unwrap();
-    assert_eq!(c.pipelinerun.format, "in-toto");
+    assert_eq!(c.pipelinerun.format, Format::InToto);
     assert_eq!(c.transparency, Transparency::Manual);
-    assert_eq!(c.taskrun.storage, vec!["tekton", "oci"]);
+    assert_eq!(c.taskrun.storage, vec![StorageKind::Tekton, StorageKind::Oci]);
 }
 
 #[test]

@@ -2,29 +2,7 @@
 
 use serde_json::Value;
 
-/// Which kind of run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RunKind {
-    TaskRun,
-    PipelineRun,
-}
-
-impl RunKind {
-    /// `taskrun` / `pipelinerun`, as in config keys and annotation keys.
-    pub fn lower(self) -> &'static str {
-        match self {
-            Self::TaskRun => "taskrun",
-            Self::PipelineRun => "pipelinerun",
-        }
-    }
-
-    pub fn kind(self) -> &'static str {
-        match self {
-            Self::TaskRun => "TaskRun",
-            Self::PipelineRun => "PipelineRun",
-        }
-    }
-}
+pub use crate::tekton::RunKind;
 
 /// One result: a string, an array of strings, or an object of strings.
 #[derive(Debug, Clone, PartialEq)]

@@ -19,7 +19,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// Short label for the `operator_reconcile_errors_total` metric.
+    /// Whether a later reconcile can succeed without a change to the object.
+    pub fn retryable(&self) -> bool {
+        !matches!(self, Error::Decode { .. })
+    }
+
+    /// Short label for the `reason` of `operator_reconcile_errors_total`.
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube { action, .. } => action,

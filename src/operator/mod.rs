@@ -4,6 +4,7 @@ pub mod apply;
 pub mod chain;
 pub mod desired;
 mod error;
+pub mod metrics;
 pub mod signing_secret;
 mod status;
 pub mod tektonconfig;
@@ -26,6 +27,7 @@ use tracing::{info, warn};
 pub use apply::Applier;
 pub use desired::BuildContext;
 pub use error::{Error, Result};
+pub use metrics::OperatorMetrics;
 
 use crate::crd::{TektonChain, TektonConfig};
 
@@ -45,6 +47,7 @@ pub struct Context {
     pub default_namespace: String,
     /// Reconciles finished (TektonChain and TektonConfig), successful or not.
     pub reconciles: AtomicU64,
+    pub metrics: Arc<OperatorMetrics>,
 }
 
 impl Context {
@@ -54,6 +57,7 @@ impl Context {
             build: BuildContext { image: opts.signer_image.clone(), version: version() },
             default_namespace: opts.default_namespace.clone(),
             reconciles: AtomicU64::new(0),
+            metrics: Arc::default(),
         }
     }
 }
@@ -80,7 +84,7 @@ pub async fn run_with(client: Client, ctx: Arc<Context>) {
         .watches(Api::<Deployment>::all(client.clone()), installed.clone(), owning_chain)
         .watches(Api::<ConfigMap>::all(client.clone()), installed, owning_chain)
         .shutdown_on_signal()
-        .run(|o, c| counted(chain::reconcile(o, c.clone()), c), error_policy, ctx.clone())
+        .run(|o, c| counted(chain::reconcile(o, c.clone()), c, "TektonChain"), error_policy, ctx.clone())
         .for_each(|res| async move {
             if let Err(e) = res {
                 warn!(error = %e, "TektonChain reconcile failed");
@@ -89,7 +93,7 @@ pub async fn run_with(client: Client, ctx: Arc<Context>) {
     let configs = Controller::new(Api::<TektonConfig>::all(client.clone()), watcher::Config::default())
         .owns(Api::<TektonChain>::all(client), watcher::Config::default())
         .shutdown_on_signal()
-        .run(|o, c| counted(tektonconfig::reconcile(o, c.clone()), c), error_policy, ctx)
+        .run(|o, c| counted(tektonconfig::reconcile(o, c.clone()), c, "TektonConfig"), error_policy, ctx)
         .for_each(|res| async move {
             if let Err(e) = res {
                 warn!(error = %e, "TektonConfig reconcile failed");
@@ -108,9 +112,18 @@ fn owning_chain<K: Resource>(obj: K) -> Option<ObjectRef<TektonChain>> {
         .map(|o| ObjectRef::new(&o.name))
 }
 
-async fn counted(reconcile: impl Future<Output = Result<Action>>, ctx: Arc<Context>) -> Result<Action> {
+/// Counts a finished reconcile, and a failed one by its error's label.
+async fn counted(
+    reconcile: impl Future<Output = Result<Action>>,
+    ctx: Arc<Context>,
+    kind: &'static str,
+) -> Result<Action> {
     let res = reconcile.await;
     ctx.reconciles.fetch_add(1, Ordering::Relaxed);
+    ctx.metrics.reconciles.get_or_create(&metrics::KindLabels { kind }).inc();
+    if let Err(e) = &res {
+        ctx.metrics.reconcile_errors.get_or_create(&metrics::ErrorLabels { kind, reason: e.metric_label() }).inc();
+    }
     res
 }
 

@@ -16,13 +16,14 @@ use crate::signing::generate_cosign_key_pair;
 /// Condition type reporting the state of signing-secrets.
 pub const CONDITION: &str = "SigningSecret";
 
-/// Files that count as a signing key.
-pub const KEY_FILES: &[&str] = &["x509.pem", "cosign.key"];
-
 /// The key files present (non-empty) in a Secret.
 pub fn key_files(secret: &DynamicObject) -> Vec<&'static str> {
     let data = &secret.data["data"];
-    KEY_FILES.iter().copied().filter(|k| data.get(*k).and_then(Value::as_str).is_some_and(|v| !v.is_empty())).collect()
+    names::KEY_FILES
+        .iter()
+        .copied()
+        .filter(|k| data.get(*k).and_then(Value::as_str).is_some_and(|v| !v.is_empty()))
+        .collect()
 }
 
 /// Makes sure the Secret matches `generate`, without ever replacing a key.

@@ -1,16 +1,26 @@
-//! Prometheus metrics (upstream's names) and the HTTP endpoints
-//! `/metrics`, `/healthz` and `/readyz`.
+//! The signer's Prometheus metrics: upstream's `watcher_*` names, plus
+//! failures by reason, API writes and timings.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tracing::warn;
+
+use crate::tekton::RunKind;
+
+/// Labels of `signing_failures_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct FailureLabels {
+    /// `taskrun` or `pipelinerun`.
+    pub kind: &'static str,
+    /// The error's metric label (`key_missing`, `unsupported`, `storage`, …).
+    pub reason: &'static str,
+}
 
 /// Counters for one kind of run (`watcher_<kind>_*_total`).
 #[derive(Default, Clone)]
@@ -32,6 +42,10 @@ pub struct Metrics {
     pub sign_latency: Histogram,
     /// Seconds spent processing one run (payloads, signing, the patch).
     pub reconcile_duration: Histogram,
+    /// Failed attempts by run kind and reason.
+    pub failures: Family<FailureLabels, Counter>,
+    /// Runs waiting in the queue (ready, delayed or being signed).
+    pub queue_depth: Gauge,
     registry: Registry,
 }
 
@@ -84,14 +98,34 @@ impl Metrics {
             "Seconds spent processing one run",
             reconcile_duration.clone(),
         );
-        Arc::new(Self { taskrun, pipelinerun, api_writes, sign_latency, reconcile_duration, registry })
+        let failures = Family::<FailureLabels, Counter>::default();
+        registry.register("signing_failures", "Failed signing attempts by run kind and reason", failures.clone());
+        let queue_depth = Gauge::default();
+        registry.register("signer_queue_depth", "Runs waiting to be signed", queue_depth.clone());
+        Arc::new(Self {
+            taskrun,
+            pipelinerun,
+            api_writes,
+            sign_latency,
+            reconcile_duration,
+            failures,
+            queue_depth,
+            registry,
+        })
     }
 
-    pub fn for_kind(&self, kind: crate::formats::RunKind) -> &RunCounters {
+    /// The `watcher_<kind>_*` counters of a run kind.
+    pub fn for_kind(&self, kind: RunKind) -> &RunCounters {
         match kind {
-            crate::formats::RunKind::TaskRun => &self.taskrun,
-            crate::formats::RunKind::PipelineRun => &self.pipelinerun,
+            RunKind::TaskRun => &self.taskrun,
+            RunKind::PipelineRun => &self.pipelinerun,
         }
+    }
+
+    /// Counts one failed attempt in both the kind's counter and by reason.
+    pub fn failure(&self, kind: RunKind, reason: &'static str) {
+        self.for_kind(kind).signing_failures.inc();
+        self.failures.get_or_create(&FailureLabels { kind: kind.lower(), reason }).inc();
     }
 
     /// The text exposition format.
@@ -99,33 +133,5 @@ impl Metrics {
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("metrics encode");
         out
-    }
-}
-
-/// Serves `/metrics`, `/healthz` and `/readyz` (ready once `ready` is set).
-pub async fn serve(addr: String, metrics: Arc<Metrics>, ready: Arc<AtomicBool>) -> std::io::Result<()> {
-    let listener = TcpListener::bind(&addr).await?;
-    loop {
-        let (mut sock, _) = listener.accept().await?;
-        let (metrics, ready) = (metrics.clone(), ready.clone());
-        tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            let n = sock.read(&mut buf).await.unwrap_or(0);
-            let path = std::str::from_utf8(&buf[..n]).ok().and_then(|r| r.split_whitespace().nth(1)).unwrap_or("/");
-            let (status, body) = match path {
-                "/metrics" => ("200 OK", metrics.render()),
-                "/healthz" => ("200 OK", "ok".to_string()),
-                "/readyz" if ready.load(Ordering::Relaxed) => ("200 OK", "ok".to_string()),
-                "/readyz" => ("503 Service Unavailable", "not ready".to_string()),
-                _ => ("404 Not Found", "not found".to_string()),
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            if let Err(e) = sock.write_all(resp.as_bytes()).await {
-                warn!(error = %e, "metrics response failed");
-            }
-        });
     }
 }

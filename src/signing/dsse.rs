@@ -34,7 +34,11 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 
 /// Signs `payload` into an envelope with `sign` (which signs the PAE bytes).
 pub fn wrap(payload_type: &str, payload: &[u8], sign: impl FnOnce(&[u8]) -> Vec<u8>) -> Envelope {
-    let sig = sign(&pae(payload_type, payload));
+    envelope(payload_type, payload, &sign(&pae(payload_type, payload)))
+}
+
+/// The envelope of `payload` with `sig`, a signature over its PAE.
+pub fn envelope(payload_type: &str, payload: &[u8], sig: &[u8]) -> Envelope {
     Envelope {
         payload_type: payload_type.into(),
         payload: STANDARD.encode(payload),

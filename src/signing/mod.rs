@@ -1,16 +1,21 @@
-//! Signing keys and signatures: loading x509.pem / cosign.key, signing,
-//! DSSE envelopes, and cosign-compatible key generation.
+//! Signing: the [`Signer`] seam and its first implementation, the local key
+//! folder ([`KeyDir`]: x509.pem / cosign.key); DSSE envelopes; the [`Signed`]
+//! value handed to storage; cosign-compatible key generation.
 
 pub mod dsse;
 mod key;
 mod keydir;
 mod keygen;
+mod signed;
+mod signer;
 
 use std::path::PathBuf;
 
 pub use key::SigningKey;
-pub use keydir::{KEY_FILES, KeyDir, LoadedKey};
+pub use keydir::{KeyDir, LoadedKey};
 pub use keygen::{GeneratedKeyPair, generate_cosign_key_pair};
+pub use signed::{Signed, Subject};
+pub use signer::{Signature, Signer, Verifier};
 
 /// Key problems. Messages name files, never key material or passwords.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +30,26 @@ pub enum KeyError {
     Unsupported { file: String },
     #[error("generating a key: {0}")]
     Generate(String),
+    #[error("the key files in {dir} changed while being read; trying again")]
+    Changing { dir: PathBuf },
+}
+
+impl KeyError {
+    /// Whether trying again later can help (a key may be added or fixed meanwhile).
+    pub fn retryable(&self) -> bool {
+        !matches!(self, Self::Generate(_))
+    }
+
+    /// Short label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Missing { .. } => "key_missing",
+            Self::Parse { .. } | Self::Unsupported { .. } => "key_invalid",
+            Self::Decrypt { .. } => "key_decrypt",
+            Self::Generate(_) => "key_generate",
+            Self::Changing { .. } => "key_changing",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ fn cosign_keys_with_either_label_load_with_their_password() {
 }
 
 #[test]
-fn keydir_prefers_x509_reloads_on_change_and_keeps_the_last_good_key() {
+fn keydir_prefers_x509_and_signs_only_with_the_key_it_holds_now() {
     let dir = std::env::temp_dir().join(format!("keydir-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -49,19 +49,44 @@ fn keydir_prefers_x509_reloads_on_change_and_keeps_the_last_good_key() {
     let g = generate_cosign_key_pair().unwrap();
     std::fs::write(dir.join("cosign.key"), g.private_pem.as_bytes()).unwrap();
     std::fs::write(dir.join("cosign.password"), format!("{}\n", g.password.as_str())).unwrap();
-    assert!(kd.refresh());
-    assert_eq!(kd.current().unwrap().file, "cosign.key");
+    assert_eq!(kd.current().unwrap().file, "cosign.key", "a new key is used without waiting for a refresh");
     assert!(!kd.refresh(), "unchanged files are not re-read");
 
-    // A half-written x509.pem does not replace the good key.
+    // A broken x509.pem takes precedence and is not usable: nothing signs with the cosign key.
     std::fs::write(dir.join("x509.pem"), "-----BEGIN PRIVATE KEY-----\nMIG").unwrap();
-    assert!(kd.refresh());
-    assert_eq!(kd.current().unwrap().file, "cosign.key");
+    assert!(matches!(kd.current(), Err(KeyError::Parse { .. })));
     let (_, pem) = &pkcs8_pems()[2];
     std::fs::write(dir.join("x509.pem"), pem).unwrap();
-    assert!(kd.refresh());
     let k = kd.current().unwrap();
     assert_eq!((k.file, k.key.algorithm()), ("x509.pem", "ed25519"));
+
+    // Removed: the old key is never used again.
+    std::fs::remove_file(dir.join("x509.pem")).unwrap();
+    std::fs::remove_file(dir.join("cosign.key")).unwrap();
+    assert!(matches!(kd.current(), Err(KeyError::Missing { .. })));
+    // Replaced by one whose password is wrong: refused, with the file named.
+    std::fs::write(dir.join("cosign.key"), g.private_pem.as_bytes()).unwrap();
+    std::fs::write(dir.join("cosign.password"), "wrong").unwrap();
+    let err = kd.current().unwrap_err();
+    assert!(matches!(err, KeyError::Decrypt { .. }), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_key_folder_signer_reports_the_verifier_of_the_key_it_signed_with() {
+    let dir = std::env::temp_dir().join(format!("keydir-signer-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let kd = KeyDir::open(&dir);
+    assert!(kd.sign(b"x").await.is_err());
+    let (_, pem) = &pkcs8_pems()[0];
+    std::fs::write(dir.join("x509.pem"), pem).unwrap();
+    let sig = kd.sign(b"payload").await.unwrap();
+    let k = SigningKey::from_pkcs8_pem(pem, "x509.pem").unwrap();
+    assert!(k.verify(b"payload", &sig.bytes));
+    assert_eq!(&*sig.verifier.public_key_pem, k.public_key_pem());
+    assert_eq!(sig.verifier, kd.verifier().unwrap());
+    assert_eq!(kd.kind(), crate::config::SignerKind::X509);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

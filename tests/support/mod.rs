@@ -217,6 +217,8 @@ pub fn signer_options(
         key_refresh: Duration::from_millis(200),
         leader_election: true,
         lease_duration: Duration::from_secs(3),
+        queue_order: Default::default(),
+        queue_objects: 256,
     }
 }
 
@@ -234,9 +236,9 @@ impl Drop for RunningSigner {
 
 /// Starts the signing loop in this process with `client` (which may impersonate).
 pub async fn start_signer(client: Client, opts: tekton_chains_operator::signer::Options) -> RunningSigner {
-    let (signer, rx) = tekton_chains_operator::signer::Signer::new(client.clone(), &opts).await;
+    let signer = tekton_chains_operator::signer::Signer::new(client.clone(), &opts).await;
     let s = signer.clone();
-    let task = tokio::spawn(async move { s.run(client, &opts, rx).await });
+    let task = tokio::spawn(async move { s.run(client, &opts).await });
     RunningSigner { signer, task }
 }
 
@@ -252,7 +254,7 @@ pub async fn create_namespace(env: &Env, prefix: &str) -> String {
 
 /// TaskRuns (`kind` "TaskRun") or PipelineRuns of a namespace, as the admin.
 pub fn runs_api(env: &Env, ns: &str, kind: &str) -> Api<kube::api::DynamicObject> {
-    use tekton_chains_operator::formats::RunKind;
+    use tekton_chains_operator::tekton::RunKind;
     let kind = if kind == "PipelineRun" { RunKind::PipelineRun } else { RunKind::TaskRun };
-    Api::namespaced_with(env.client.clone(), ns, &tekton_chains_operator::signer::worker::api_resource(kind))
+    Api::namespaced_with(env.client.clone(), ns, &kind.api_resource())
 }

@@ -3,7 +3,7 @@
 
 mod configmaps;
 mod deployment;
-pub mod names;
+pub use crate::tekton::objects as names;
 mod overrides;
 pub use overrides::merge;
 mod rbac;

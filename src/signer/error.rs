@@ -1,0 +1,107 @@
+//! The signer's error type: every way signing a run can fail, with its
+//! context (run, artifact, backend, key file), whether a retry can help,
+//! and a metric label.
+
+use crate::config::{Artifact, StorageKind};
+use crate::signing::KeyError;
+use crate::storage::StorageError;
+use crate::transparency::TransparencyError;
+
+/// Why a run (or the signer) could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config asks for something this release does not have. Retrying
+    /// cannot help until the config changes.
+    #[error("{what} {value:?} ({key}) is not supported yet; supported: {supported}")]
+    Unsupported { what: &'static str, key: String, value: String, supported: String },
+    /// No usable signing key (missing, unreadable, wrong password).
+    #[error("signing the {artifact} payload: {source}")]
+    Key {
+        artifact: Artifact,
+        #[source]
+        source: KeyError,
+    },
+    /// A storage backend refused the artifact.
+    #[error("storing {artifact} {subject} in {backend} storage: {source}")]
+    Storage {
+        artifact: Artifact,
+        /// The stored thing: `taskrun-<uid>` or an image reference.
+        subject: String,
+        backend: StorageKind,
+        #[source]
+        source: StorageError,
+    },
+    /// The transparency log refused the entry.
+    #[error("uploading {artifact} {subject} to the transparency log: {source}")]
+    Transparency {
+        artifact: Artifact,
+        subject: String,
+        #[source]
+        source: TransparencyError,
+    },
+    /// An API call about a run failed.
+    #[error("{action} {run}: {source}")]
+    Kube {
+        action: &'static str,
+        /// `Kind namespace/name`.
+        run: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// The leader Lease could not be taken or kept.
+    #[error("Lease {namespace}/{name}: {message}")]
+    Lease { namespace: String, name: &'static str, message: String },
+}
+
+impl Error {
+    /// Whether trying the same run again later can help.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::Unsupported { .. } => false,
+            Self::Key { source, .. } => source.retryable(),
+            Self::Storage { source, .. } => source.retryable,
+            Self::Transparency { source, .. } => source.retryable,
+            Self::Kube { .. } | Self::Lease { .. } => true,
+        }
+    }
+
+    /// Short label for the `reason` of `signing_failures_total`.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Unsupported { .. } => "unsupported",
+            Self::Key { source, .. } => source.metric_label(),
+            Self::Storage { .. } => "storage",
+            Self::Transparency { .. } => "transparency",
+            Self::Kube { .. } => "kube",
+            Self::Lease { .. } => "lease",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_is_permanent_and_a_missing_key_is_not() {
+        let e = Error::Unsupported {
+            what: "storage backend",
+            key: "artifacts.oci.storage".into(),
+            value: "oci".into(),
+            supported: "\"tekton\"".into(),
+        };
+        assert!(!e.retryable());
+        assert_eq!(e.metric_label(), "unsupported");
+        assert_eq!(
+            e.to_string(),
+            r#"storage backend "oci" (artifacts.oci.storage) is not supported yet; supported: "tekton""#
+        );
+        let e = Error::Key {
+            artifact: Artifact::TaskRun,
+            source: KeyError::Missing { dir: "/k".into(), looked_for: "x509.pem".into() },
+        };
+        assert!(e.retryable());
+        assert_eq!(e.metric_label(), "key_missing");
+        assert_eq!(e.to_string(), "signing the taskrun payload: no signing key in /k: looked for x509.pem");
+    }
+}

@@ -1,0 +1,305 @@
+//! The pipeline without a cluster: fake signers, backends and logs check its
+//! ordering and error handling; the real-component tests prove behaviour.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+
+use super::*;
+use crate::formats::detect;
+use crate::signer::worker::{needs_signing, patch_body};
+use crate::signing::{KeyError, Signature, Verifier};
+use crate::storage::StorageError;
+use crate::tekton::annotations::{RETRIES, SIGNED};
+use crate::transparency::{LogEntry, TransparencyError};
+
+const D: &str = "sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+
+fn config(pairs: &[(&str, &str)]) -> Arc<ChainsConfig> {
+    Arc::new(ChainsConfig::parse(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()).unwrap())
+}
+
+fn taskrun() -> serde_json::Value {
+    json!({
+        "metadata": { "name": "tr", "namespace": "ns", "uid": "u-1", "resourceVersion": "42",
+                      "finalizers": ["other/keep", "chains.tekton.dev/taskrun"] },
+        "status": { "conditions": [{ "type": "Succeeded", "status": "True" }],
+                    "results": [{ "name": "IMAGE_URL", "value": "quay.io/a/b" }, { "name": "IMAGE_DIGEST", "value": D }] },
+    })
+}
+
+/// Everything the fakes saw, in order.
+type Journal = Arc<Mutex<Vec<String>>>;
+
+/// Signs by prefixing `sig:`; fails when `fail` is set.
+struct FakeSigner {
+    journal: Journal,
+    fail: Option<KeyError>,
+}
+
+#[async_trait::async_trait]
+impl Signer for FakeSigner {
+    fn kind(&self) -> SignerKind {
+        SignerKind::X509
+    }
+    async fn sign(&self, msg: &[u8]) -> Result<Signature, KeyError> {
+        self.journal.lock().unwrap().push(format!("sign {}", msg.len()));
+        if let Some(e) = &self.fail {
+            return Err(e.clone());
+        }
+        Ok(Signature { bytes: [b"sig:", msg].concat(), verifier: self.verifier()? })
+    }
+    fn verifier(&self) -> Result<Verifier, KeyError> {
+        Ok(Verifier { public_key_pem: "PUB".into(), cert: Some("CERT".into()), chain: None })
+    }
+}
+
+struct FakeLog(Journal);
+
+#[async_trait::async_trait]
+impl TransparencyLog for FakeLog {
+    async fn upload(&self, signed: &Signed) -> Result<LogEntry, TransparencyError> {
+        self.0.lock().unwrap().push(format!("log {}", signed.key));
+        if signed.key.starts_with("abcdef") {
+            return Ok(LogEntry { log_index: 2, uuid: "u2".into(), url: "http://log/2".into() });
+        }
+        Ok(LogEntry { log_index: 1, uuid: "u1".into(), url: "http://log/1".into() })
+    }
+}
+
+/// A backend that journals and then fails with `error`, if given.
+struct FakeBackend {
+    journal: Journal,
+    error: Option<StorageError>,
+}
+
+#[async_trait::async_trait]
+impl Backend for FakeBackend {
+    fn kind(&self) -> StorageKind {
+        StorageKind::Oci
+    }
+    async fn store(&self, _run: &Run<'_>, signed: &Signed) -> Result<Annotations, StorageError> {
+        let logged = signed.log_entry.as_ref().map(|e| e.log_index);
+        self.journal.lock().unwrap().push(format!("store {} logged={logged:?}", signed.key));
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(Annotations::new()),
+        }
+    }
+}
+
+fn parts(journal: &Journal, fail: Option<KeyError>) -> Parts {
+    Parts {
+        x509: Arc::new(FakeSigner { journal: journal.clone(), fail }),
+        log: Some(Arc::new(FakeLog(journal.clone()))),
+    }
+}
+
+/// A pipeline whose `oci` route stores through `backend` (as the OCI backend will).
+fn with_backend(mut p: Pipeline, backend: FakeBackend) -> Pipeline {
+    if let Route::On { backends, .. } = &mut p.oci {
+        *backends = vec![Arc::new(backend)];
+    } else {
+        p.oci = Route::On { signer: p.oci_signer(), backends: vec![Arc::new(backend)] };
+    }
+    p
+}
+
+impl Pipeline {
+    fn oci_signer(&self) -> Arc<dyn Signer> {
+        match &self.taskrun {
+            Route::On { signer, .. } => signer.clone(),
+            _ => panic!("taskrun route is on in these tests"),
+        }
+    }
+}
+
+fn run_pipeline(p: &Pipeline, obj: &serde_json::Value) -> Result<Done, Error> {
+    let run = Run::new(RunKind::TaskRun, obj);
+    let payloads = p.plan(&run, &detect(&run), &[])?;
+    futures::executor::block_on(p.execute(&run, payloads))
+}
+
+#[test]
+fn default_config_signs_the_run_in_toto_and_refuses_oci_image_storage_at_build_time() {
+    let journal = Journal::default();
+    let obj = taskrun();
+    let run = Run::new(RunKind::TaskRun, &obj);
+    let p = Pipeline::build(Arc::new(ChainsConfig::default()), &parts(&journal, None));
+    // Refused once, when the config is loaded; not per run.
+    let refusals = p.refusals();
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(
+        refusals[0].error().to_string(),
+        "storage backend \"oci\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\""
+    );
+    let err = p.plan(&run, &detect(&run), &[]).unwrap_err();
+    assert!(!err.retryable(), "retrying an unsupported backend cannot help");
+    assert_eq!(err.metric_label(), "unsupported");
+
+    let p = Pipeline::build(config(&[("artifacts.oci.storage", "tekton")]), &parts(&journal, None));
+    let s = p.plan(&run, &detect(&run), &[]).unwrap();
+    assert_eq!(s.len(), 2);
+    assert_eq!((s[0].key.as_str(), s[0].dsse, s[0].artifact), ("taskrun-u-1", true, Artifact::TaskRun));
+    assert_eq!((s[1].key.as_str(), s[1].dsse, s[1].artifact), ("abcdef012345", false, Artifact::Oci));
+    assert!(journal.lock().unwrap().is_empty(), "planning signs nothing");
+}
+
+#[test]
+fn signer_none_and_empty_storage_disable_an_artifact_type() {
+    let obj = taskrun();
+    let run = Run::new(RunKind::TaskRun, &obj);
+    let c = config(&[("artifacts.oci.signer", "none"), ("artifacts.taskrun.storage", "")]);
+    let p = Pipeline::build(c, &parts(&Journal::default(), None));
+    assert!(p.plan(&run, &detect(&run), &[]).unwrap().is_empty());
+    assert!(p.refusals().is_empty());
+}
+
+#[test]
+fn tekton_storage_annotations_carry_base64_payload_signature_and_cert() {
+    let journal = Journal::default();
+    let c = config(&[("artifacts.oci.storage", "tekton"), ("artifacts.taskrun.format", "tekton")]);
+    let p = Pipeline::build(c, &parts(&journal, None));
+    let done = run_pipeline(&p, &taskrun()).unwrap();
+    let keys: Vec<_> = done.annotations.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "chains.tekton.dev/cert-abcdef012345",
+            "chains.tekton.dev/cert-taskrun-u-1",
+            "chains.tekton.dev/chain-abcdef012345",
+            "chains.tekton.dev/chain-taskrun-u-1",
+            "chains.tekton.dev/payload-abcdef012345",
+            "chains.tekton.dev/payload-taskrun-u-1",
+            "chains.tekton.dev/signature-abcdef012345",
+            "chains.tekton.dev/signature-taskrun-u-1",
+        ]
+    );
+    let a = &done.annotations;
+    let payload = STANDARD.decode(&a["chains.tekton.dev/payload-taskrun-u-1"]).unwrap();
+    let sig = STANDARD.decode(&a["chains.tekton.dev/signature-taskrun-u-1"]).unwrap();
+    assert_eq!(sig, [b"sig:".as_slice(), &payload].concat(), "the tekton format is signed as-is");
+    assert_eq!(STANDARD.decode(&a["chains.tekton.dev/cert-taskrun-u-1"]).unwrap(), b"CERT");
+    assert_eq!(a["chains.tekton.dev/chain-taskrun-u-1"], "");
+    assert_eq!((done.signed, done.stored, done.uploaded), (2, 2, 0), "transparency is off");
+}
+
+#[test]
+fn in_toto_payloads_are_signed_over_the_dsse_pae_and_stored_as_the_envelope() {
+    let journal = Journal::default();
+    let p = Pipeline::build(config(&[("artifacts.oci.storage", "")]), &parts(&journal, None));
+    let done = run_pipeline(&p, &taskrun()).unwrap();
+    let a = &done.annotations;
+    let statement = STANDARD.decode(&a["chains.tekton.dev/payload-taskrun-u-1"]).unwrap();
+    let env: crate::signing::dsse::Envelope =
+        serde_json::from_slice(&STANDARD.decode(&a["chains.tekton.dev/signature-taskrun-u-1"]).unwrap()).unwrap();
+    assert_eq!(env.payload_type, IN_TOTO_PAYLOAD_TYPE);
+    assert_eq!(STANDARD.decode(&env.payload).unwrap(), statement);
+    let sig = STANDARD.decode(&env.signatures[0].sig).unwrap();
+    assert_eq!(sig, [b"sig:".as_slice(), &dsse::pae(IN_TOTO_PAYLOAD_TYPE, &statement)].concat());
+}
+
+#[test]
+fn the_log_entry_comes_before_storage_and_only_the_run_gets_the_transparency_annotation() {
+    let journal = Journal::default();
+    let c = config(&[("transparency.enabled", "true"), ("artifacts.oci.storage", "tekton")]);
+    let p =
+        with_backend(Pipeline::build(c, &parts(&journal, None)), FakeBackend { journal: journal.clone(), error: None });
+    let done = run_pipeline(&p, &taskrun()).unwrap();
+    assert_eq!(done.annotations["chains.tekton.dev/transparency"], "http://log/1");
+    assert_eq!((done.signed, done.uploaded), (2, 2));
+    let j = journal.lock().unwrap();
+    let at = |what: &str| j.iter().position(|l| l.starts_with(what)).unwrap_or_else(|| panic!("{what} in {j:?}"));
+    assert!(at("log abcdef012345") < at("store abcdef012345 logged=Some(2)"), "{j:?}");
+    at("log taskrun-u-1");
+}
+
+#[test]
+fn manual_transparency_uploads_only_runs_that_ask_for_it() {
+    let journal = Journal::default();
+    let c = config(&[("transparency.enabled", "manual"), ("artifacts.oci.storage", "")]);
+    let p = Pipeline::build(c, &parts(&journal, None));
+    let done = run_pipeline(&p, &taskrun()).unwrap();
+    assert_eq!(done.uploaded, 0);
+    let mut obj = taskrun();
+    obj["metadata"]["annotations"] = json!({ "chains.tekton.dev/transparency-upload": "true" });
+    let done = run_pipeline(&p, &obj).unwrap();
+    assert_eq!(done.uploaded, 1);
+    assert_eq!(done.annotations["chains.tekton.dev/transparency"], "http://log/1");
+}
+
+#[test]
+fn a_backend_failure_fails_the_run_with_its_context_and_returns_no_annotations() {
+    let journal = Journal::default();
+    let error = StorageError {
+        target: "registry.local/app".into(),
+        message: "HTTP 503".into(),
+        status: Some(503),
+        retryable: true,
+    };
+    let c = config(&[]);
+    let p = with_backend(
+        Pipeline::build(c, &parts(&journal, None)),
+        FakeBackend { journal: journal.clone(), error: Some(error) },
+    );
+    let err = run_pipeline(&p, &taskrun()).unwrap_err();
+    assert!(err.retryable());
+    assert_eq!(err.metric_label(), "storage");
+    assert_eq!(err.to_string(), format!("storing oci quay.io/a/b@{D} in oci storage: registry.local/app: HTTP 503"));
+}
+
+#[test]
+fn a_key_failure_stores_nothing() {
+    let journal = Journal::default();
+    let missing = KeyError::Missing { dir: "/etc/signing-secrets".into(), looked_for: "x509.pem".into() };
+    let p = with_backend(
+        Pipeline::build(config(&[]), &parts(&journal, Some(missing))),
+        FakeBackend { journal: journal.clone(), error: None },
+    );
+    let err = run_pipeline(&p, &taskrun()).unwrap_err();
+    assert_eq!(err.metric_label(), "key_missing");
+    assert!(err.to_string().contains("no signing key in /etc/signing-secrets"), "{err}");
+    assert!(!journal.lock().unwrap().iter().any(|l| l.starts_with("store")));
+}
+
+#[test]
+fn the_signed_patch_is_conditional_and_drops_only_our_finalizer() {
+    let obj = taskrun();
+    let run = Run::new(RunKind::TaskRun, &obj);
+    let body = patch_body(&run, BTreeMap::from([(SIGNED.to_string(), "true".to_string())]));
+    assert_eq!(
+        body,
+        json!({ "metadata": { "resourceVersion": "42", "annotations": { SIGNED: "true" }, "finalizers": ["other/keep"] } })
+    );
+    // A retry keeps the finalizer: the run is not done with yet.
+    let retry = patch_body(&run, BTreeMap::from([(RETRIES.to_string(), "1".to_string())]));
+    assert!(retry["metadata"].get("finalizers").is_none());
+}
+
+#[test]
+fn only_finished_unsigned_runs_need_signing() {
+    let mut obj = taskrun();
+    assert!(needs_signing(&Run::new(RunKind::TaskRun, &obj)));
+    obj["metadata"]["annotations"] = json!({ SIGNED: "failed" });
+    assert!(!needs_signing(&Run::new(RunKind::TaskRun, &obj)));
+    obj["metadata"]["annotations"] = json!({});
+    obj["status"]["conditions"][0]["status"] = json!("Unknown");
+    assert!(!needs_signing(&Run::new(RunKind::TaskRun, &obj)));
+}
+
+#[test]
+fn kms_and_keyless_are_refused_rather_than_signed_with_the_local_key() {
+    let obj = taskrun();
+    let run = Run::new(RunKind::TaskRun, &obj);
+    let journal = Journal::default();
+    let p = Pipeline::build(config(&[("artifacts.taskrun.signer", "kms")]), &parts(&journal, None));
+    let err = p.plan(&run, &detect(&run), &[]).unwrap_err();
+    assert!(err.to_string().starts_with("signer \"kms\" (artifacts.taskrun.signer) is not supported yet"), "{err}");
+    let p = Pipeline::build(config(&[("signers.x509.fulcio.enabled", "true")]), &parts(&journal, None));
+    let err = p.plan(&run, &detect(&run), &[]).unwrap_err();
+    assert!(err.to_string().starts_with("keyless signing \"true\" (signers.x509.fulcio.enabled)"), "{err}");
+    assert!(journal.lock().unwrap().is_empty());
+}

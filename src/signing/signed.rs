@@ -1,0 +1,54 @@
+//! [`Signed`]: one signed artifact, carried from signing to every storage
+//! backend and the transparency log.
+
+use super::dsse::Envelope;
+use super::signer::Verifier;
+use crate::config::Artifact;
+use crate::formats::Image;
+use crate::transparency::LogEntry;
+
+/// What a payload describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// The run itself (its provenance or its status).
+    Run,
+    /// An image the run built (simplesigning payload).
+    Image(Image),
+}
+
+/// One signed artifact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signed {
+    /// Which artifact type's config it follows (taskrun, pipelinerun, oci).
+    pub artifact: Artifact,
+    pub subject: Subject,
+    /// Storage key: `taskrun-<uid>`, `pipelinerun-<uid>`, or 12 hex of an image digest.
+    pub key: String,
+    /// The bytes that were signed (for DSSE, the statement inside the envelope).
+    pub payload: Vec<u8>,
+    /// The raw signature (for DSSE, over the PAE of the payload).
+    pub signature: Vec<u8>,
+    /// The DSSE envelope, for in-toto payloads.
+    pub envelope: Option<Envelope>,
+    pub verifier: Verifier,
+    /// Its transparency log entry, once uploaded.
+    pub log_entry: Option<LogEntry>,
+}
+
+impl Signed {
+    /// What storage calls "the signature": the envelope JSON for DSSE, else the raw signature.
+    pub fn stored_signature(&self) -> Vec<u8> {
+        match &self.envelope {
+            Some(env) => serde_json::to_vec(env).expect("envelope serializes"),
+            None => self.signature.clone(),
+        }
+    }
+
+    /// What the signature covers: the DSSE PAE, or the payload itself.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        match &self.envelope {
+            Some(env) => super::dsse::pae(&env.payload_type, &self.payload),
+            None => self.payload.clone(),
+        }
+    }
+}

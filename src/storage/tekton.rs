@@ -1,0 +1,40 @@
+//! `tekton` storage: payload, signature, cert and chain as base64 annotations
+//! on the run (`chains.tekton.dev/{payload,signature,cert,chain}-<key>`).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::{Annotations, Backend, StorageError};
+use crate::config::StorageKind;
+use crate::formats::Run;
+use crate::signing::Signed;
+use crate::tekton::annotations::PREFIX;
+
+/// Annotations on the run itself; no I/O (they go out in the run's final patch).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tekton;
+
+impl Tekton {
+    /// The four annotations of one signed artifact (pure).
+    pub fn annotations(signed: &Signed) -> Annotations {
+        let pem = |v: &Option<std::sync::Arc<str>>| v.as_deref().map(|s| STANDARD.encode(s)).unwrap_or_default();
+        let k = &signed.key;
+        Annotations::from([
+            (format!("{PREFIX}payload-{k}"), STANDARD.encode(&signed.payload)),
+            (format!("{PREFIX}signature-{k}"), STANDARD.encode(signed.stored_signature())),
+            (format!("{PREFIX}cert-{k}"), pem(&signed.verifier.cert)),
+            (format!("{PREFIX}chain-{k}"), pem(&signed.verifier.chain)),
+        ])
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Tekton {
+    fn kind(&self) -> StorageKind {
+        StorageKind::Tekton
+    }
+
+    async fn store(&self, _run: &Run<'_>, signed: &Signed) -> Result<Annotations, StorageError> {
+        Ok(Self::annotations(signed))
+    }
+}

@@ -1,0 +1,98 @@
+//! Tekton and Chains names shared by the operator and the signer: run kinds
+//! and their API resources, finalizers, annotation keys, object names and
+//! mount paths. Every such name is spelled here once.
+
+use kube::core::{ApiResource, GroupVersionKind};
+
+/// Which kind of run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RunKind {
+    TaskRun,
+    PipelineRun,
+}
+
+impl RunKind {
+    /// `taskrun` / `pipelinerun`, as in config keys and annotation keys.
+    pub fn lower(self) -> &'static str {
+        match self {
+            Self::TaskRun => "taskrun",
+            Self::PipelineRun => "pipelinerun",
+        }
+    }
+
+    /// `TaskRun` / `PipelineRun`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::TaskRun => "TaskRun",
+            Self::PipelineRun => "PipelineRun",
+        }
+    }
+
+    /// The `tekton.dev/v1` resource of this kind.
+    pub fn api_resource(self) -> ApiResource {
+        let gvk = GroupVersionKind::gvk("tekton.dev", "v1", self.kind());
+        ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", self.lower()))
+    }
+
+    /// The finalizer Chains keeps on a run of this kind until it is signed.
+    pub fn finalizer(self) -> &'static str {
+        match self {
+            Self::TaskRun => annotations::FINALIZER_TASKRUN,
+            Self::PipelineRun => annotations::FINALIZER_PIPELINERUN,
+        }
+    }
+}
+
+/// Annotation keys (and finalizers) Chains reads and writes on runs.
+pub mod annotations {
+    /// Prefix of everything Chains writes.
+    pub const PREFIX: &str = "chains.tekton.dev/";
+    /// `true` once signed, `failed` once given up on.
+    pub const SIGNED: &str = "chains.tekton.dev/signed";
+    /// Failed attempts so far.
+    pub const RETRIES: &str = "chains.tekton.dev/retries";
+    /// The Rekor entry of the run's own signature.
+    pub const TRANSPARENCY: &str = "chains.tekton.dev/transparency";
+    /// `"true"` asks for a Rekor upload under `transparency.enabled: manual`.
+    pub const TRANSPARENCY_UPLOAD: &str = "chains.tekton.dev/transparency-upload";
+    /// Marks a run whose provenance may be reproducible (a label).
+    pub const REPRODUCIBLE: &str = "chains.tekton.dev/reproducible";
+    pub const FINALIZER_TASKRUN: &str = "chains.tekton.dev/taskrun";
+    pub const FINALIZER_PIPELINERUN: &str = "chains.tekton.dev/pipelinerun";
+
+    /// True when a `signed` annotation value means Chains is done with the
+    /// run (`true` or `failed`): it is never signed again.
+    pub fn is_settled(signed: Option<&str>) -> bool {
+        matches!(signed, Some("true" | "failed"))
+    }
+}
+
+/// Names of the objects of a Chains install, as upstream Chains uses them.
+pub mod objects {
+    pub const SERVICE_ACCOUNT: &str = "tekton-chains-controller";
+    pub const DEPLOYMENT: &str = "tekton-chains-controller";
+    /// The controller's container name and Event reporter.
+    pub const CONTROLLER: &str = "tekton-chains-controller";
+    pub const SERVICE: &str = "tekton-chains-metrics";
+    pub const SIGNING_SECRET: &str = "signing-secrets";
+    pub const CHAINS_CONFIG: &str = "chains-config";
+    pub const CONFIG_LOGGING: &str = "config-logging";
+    pub const CONFIG_OBSERVABILITY: &str = "tekton-chains-config-observability";
+    pub const CONFIG_LEADER_ELECTION: &str = "tekton-chains-config-leader-election";
+    pub const CHAINS_INFO: &str = "chains-info";
+    pub const CLUSTER_ROLE: &str = "tekton-chains-controller-cluster-access";
+    pub const ROLE: &str = "tekton-chains-leader-election";
+    /// The signer's leader-election Lease.
+    pub const LEASE: &str = "tekton-chains-signer";
+
+    /// ConfigMaps the operator installs (and that `options.configMaps` may target).
+    pub const CONFIG_MAPS: &[&str] =
+        &[CHAINS_CONFIG, CONFIG_LOGGING, CONFIG_OBSERVABILITY, CONFIG_LEADER_ELECTION, CHAINS_INFO];
+
+    /// Where the Deployment mounts signing-secrets (the signer's default key folder).
+    pub const SIGNING_SECRETS_PATH: &str = "/etc/signing-secrets";
+    /// Files of signing-secrets that hold a key, in lookup order (upstream's order).
+    pub const KEY_FILES: &[&str] = &["x509.pem", "cosign.key"];
+    /// The password file that goes with `cosign.key`.
+    pub const COSIGN_PASSWORD: &str = "cosign.password";
+}

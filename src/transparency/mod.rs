@@ -1,0 +1,35 @@
+//! The `TransparencyLog` seam: uploads a signed artifact to a transparency
+//! log and returns its entry. Rekor v1 comes next, as one implementation.
+
+use crate::signing::Signed;
+
+/// An entry in a transparency log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The entry's index in the log.
+    pub log_index: u64,
+    /// The entry's UUID.
+    pub uuid: String,
+    /// `<log url>/api/v1/log/entries?logIndex=<n>`, the run's annotation value.
+    pub url: String,
+}
+
+/// A log that could not take an entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{url}: {message}")]
+pub struct TransparencyError {
+    /// The log's URL.
+    pub url: String,
+    pub message: String,
+    /// The log's HTTP status, when there was one.
+    pub status: Option<u16>,
+    /// Whether trying again later can help.
+    pub retryable: bool,
+}
+
+/// Uploads signed artifacts to a transparency log.
+#[async_trait::async_trait]
+pub trait TransparencyLog: Send + Sync {
+    /// Adds an entry for `signed` (or finds the one it already has).
+    async fn upload(&self, signed: &Signed) -> Result<LogEntry, TransparencyError>;
+}
