@@ -1,15 +1,21 @@
 //! `make bench`: the signer (this binary, release build, as a real process)
 //! against a real API server. Prints figures; asserts nothing about speed.
+//! With BENCH_BASELINE_BIN (another build of the binary, e.g. from main),
+//! every signer case runs for both, side by side in one run.
 //!
 //! 1. ceiling: bare annotation patches on N finished TaskRuns, same client
 //!    concurrency as the signer's workers;
 //! 2. backlog: N finished TaskRuns (in-toto, ECDSA key, tekton storage), then
 //!    the signer starts: signed runs/s, API writes per run;
-//! 3. steady state: runs finish while the signer runs: completion→signed p50/p99;
-//! 4. memory: with 10k signed runs present, a restarted signer's peak RSS.
+//! 3. steady state: runs that exist already finish at a steady 20 runs/s
+//!    while the signer runs: completion→signed p50/p99;
+//! 4. memory: with 10k signed runs present, a restarted signer's peak RSS;
+//! 5. big backlog: BENCH_BACKLOG (20,000) finished unsigned TaskRuns, then the
+//!    signer starts: peak RSS (VmHWM) while it signs them all, time to the
+//!    first signature, throughput.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +38,10 @@ fn workers() -> usize {
 
 fn n() -> usize {
     std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+}
+
+fn backlog() -> usize {
+    std::env::var("BENCH_BACKLOG").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000)
 }
 
 fn present_target() -> usize {
@@ -80,23 +90,28 @@ async fn create_finished(client: &Client, ns: &str, prefix: &str, count: usize) 
                     "metadata": { "name": name, "namespace": ns, "labels": { "tekton.dev/task": "build" } },
                     "spec": { "taskRef": { "name": "build" }, "params": [{ "name": "IMAGE", "value": "registry.example/app" }] } });
                 api.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
-                let status = json!({ "status": {
-                    "conditions": [{ "type": "Succeeded", "status": "True", "reason": "Succeeded" }],
-                    "startTime": "2026-11-23T10:00:00Z", "completionTime": "2026-11-23T10:00:10Z",
-                    "taskSpec": { "steps": [{ "name": "build", "image": "registry.example/builder", "script": "make" }] },
-                    "steps": [{ "name": "build", "container": "step-build",
-                                "imageID": format!("registry.example/builder@sha256:{}", "ab".repeat(32)) }],
-                    "results": [
-                        { "name": "IMAGE_URL", "type": "string", "value": "registry.example/app" },
-                        { "name": "IMAGE_DIGEST", "type": "string", "value": format!("sha256:{:064x}", i) },
-                    ] } });
-                api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+                api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&finished_status(i))).await.unwrap();
                 (name, Instant::now())
             }
         })
         .buffer_unordered(16)
         .collect()
         .await
+}
+
+/// The status of a finished build run (image results, a step image), finished now.
+fn finished_status(i: usize) -> serde_json::Value {
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    json!({ "status": {
+        "conditions": [{ "type": "Succeeded", "status": "True", "reason": "Succeeded" }],
+        "startTime": "2026-11-23T10:00:00Z", "completionTime": now,
+        "taskSpec": { "steps": [{ "name": "build", "image": "registry.example/builder", "script": "make" }] },
+        "steps": [{ "name": "build", "container": "step-build",
+                    "imageID": format!("registry.example/builder@sha256:{}", "ab".repeat(32)) }],
+        "results": [
+            { "name": "IMAGE_URL", "type": "string", "value": "registry.example/app" },
+            { "name": "IMAGE_DIGEST", "type": "string", "value": format!("sha256:{:064x}", i) },
+        ] } })
 }
 
 async fn signed_count(client: &Client, ns: &str) -> usize {
@@ -123,8 +138,8 @@ struct SignerProcess {
 }
 
 impl SignerProcess {
-    fn start(kubeconfig: &str, ns: &str, keys: &PathBuf, port: u16) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_tekton-chains-operator"))
+    fn start(bin: &Path, kubeconfig: &str, ns: &str, keys: &PathBuf, port: u16) -> Self {
+        let child = Command::new(bin)
             .args(["signer", "--namespace", ns, "--system-namespace", ns, "--leader-election=false"])
             .arg(format!("--threads-per-controller={}", workers()))
             .arg("--signing-secrets-dir")
@@ -179,6 +194,29 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// One signer build under test.
+struct Variant {
+    label: &'static str,
+    bin: PathBuf,
+}
+
+/// Figures of one variant.
+#[derive(Default)]
+struct Figures {
+    backlog_rate: f64,
+    with_startup: f64,
+    cpu_ms_per_run: f64,
+    writes_backlog: f64,
+    writes_total: f64,
+    p50: f64,
+    p99: f64,
+    rss_signing: f64,
+    rss_present: f64,
+    big_first_ms: f64,
+    big_rate: f64,
+    big_rss: f64,
+}
+
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -195,7 +233,17 @@ async fn main() {
         .status()
         .unwrap();
     assert!(st.success());
-    println!("bench: N={n} runs, {} workers, in-toto + ECDSA P-256 + tekton storage", workers());
+    let mut variants = Vec::new();
+    if let Ok(bin) = std::env::var("BENCH_BASELINE_BIN") {
+        variants.push(Variant { label: "baseline", bin: bin.into() });
+    }
+    variants.push(Variant { label: "this build", bin: env!("CARGO_BIN_EXE_tekton-chains-operator").into() });
+    println!(
+        "bench: N={n} runs, backlog {}, {} workers, in-toto + ECDSA P-256 + tekton storage; variants: {}",
+        backlog(),
+        workers(),
+        variants.iter().map(|v| format!("{} ({})", v.label, v.bin.display())).collect::<Vec<_>>().join(", ")
+    );
 
     // 1. Ceiling: bare annotation patches, same concurrency.
     namespace(&client, "bench-ceiling", config.clone()).await;
@@ -244,36 +292,100 @@ async fn main() {
         .await;
     let ceiling_sized = n as f64 / t.elapsed().as_secs_f64();
 
+    let mut figures = Vec::new();
+    for (vi, v) in variants.iter().enumerate() {
+        eprintln!("bench: {} ...", v.label);
+        figures.push(signer_cases(&client, &kubeconfig, &keys, v, vi, &config).await);
+    }
+
+    println!();
+    println!("ceiling, bare 1-key annotation patches     {ceiling:>8.1} patches/s");
+    println!("ceiling, the signer's own annotations bare {ceiling_sized:>8.1} patches/s");
+    println!();
+    let header: String = variants.iter().map(|v| format!("{:>14}", v.label)).collect();
+    println!("{:<56}{header}", "");
+    let row = |name: &str, f: &dyn Fn(&Figures) -> String| {
+        let cells: String = figures.iter().map(|x| format!("{:>14}", f(x))).collect();
+        println!("{name:<56}{cells}");
+    };
+    row("backlog throughput, runs/s", &|x| format!("{:.1}", x.backlog_rate));
+    row("  % of the same-size ceiling", &|x| format!("{:.0}%", 100.0 * x.backlog_rate / ceiling_sized));
+    row("  % of the 1-key ceiling (target >= 70%)", &|x| format!("{:.0}%", 100.0 * x.backlog_rate / ceiling));
+    row("  including process start and list, runs/s", &|x| format!("{:.1}", x.with_startup));
+    row("  signer CPU per run, ms", &|x| format!("{:.2}", x.cpu_ms_per_run));
+    row("API write calls per run, backlog (target <= 2)", &|x| format!("{:.2}", x.writes_backlog));
+    row("API write calls per run, overall", &|x| format!("{:.2}", x.writes_total));
+    row("completion -> signed at 20 runs/s, p50 ms (<= 50)", &|x| format!("{:.0}", x.p50));
+    row("completion -> signed at 20 runs/s, p99 ms (<= 250)", &|x| format!("{:.0}", x.p99));
+    row("peak RSS while signing N, MiB", &|x| format!("{:.1}", x.rss_signing));
+    row(&format!("peak RSS, {} signed runs present, MiB (< 64)", present_target()), &|x| {
+        format!("{:.1}", x.rss_present)
+    });
+    row(&format!("{} backlog: peak RSS (VmHWM), MiB (<= 64)", backlog()), &|x| format!("{:.1}", x.big_rss));
+    row(&format!("{} backlog: first signature after start, ms", backlog()), &|x| format!("{:.0}", x.big_first_ms));
+    row(&format!("{} backlog: throughput, runs/s", backlog()), &|x| format!("{:.1}", x.big_rate));
+    if figures.len() == 2 {
+        let (b, c) = (&figures[0], &figures[1]);
+        println!();
+        println!(
+            "this build / baseline: throughput {:.2}x, p50 {:.2}x, p99 {:.2}x, backlog RSS {:.2}x, backlog throughput {:.2}x",
+            c.backlog_rate / b.backlog_rate,
+            c.p50 / b.p50,
+            c.p99 / b.p99,
+            c.big_rss / b.big_rss,
+            c.big_rate / b.big_rate
+        );
+    }
+}
+
+/// Cases 2-5 for one signer build, each in namespaces of its own.
+async fn signer_cases(
+    client: &Client,
+    kubeconfig: &str,
+    keys: &PathBuf,
+    v: &Variant,
+    vi: usize,
+    config: &serde_json::Value,
+) -> Figures {
+    let n = n();
+    let mut f = Figures::default();
+    let port = 19090 + 10 * vi as u16;
+
     // 2. Backlog: N finished runs, then the signer starts.
-    namespace(&client, "bench-sign", config.clone()).await;
-    create_finished(&client, "bench-sign", "s", n).await;
-    let signer = SignerProcess::start(&kubeconfig, "bench-sign", &keys, 19090);
+    let ns = format!("bench-sign-{vi}");
+    namespace(client, &ns, config.clone()).await;
+    create_finished(client, &ns, "s", n).await;
+    let signer = SignerProcess::start(&v.bin, kubeconfig, &ns, keys, port);
     // Progress comes from the signer's own metrics, so watching adds no API load.
     let t = Instant::now();
-    let mut first = None;
-    loop {
-        let signed = signer.metric("watcher_taskrun_marked_signed_total") as usize;
-        if signed > 0 && first.is_none() {
-            first = Some((Instant::now(), signed));
-        }
-        if signed >= n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(t.elapsed() < Duration::from_secs(600), "backlog not signed within 10 minutes");
-    }
+    let (t1, s1) = wait_signed(&signer, n, t).await;
     let backlog_wall = t.elapsed().as_secs_f64();
-    let with_startup = n as f64 / backlog_wall;
-    let backlog_cpu = signer.cpu_seconds();
-    let (t1, s1) = first.expect("some runs signed");
-    let backlog_rate = (n - s1) as f64 / t1.elapsed().as_secs_f64();
-    assert_eq!(signed_count(&client, "bench-sign").await, n, "every run carries signed=true");
-    let writes_backlog = signer.metric("signer_api_writes_total");
+    f.with_startup = n as f64 / backlog_wall;
+    f.cpu_ms_per_run = 1000.0 * signer.cpu_seconds() / n as f64;
+    f.backlog_rate = (n - s1) as f64 / t1.elapsed().as_secs_f64();
+    assert_eq!(signed_count(client, &ns).await, n, "every run carries signed=true");
+    f.writes_backlog = signer.metric("signer_api_writes_total") / n as f64;
 
-    // 3. Steady state: runs finish while the signer runs.
+    // 3. Steady state: runs that already exist (and carry the finalizer)
+    // finish at a steady 20 runs/s while the signer runs.
     let steady = (n / 5).max(50);
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar());
+    stream::iter(0..steady)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+                    "metadata": { "name": format!("live-{i:05}"), "labels": { "tekton.dev/task": "build" } },
+                    "spec": { "taskRef": { "name": "build" } } });
+                api.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let done_at: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Default::default();
-    let watch_api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "bench-sign", &ar());
+    let watch_api = api.clone();
     let seen = done_at.clone();
     let watcher = tokio::spawn(async move {
         let mut s = kube::runtime::watcher(watch_api, Default::default()).boxed();
@@ -287,7 +399,20 @@ async fn main() {
         }
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let finished = create_finished(&client, "bench-sign", "live", steady).await;
+    let finished: Arc<std::sync::Mutex<Vec<(String, Instant)>>> = Default::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut finishing = tokio::task::JoinSet::new();
+    for i in 0..steady {
+        tick.tick().await;
+        let (api, finished) = (api.clone(), finished.clone());
+        finishing.spawn(async move {
+            let name = format!("live-{i:05}");
+            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&finished_status(i))).await.unwrap();
+            finished.lock().unwrap().push((name, Instant::now()));
+        });
+    }
+    while finishing.join_next().await.is_some() {}
+    let finished = finished.lock().unwrap().clone();
     let t = Instant::now();
     while finished.iter().any(|(name, _)| !done_at.lock().unwrap().contains_key(name)) {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -299,16 +424,17 @@ async fn main() {
         finished.iter().map(|(name, at)| seen[name].saturating_duration_since(*at).as_secs_f64() * 1000.0).collect()
     };
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let writes_total = signer.metric("signer_api_writes_total");
-    let rss_signing = signer.peak_rss_mib();
+    f.p50 = percentile(&lat, 0.5);
+    f.p99 = percentile(&lat, 0.99);
+    f.writes_total = signer.metric("signer_api_writes_total") / (n + steady) as f64;
+    f.rss_signing = signer.peak_rss_mib();
     drop(signer);
 
     // 4. Memory with many signed runs present: pad to the target with signed runs.
     let present = n + steady;
     let pad = present_target().saturating_sub(present);
-    let sample: DynamicObject = api_get(&client, "bench-sign", "s-00000").await;
+    let sample: DynamicObject = api_get(client, &ns, "s-00000").await;
     let annotations = sample.metadata.annotations.clone().unwrap_or_default();
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "bench-sign", &ar());
     stream::iter(0..pad)
         .map(|i| {
             let (api, annotations) = (api.clone(), annotations.clone());
@@ -322,43 +448,42 @@ async fn main() {
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
-    let signer = SignerProcess::start(&kubeconfig, "bench-sign", &keys, 19190);
+    let signer = SignerProcess::start(&v.bin, kubeconfig, &ns, keys, port + 2);
     tokio::time::sleep(Duration::from_secs(15)).await;
-    let rss_present = signer.peak_rss_mib();
+    f.rss_present = signer.peak_rss_mib();
     drop(signer);
 
-    let total_runs = (n + steady) as f64;
-    println!();
-    println!("ceiling, bare 1-key annotation patches     {ceiling:>7.1} patches/s");
-    println!("ceiling, the signer's own annotations bare {ceiling_sized:>7.1} patches/s");
-    println!(
-        "signer backlog throughput                  {backlog_rate:>7.1} runs/s = {:.0}% of the same-size ceiling, {:.0}% of the 1-key ceiling (target >= 70%)",
-        100.0 * backlog_rate / ceiling_sized,
-        100.0 * backlog_rate / ceiling
-    );
-    println!(
-        "  including process start and list         {with_startup:>7.1} runs/s = {:.0}% / {:.0}%",
-        100.0 * with_startup / ceiling_sized,
-        100.0 * with_startup / ceiling
-    );
-    println!(
-        "  signer CPU during the backlog      {:>9.2} s of {backlog_wall:.2} s wall ({:.2} ms per run)",
-        backlog_cpu,
-        1000.0 * backlog_cpu / n as f64
-    );
-    println!(
-        "completion -> signed, steady state  p50 {:.0} ms, p99 {:.0} ms ({} runs)",
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99),
-        lat.len()
-    );
-    println!(
-        "API write calls per run             {:>9.2}  (backlog: {:.2}; target <= 2)",
-        writes_total / total_runs,
-        writes_backlog / n as f64
-    );
-    println!("signer peak RSS while signing       {rss_signing:>9.1} MiB");
-    println!("signer peak RSS, {:>5} signed present {rss_present:>6.1} MiB (target < 64)", present + pad);
+    // 5. A big backlog: the first enable on a busy cluster.
+    let big = backlog();
+    let ns = format!("bench-backlog-{vi}");
+    namespace(client, &ns, config.clone()).await;
+    eprintln!("bench: {}: creating {big} finished runs", v.label);
+    create_finished(client, &ns, "b", big).await;
+    let signer = SignerProcess::start(&v.bin, kubeconfig, &ns, keys, port + 4);
+    let t = Instant::now();
+    let (t1, s1) = wait_signed(&signer, big, t).await;
+    f.big_first_ms = (t1 - t).as_secs_f64() * 1000.0;
+    f.big_rate = (big - s1) as f64 / t1.elapsed().as_secs_f64();
+    f.big_rss = signer.peak_rss_mib();
+    drop(signer);
+    f
+}
+
+/// Waits until the signer has signed `n` runs; returns when and at what
+/// count it was first seen signing.
+async fn wait_signed(signer: &SignerProcess, n: usize, t: Instant) -> (Instant, usize) {
+    let mut first = None;
+    loop {
+        let signed = signer.metric("watcher_taskrun_marked_signed_total") as usize;
+        if signed > 0 && first.is_none() {
+            first = Some((Instant::now(), signed));
+        }
+        if signed >= n {
+            return first.expect("some runs signed");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(t.elapsed() < Duration::from_secs(1200), "backlog not signed within 20 minutes");
+    }
 }
 
 async fn api_get(client: &Client, ns: &str, name: &str) -> DynamicObject {

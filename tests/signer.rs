@@ -621,20 +621,35 @@ async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fiel
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_storage_backend_not_yet_supported_ends_failed_with_an_event() {
+async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
     // The defaults: artifacts.oci.storage is "oci", which this release cannot write.
     let ns = namespace_with_config(&env, "nooci", &[]).await;
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "pushes-image", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "pushes-image", "failed").await;
     assert!(!a.keys().any(|k| k.starts_with("chains.tekton.dev/signature-")));
+    assert_eq!(a["chains.tekton.dev/retries"], "1", "retrying cannot help, so there are no retries");
     let events: Api<Event> = Api::namespaced(env.client.clone(), &ns);
-    let note = eventually("SigningFailed event", || async {
-        let list = events.list(&ListParams::default()).await.ok()?;
-        list.items.into_iter().find(|e| e.reason.as_deref() == Some("SigningFailed")).and_then(|e| e.message)
-    })
-    .await;
+    let event = |reason: &'static str| {
+        let events = events.clone();
+        async move {
+            eventually(&format!("{reason} event"), || async {
+                let list = events.list(&ListParams::default()).await.ok()?;
+                list.items.into_iter().find(|e| e.reason.as_deref() == Some(reason))
+            })
+            .await
+        }
+    };
+    let failed = event("SigningFailed").await;
+    let note = failed.message.unwrap_or_default();
     assert!(note.contains(r#"storage backend "oci" (artifacts.oci.storage) is not supported yet"#), "{note}");
+    assert!(note.contains("retrying cannot help"), "{note}");
+    // Refused once when the config was loaded, on chains-config itself.
+    let refused = event("UnsupportedConfig").await;
+    assert_eq!(refused.involved_object.name.as_deref(), Some("chains-config"));
+    assert!(refused.message.unwrap_or_default().contains("artifacts.oci.storage"));
+    let m = s.signer.metrics.render();
+    assert!(m.contains(r#"signing_failures_total{kind="taskrun",reason="unsupported"} 1"#), "{m}");
 }

@@ -60,15 +60,21 @@ pub async fn watch_config(
     let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
     let wc = watcher::Config::default().fields(&format!("metadata.name={CHAINS_CONFIG}"));
     let mut stream = watcher::watcher(api, wc).boxed();
+    // The config whose refusals were last reported as Events (the initial
+    // pipeline is built before the watch starts, so it is reported here too).
+    let mut announced: Option<ChainsConfig> = None;
     while let Some(ev) = stream.next().await {
         match ev {
             Ok(Event::Apply(cm) | Event::InitApply(cm)) => {
                 let Some(c) = parse(cm.data.as_ref().unwrap_or(&BTreeMap::new()), &namespace) else { continue };
-                if *tx.borrow().config == c {
+                if *tx.borrow().config != c {
+                    tx.send_replace(build(c.clone(), &parts));
+                }
+                if announced.as_ref() == Some(&c) {
                     continue;
                 }
-                let pipeline = build(c, &parts);
-                for r in pipeline.refusals() {
+                let refusals = tx.borrow().refusals();
+                for r in refusals {
                     let ev = KubeEvent {
                         type_: EventType::Warning,
                         reason: "UnsupportedConfig".into(),
@@ -80,7 +86,7 @@ pub async fn watch_config(
                         warn!(error = %e, "recording event");
                     }
                 }
-                tx.send_replace(pipeline);
+                announced = Some(c);
             }
             Ok(Event::Delete(_)) => {
                 tx.send_replace(build(ChainsConfig::default(), &parts));

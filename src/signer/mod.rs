@@ -73,9 +73,10 @@ pub struct Options {
     /// Which finished runs are signed first.
     #[arg(long, value_enum, default_value_t = QueueOrder::NewestFirst)]
     pub queue_order: QueueOrder,
-    /// Run objects the queue keeps in memory; the others are read when their turn comes.
-    #[arg(long, default_value_t = 256)]
-    pub queue_objects: usize,
+    /// MiB of run objects the queue keeps (as JSON) for the runs next in line;
+    /// the others are read with one GET when their turn comes.
+    #[arg(long, default_value_t = 16)]
+    pub queue_cache_mib: usize,
     /// Sign only while holding the Lease `tekton-chains-signer` in the system namespace.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
@@ -100,7 +101,8 @@ pub struct Signer {
     ctx: Ctx,
     parts: Parts,
     keys: Arc<KeyDir>,
-    queue: Mutex<Queue<Arc<DynamicObject>>>,
+    /// Queued runs; objects are kept as their JSON bytes.
+    queue: Mutex<Queue<Vec<u8>>>,
     /// Wakes a worker when a run is queued.
     notify: Notify,
     /// Runs with a finalizer patch queued or in flight (by uid).
@@ -149,7 +151,7 @@ impl Signer {
             ctx,
             parts,
             keys,
-            queue: Mutex::new(Queue::new(opts.queue_order, opts.queue_objects.max(1))),
+            queue: Mutex::new(Queue::new(opts.queue_order, opts.queue_cache_mib << 20)),
             notify: Notify::new(),
             finalizing: Mutex::default(),
             pipeline_tx: Mutex::new(Some(pipeline_tx)),

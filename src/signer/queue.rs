@@ -1,5 +1,5 @@
 //! The signer's work queue. It holds run keys (kind, namespace, name, uid),
-//! deduplicated by uid, and at most `max_objects` run objects: the latest
+//! deduplicated by uid, and run objects up to a byte budget: the latest
 //! version the watch delivered, kept only for the runs next in line. A run
 //! without one is read with one GET when a worker takes it, so memory does
 //! not grow with the backlog. Pure data structure: no I/O, no clock of its own.
@@ -67,7 +67,8 @@ struct Entry<T> {
     key: RunKey,
     rank: i64,
     seq: u64,
-    obj: Option<T>,
+    /// The latest object and its size in bytes.
+    obj: Option<(T, usize)>,
     state: State,
 }
 
@@ -76,27 +77,29 @@ type Slot = (i64, u64, String);
 /// The queue; see the module docs.
 pub struct Queue<T> {
     order: QueueOrder,
-    max_objects: usize,
+    /// Bytes of run objects the queue may hold.
+    budget: usize,
     entries: HashMap<String, Entry<T>>,
     ready: BTreeSet<Slot>,
     delayed: BTreeSet<(Instant, u64, String)>,
     /// Ready entries that hold an object, worst-ranked last.
     cached: BTreeSet<Slot>,
-    objects: usize,
+    /// Bytes of run objects held now.
+    used: usize,
     seq: u64,
 }
 
 impl<T> Queue<T> {
-    /// A queue that keeps at most `max_objects` run objects.
-    pub fn new(order: QueueOrder, max_objects: usize) -> Self {
+    /// A queue that keeps at most `budget` bytes of run objects.
+    pub fn new(order: QueueOrder, budget: usize) -> Self {
         Self {
             order,
-            max_objects,
+            budget,
             entries: HashMap::new(),
             ready: BTreeSet::new(),
             delayed: BTreeSet::new(),
             cached: BTreeSet::new(),
-            objects: 0,
+            used: 0,
             seq: 0,
         }
     }
@@ -111,27 +114,33 @@ impl<T> Queue<T> {
         self.entries.is_empty()
     }
 
-    /// Run objects held now (never more than `max_objects`).
-    pub fn objects(&self) -> usize {
-        self.objects
+    /// Bytes of run objects held now (never more than the budget).
+    pub fn used(&self) -> usize {
+        self.used
     }
 
-    /// Adds a finished run (`finished_ms`: its completion time), or refreshes
-    /// the object of one already queued. Returns true when the run is new.
-    pub fn offer(&mut self, key: RunKey, finished_ms: i64, obj: T) -> bool {
+    /// Adds a finished run (`finished_ms`: its completion time) with its
+    /// object of `size` bytes, or refreshes the object of one already
+    /// queued. Returns true when the run is new.
+    pub fn offer(&mut self, key: RunKey, finished_ms: i64, obj: T, size: usize) -> bool {
         let uid = key.uid.clone();
         if let Some(e) = self.entries.get_mut(&uid) {
             if let State::Working { dirty } = &mut e.state {
                 *dirty = true;
             }
-            if e.obj.is_some() {
-                e.obj = Some(obj);
-            } else if e.state == State::Ready {
-                let slot = (e.rank, e.seq, uid);
-                self.cache(slot, obj);
-            } else if self.objects < self.max_objects {
-                e.obj = Some(obj);
-                self.objects += 1;
+            let ready = e.state == State::Ready;
+            let slot = (e.rank, e.seq, uid);
+            if let Some((_, old)) = e.obj.take() {
+                self.used -= old;
+                self.cached.remove(&slot);
+            }
+            if ready {
+                self.cache(slot, obj, size);
+            } else if self.used + size <= self.budget {
+                if let Some(e) = self.entries.get_mut(&slot.2) {
+                    e.obj = Some((obj, size));
+                    self.used += size;
+                }
             }
             return false;
         }
@@ -143,28 +152,30 @@ impl<T> Queue<T> {
         let slot = (rank, self.seq, uid.clone());
         self.entries.insert(uid, Entry { key, rank, seq: self.seq, obj: None, state: State::Ready });
         self.ready.insert(slot.clone());
-        self.cache(slot, obj);
+        self.cache(slot, obj, size);
         true
     }
 
     /// Gives a ready entry its object if there is room, making room by
-    /// dropping the object of a worse-ranked entry.
-    fn cache(&mut self, slot: Slot, obj: T) {
-        if self.objects >= self.max_objects {
+    /// dropping the objects of worse-ranked entries.
+    fn cache(&mut self, slot: Slot, obj: T, size: usize) {
+        if size > self.budget {
+            return;
+        }
+        while self.used + size > self.budget {
             match self.cached.last().cloned() {
                 Some(worst) if worst > slot => {
                     self.cached.remove(&worst);
-                    if let Some(e) = self.entries.get_mut(&worst.2) {
-                        e.obj = None;
+                    if let Some((_, n)) = self.entries.get_mut(&worst.2).and_then(|e| e.obj.take()) {
+                        self.used -= n;
                     }
-                    self.objects -= 1;
                 }
                 _ => return,
             }
         }
         if let Some(e) = self.entries.get_mut(&slot.2) {
-            e.obj = Some(obj);
-            self.objects += 1;
+            e.obj = Some((obj, size));
+            self.used += size;
             self.cached.insert(slot);
         }
     }
@@ -187,10 +198,10 @@ impl<T> Queue<T> {
         self.cached.remove(&slot);
         let e = self.entries.get_mut(&slot.2).expect("ready entries exist");
         e.state = State::Working { dirty: false };
-        let obj = e.obj.take();
-        if obj.is_some() {
-            self.objects -= 1;
-        }
+        let obj = e.obj.take().map(|(o, n)| {
+            self.used -= n;
+            o
+        });
         Ok(Job { key: e.key.clone(), obj })
     }
 
@@ -199,8 +210,8 @@ impl<T> Queue<T> {
         let Some(e) = self.entries.get_mut(uid) else { return };
         match next {
             Next::Done => {
-                if e.obj.take().is_some() {
-                    self.objects -= 1;
+                if let Some((_, n)) = e.obj.take() {
+                    self.used -= n;
                 }
                 self.entries.remove(uid);
             }

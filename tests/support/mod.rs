@@ -218,7 +218,7 @@ pub fn signer_options(
         leader_election: true,
         lease_duration: Duration::from_secs(3),
         queue_order: Default::default(),
-        queue_objects: 256,
+        queue_cache_mib: 16,
     }
 }
 
