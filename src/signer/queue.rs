@@ -136,11 +136,9 @@ impl<T> Queue<T> {
             }
             if ready {
                 self.cache(slot, obj, size);
-            } else if self.used + size <= self.budget {
-                if let Some(e) = self.entries.get_mut(&slot.2) {
-                    e.obj = Some((obj, size));
-                    self.used += size;
-                }
+            } else if let Some(e) = self.entries.get_mut(&slot.2).filter(|_| self.used + size <= self.budget) {
+                e.obj = Some((obj, size));
+                self.used += size;
             }
             return false;
         }
