@@ -81,7 +81,7 @@ fn owned_by(obj: &impl kube::Resource, uid: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_tektonchain_installs_everything_and_becomes_ready() {
     let env = Env::new().await;
-    let _op = env.start_operator();
+    let op = env.start_operator();
     let ns = unique_ns("seed");
     apply_chain(&env, "chain", json!({ "targetNamespace": ns })).await;
     chain_condition(&env, "chain", "Installed", "True").await;
@@ -146,6 +146,9 @@ async fn seed_tektonchain_installs_everything_and_becomes_ready() {
     let (reason, msg) = chain_condition(&env, "other", "Ready", "False").await;
     assert_eq!(reason, "InvalidName");
     assert_eq!(msg, "Only one instance of TektonChain is allowed by name, chain");
+    let m = op.ctx.metrics.render();
+    assert!(m.contains(r#"operator_reconciles_total{kind="TektonChain"}"#), "{m}");
+    assert!(m.contains("# TYPE operator_reconcile_errors counter"), "{m}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

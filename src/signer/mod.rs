@@ -75,7 +75,7 @@ pub struct Options {
     pub queue_order: QueueOrder,
     /// MiB of run objects the queue keeps (as JSON) for the runs next in line;
     /// the others are read with one GET when their turn comes.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 8)]
     pub queue_cache_mib: usize,
     /// Sign only while holding the Lease `tekton-chains-signer` in the system namespace.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]

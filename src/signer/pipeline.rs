@@ -279,7 +279,7 @@ fn route(a: Artifact, signer: SignerKind, storage: &[StorageKind], config: &Chai
         match storage::build(*kind, config) {
             Ok(b) => backends.push(b),
             Err(storage::NotBuilt(kind)) => {
-                let supported = storage::BUILT.iter().map(|k| format!("{:?}", k.as_str())).collect::<Vec<_>>();
+                let supported = storage::built().iter().map(|k| format!("{:?}", k.as_str())).collect::<Vec<_>>();
                 return Route::Refused(Refusal {
                     what: "storage backend",
                     key: a.key("storage"),

@@ -46,8 +46,11 @@ pub struct StorageError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotBuilt(pub StorageKind);
 
-/// Backends this release has (for messages).
-pub const BUILT: &[StorageKind] = &[StorageKind::Tekton];
+/// Backends this release has (for messages): those [`build`] can build.
+pub fn built() -> Vec<StorageKind> {
+    let config = ChainsConfig::default();
+    StorageKind::ALL.iter().copied().filter(|k| build(*k, &config).is_ok()).collect()
+}
 
 /// Builds the backend for `kind` under `config` (once per config change).
 pub fn build(kind: StorageKind, _config: &ChainsConfig) -> Result<Arc<dyn Backend>, NotBuilt> {

@@ -33,7 +33,7 @@ pub fn deployment(
 ) -> DesiredObject {
     let spec = &chain.spec;
     let mut pod_labels = selector_labels();
-    merge(&mut pod_labels, &json!({ "app": "tekton-chains-controller", "app.kubernetes.io/version": ctx.version }));
+    merge(&mut pod_labels, &json!({ "app": names::CONTROLLER, "app.kubernetes.io/version": ctx.version }));
     let mut meta = metadata(names::DEPLOYMENT, Some(ns), labels, owner);
     merge(&mut meta["labels"], &pod_labels);
 
@@ -67,7 +67,7 @@ pub fn deployment(
         "serviceAccountName": names::SERVICE_ACCOUNT,
         "securityContext": { "runAsNonRoot": true, "seccompProfile": { "type": "RuntimeDefault" } },
         "containers": [{
-            "name": "tekton-chains-controller",
+            "name": names::CONTROLLER,
             "image": ctx.image,
             "args": args,
             "env": env,
@@ -78,7 +78,7 @@ pub fn deployment(
             "livenessProbe": { "httpGet": { "path": "/healthz", "port": "probes", "scheme": "HTTP" } },
             "readinessProbe": { "httpGet": { "path": "/readyz", "port": "probes", "scheme": "HTTP" } },
             "volumeMounts": [
-                { "name": "signing-secrets", "mountPath": names::SIGNING_SECRETS_PATH, "readOnly": true },
+                { "name": names::SIGNING_SECRET, "mountPath": names::SIGNING_SECRETS_PATH, "readOnly": true },
                 { "name": "oidc-info", "mountPath": "/var/run/sigstore/cosign", "readOnly": true },
             ],
             "securityContext": {
@@ -90,7 +90,7 @@ pub fn deployment(
             },
         }],
         "volumes": [
-            { "name": "signing-secrets", "secret": { "secretName": names::SIGNING_SECRET } },
+            { "name": names::SIGNING_SECRET, "secret": { "secretName": names::SIGNING_SECRET } },
             { "name": "oidc-info", "projected": { "sources": [{ "serviceAccountToken": {
                 "path": "oidc-token", "expirationSeconds": 600, "audience": "sigstore" } }] } },
         ],
