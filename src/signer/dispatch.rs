@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use kube::ResourceExt;
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, GetParams};
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -160,13 +160,16 @@ impl Signer {
         }
     }
 
-    /// One GET of a queued run; `None` when it is gone (or replaced by another
-    /// run of the same name).
+    /// One GET of a queued run, served from the API server's watch cache
+    /// (cheap; a stale version only costs a conditional-patch conflict and a
+    /// second look); `None` when it is gone (or replaced by another run of
+    /// the same name).
     async fn read(&self, key: &RunKey) -> Result<Option<serde_json::Value>, ()> {
-        match worker::runs(&self.ctx.client, key.kind, &key.namespace).get_opt(&key.name).await {
-            Ok(o) => Ok(o
-                .filter(|o| o.uid().as_deref() == Some(key.uid.as_str()))
-                .map(|o| serde_json::to_value(o).unwrap_or_default())),
+        let api = worker::runs(&self.ctx.client, key.kind, &key.namespace);
+        match api.get_with(&key.name, &GetParams::any()).await {
+            Ok(o) if o.uid().as_deref() == Some(key.uid.as_str()) => Ok(serde_json::to_value(o).ok()),
+            Ok(_) => Ok(None),
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(None),
             Err(e) => {
                 warn!(namespace = %key.namespace, name = %key.name, uid = %key.uid, error = %e, "reading run");
                 Err(())
