@@ -52,3 +52,18 @@ impl OperatorMetrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_counted_by_kind_and_reason() {
+        let m = OperatorMetrics::default();
+        m.reconciles.get_or_create(&KindLabels { kind: "TektonChain" }).inc();
+        m.reconcile_errors.get_or_create(&ErrorLabels { kind: "TektonConfig", reason: "kube" }).inc();
+        let text = m.render();
+        assert!(text.contains(r#"operator_reconciles_total{kind="TektonChain"} 1"#), "{text}");
+        assert!(text.contains(r#"operator_reconcile_errors_total{kind="TektonConfig",reason="kube"} 1"#), "{text}");
+    }
+}
