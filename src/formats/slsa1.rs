@@ -4,7 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::artifacts::{Artifacts, Subject, detect};
+use super::artifacts::{Artifacts, Subject, build_artifacts, detect};
 use super::materials::{self, Material};
 use super::run::{Run, RunKind};
 use super::statement;
@@ -96,8 +96,8 @@ pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, childr
     statement::encode(STATEMENT_V1, &subjects, PROVENANCE_V1, predicate)
 }
 
-/// v2alpha3: every type-hinted output; v2alpha4: images and build artifacts,
-/// from step results too.
+/// v2alpha3: every type-hinted output; v2alpha4: build artifacts and images,
+/// from each step's results, then from the run's.
 fn subjects_of(run: &Run, a: &Artifacts, v4: bool) -> Vec<Subject> {
     if !v4 {
         return a.subjects.clone();
@@ -105,28 +105,14 @@ fn subjects_of(run: &Run, a: &Artifacts, v4: bool) -> Vec<Subject> {
     let mut out = Artifacts::default();
     for step in run.status()["steps"].as_array().into_iter().flatten() {
         let step_obj = json!({ "status": { "results": step["results"] } });
-        for s in build_subjects(&step_obj) {
+        for s in build_artifacts(&Run::new(RunKind::TaskRun, &step_obj)) {
             out.push_subject(s);
         }
     }
-    for s in build_subjects(run.obj) {
+    for s in build_artifacts(run) {
         out.push_subject(s);
     }
     out.subjects
-}
-
-/// Images plus `*ARTIFACT_OUTPUTS` with `isBuildArtifact: "true"`.
-fn build_subjects(obj: &Value) -> Vec<Subject> {
-    let r = Run::new(RunKind::TaskRun, obj);
-    let a = detect(&r);
-    let build: Vec<&str> = r
-        .results()
-        .into_iter()
-        .filter(|res| res.name.ends_with("ARTIFACT_OUTPUTS") && res.value["isBuildArtifact"] == "true")
-        .filter_map(|res| res.value["uri"].as_str())
-        .collect();
-    let images: Vec<&str> = a.images.iter().map(|i| i.repo.as_str()).collect();
-    a.subjects.into_iter().filter(|s| build.contains(&s.name.as_str()) || images.contains(&s.name.as_str())).collect()
 }
 
 /// Results as byproducts; v2alpha4 leaves out what already is a subject.
