@@ -152,7 +152,8 @@ fn byproducts_of(run: &Run, v4: bool) -> Vec<Value> {
             && (name.ends_with("IMAGE_URL")
                 || name.ends_with("IMAGE_DIGEST")
                 || name == "IMAGES"
-                || (name.ends_with("ARTIFACT_OUTPUTS") && value["isBuildArtifact"] == "true"));
+                // Upstream also drops *ARTIFACT_OUTPUTS that are not objects.
+                || (name.ends_with("ARTIFACT_OUTPUTS") && (!value.is_object() || value["isBuildArtifact"] == "true")));
         if !skip {
             let content = STANDARD.encode(serde_json::to_vec(value).expect("JSON serializes"));
             out.push(
