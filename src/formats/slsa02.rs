@@ -183,3 +183,6 @@ fn task(pr: &Run, c: &Run) -> Value {
     obj.retain(|_, v| !v.is_null());
     t
 }
+
+#[cfg(test)]
+mod tests;
