@@ -176,3 +176,6 @@ fn byproducts_of(run: &Run, v4: bool) -> Vec<Value> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;
