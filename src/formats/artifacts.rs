@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::run::{Run, RunResult};
+use super::run::{Run, RunKind, RunResult};
 
 /// A provenance subject or material: a name and its digests (`alg` → hex).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,77 +52,140 @@ pub struct Artifacts {
 const DIGEST_ALGS: &[(&str, usize)] = &[("sha256", 64), ("sha384", 96), ("sha512", 128), ("sha1", 40)];
 
 /// Reads the type hints of one run's results.
+///
+/// Subjects come in upstream's order: images (`*IMAGE_URL` pairs, `IMAGES`,
+/// then `isBuildArtifact` outputs under their image name), `*ARTIFACT_URI`
+/// pairs, then every `*ARTIFACT_OUTPUTS` under its own uri; equal subjects merge.
 pub fn detect(run: &Run) -> Artifacts {
-    let results = run.results();
+    let s = scan(run);
+    let mut a = Artifacts { warnings: s.warnings, ..Default::default() };
+    let image_subjects = s.url_images.iter().chain(&s.list_images).chain(&s.output_images).map(image_subject);
+    for subject in image_subjects.chain(s.uris).chain(s.outputs.into_iter().map(|(o, _)| o)) {
+        a.push_subject(subject);
+    }
+    a.images = [s.url_images, s.list_images, s.output_images].concat();
+    a.images.sort();
+    a.images.dedup();
+    a.inputs = s.inputs;
+    a.git = git_source(run);
+    a
+}
+
+/// The subjects SLSA v1.0 `slsa/v2alpha4` takes from one run's results:
+/// `*ARTIFACT_OUTPUTS` marked `isBuildArtifact` under their own uri, then the
+/// images (as [`detect`] names them); equal subjects merge.
+pub fn build_artifacts(run: &Run) -> Vec<Subject> {
+    let s = scan(run);
     let mut a = Artifacts::default();
+    let build = s.outputs.into_iter().filter(|(_, is_build)| *is_build).map(|(o, _)| o);
+    let images = s.url_images.iter().chain(&s.list_images).chain(&s.output_images).map(image_subject);
+    for subject in build.chain(images) {
+        a.push_subject(subject);
+    }
+    a.subjects
+}
+
+/// What one run's results name, by kind, in result order.
+#[derive(Default)]
+struct Scan {
+    /// `*IMAGE_URL` + `*IMAGE_DIGEST`.
+    url_images: Vec<Image>,
+    /// `IMAGES` entries.
+    list_images: Vec<Image>,
+    /// `isBuildArtifact` `*ARTIFACT_OUTPUTS` that are images (sha256).
+    output_images: Vec<Image>,
+    /// `*ARTIFACT_URI` + `*ARTIFACT_DIGEST`.
+    uris: Vec<Subject>,
+    /// `*ARTIFACT_OUTPUTS`, with their `isBuildArtifact`.
+    outputs: Vec<(Subject, bool)>,
+    inputs: Vec<Subject>,
+    warnings: Vec<ResultWarning>,
+}
+
+impl Scan {
+    fn warn(&mut self, result: &str, reason: String) {
+        self.warnings.push(ResultWarning { result: result.to_string(), reason });
+    }
+}
+
+fn scan(run: &Run) -> Scan {
+    let results = run.results();
+    let mut s = Scan::default();
     let find = |name: &str| results.iter().find(|r| r.name == name);
     for r in &results {
         if let Some(prefix) = r.name.strip_suffix("IMAGE_URL") {
             let digest_name = format!("{prefix}IMAGE_DIGEST");
             match find(&digest_name) {
                 Some(d) => match image(str_value(r), str_value(d)) {
-                    Ok(img) => a.push_image(img),
-                    Err(reason) => a.warn(r.name, reason),
+                    Ok(img) => s.url_images.push(img),
+                    Err(reason) => s.warn(r.name, reason),
                 },
-                None => a.warn(r.name, format!("no {digest_name} result to go with it")),
+                None => s.warn(r.name, format!("no {digest_name} result to go with it")),
             }
         } else if r.name == "IMAGES" {
             for entry in str_value(r).split([',', '\n']).map(str::trim).filter(|e| !e.is_empty()) {
                 match entry.split_once('@') {
                     Some((url, digest)) => match image(url, digest) {
-                        Ok(img) => a.push_image(img),
-                        Err(reason) => a.warn("IMAGES", format!("{entry:?}: {reason}")),
+                        Ok(img) => s.list_images.push(img),
+                        Err(reason) => s.warn("IMAGES", format!("{entry:?}: {reason}")),
                     },
-                    None => a.warn("IMAGES", format!("{entry:?}: expected <repository>@sha256:<digest>")),
+                    None => s.warn("IMAGES", format!("{entry:?}: expected <repository>@sha256:<digest>")),
                 }
             }
         } else if let Some(prefix) = r.name.strip_suffix("ARTIFACT_URI") {
             let digest_name = format!("{prefix}ARTIFACT_DIGEST");
             match find(&digest_name).map(|d| digest(str_value(d))) {
-                Some(Ok(d)) => a.push_subject(Subject { name: str_value(r).trim().to_string(), digest: d }),
-                Some(Err(reason)) => a.warn(&digest_name, reason),
-                None => a.warn(r.name, format!("no {digest_name} result to go with it")),
+                Some(Ok(d)) => s.uris.push(Subject { name: str_value(r).to_string(), digest: d }),
+                Some(Err(reason)) => s.warn(&digest_name, reason),
+                None => s.warn(r.name, format!("no {digest_name} result to go with it")),
             }
         } else if r.name.ends_with("ARTIFACT_OUTPUTS") {
             match object_artifact(r.value) {
-                Ok((s, is_build)) => {
-                    let sha256 = s.digest.get("sha256").cloned();
-                    if let (true, Some(hex)) = (is_build, sha256) {
-                        a.images.push(Image { repo: normalize_repo(&s.name), digest: format!("sha256:{hex}") });
+                Ok((o, is_build)) => {
+                    if is_build && let Some(hex) = o.digest.get("sha256") {
+                        // Not every build artifact is an image; those that are not stay subjects only.
+                        if let Ok(img) = image(&o.name, &format!("sha256:{hex}")) {
+                            s.output_images.push(img);
+                        }
                     }
-                    a.push_subject(s);
+                    s.outputs.push((o, is_build));
                 }
-                Err(reason) => a.warn(r.name, reason),
+                Err(reason) => s.warn(r.name, reason),
             }
         } else if r.name.ends_with("ARTIFACT_INPUTS") {
             match object_artifact(r.value) {
-                Ok((s, _)) => a.inputs.push(s),
-                Err(reason) => a.warn(r.name, reason),
+                Ok((i, _)) => s.inputs.push(i),
+                Err(reason) => s.warn(r.name, reason),
             }
         }
     }
-    // Git source: results win over params.
-    let git_url = find("CHAINS-GIT_URL").map(str_value).or_else(|| run.param("CHAINS-GIT_URL"));
-    let git_commit = find("CHAINS-GIT_COMMIT").map(str_value).or_else(|| run.param("CHAINS-GIT_COMMIT"));
-    if let (Some(u), Some(c)) = (git_url, git_commit) {
-        a.git = Some((u.to_string(), c.to_string()));
-    }
-    a.images.sort();
-    a.images.dedup();
-    a
+    s
+}
+
+fn image_subject(img: &Image) -> Subject {
+    Subject { name: img.repo.clone(), digest: [("sha256".to_string(), img.digest_hex().to_string())].into() }
+}
+
+/// `(url, commit)` from CHAINS-GIT_URL / CHAINS-GIT_COMMIT, each taken from the
+/// results, else the run's params, else the spec's param defaults; both must be set.
+fn git_source(run: &Run) -> Option<(String, String)> {
+    let spec = match run.kind {
+        RunKind::TaskRun => "taskSpec",
+        RunKind::PipelineRun => "pipelineSpec",
+    };
+    let default = |name: &str| -> Option<&str> {
+        let params = run.status()[spec]["params"].as_array()?;
+        params.iter().find(|p| p["name"] == name)?["default"].as_str()
+    };
+    let results = run.results();
+    let value = |name: &str| {
+        let result = results.iter().find(|r| r.name == name).map(|r| r.value.as_str().unwrap_or_default());
+        result.or_else(|| run.param(name)).or_else(|| default(name)).map(str::trim).filter(|v| !v.is_empty())
+    };
+    Some((value("CHAINS-GIT_URL")?.to_string(), value("CHAINS-GIT_COMMIT")?.to_string()))
 }
 
 impl Artifacts {
-    fn warn(&mut self, result: &str, reason: String) {
-        self.warnings.push(ResultWarning { result: result.to_string(), reason });
-    }
-
-    fn push_image(&mut self, img: Image) {
-        let digest = [("sha256".to_string(), img.digest_hex().to_string())].into();
-        self.push_subject(Subject { name: img.repo.clone(), digest });
-        self.images.push(img);
-    }
-
     /// Adds a subject, merging with one of the same name that shares a digest.
     pub fn push_subject(&mut self, s: Subject) {
         let same = self
@@ -166,10 +229,28 @@ pub fn digest(s: &str) -> Result<BTreeMap<String, String>, String> {
 fn image(url: &str, digest_str: &str) -> Result<Image, String> {
     let d = digest(digest_str)?;
     let hex = d.get("sha256").ok_or_else(|| format!("image digest {digest_str:?} must be sha256"))?;
-    if url.is_empty() || url.contains(char::is_whitespace) {
+    let repo = normalize_repo(url);
+    if url.contains(char::is_whitespace) || !valid_repo(&repo) {
         return Err(format!("{url:?} is not an image reference"));
     }
-    Ok(Image { repo: normalize_repo(url), digest: format!("sha256:{hex}") })
+    Ok(Image { repo, digest: format!("sha256:{hex}") })
+}
+
+/// A registry host (with a numeric port, if any) and a lowercase repository
+/// path, as go-containerregistry accepts them: `pkg:generic/x` or `gs://b/f` are no images.
+fn valid_repo(repo: &str) -> bool {
+    let Some((host, path)) = repo.split_once('/') else { return false };
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !port.contains(']') => (name, Some(port)),
+        _ => (host, None),
+    };
+    let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b));
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let path_ok = !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains("//")
+        && path.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
+    name_ok && port_ok && path_ok
 }
 
 /// Drops tag and digest and makes the registry explicit, as go-containerregistry names it.

@@ -3,8 +3,11 @@
 
 use serde_json::{Value, json};
 
-use super::artifacts::{Artifacts, digest};
-use super::run::Run;
+use super::artifacts::{Artifacts, detect, digest};
+use super::run::{Run, RunKind};
+
+/// The name of type-hinted input dependencies.
+const INPUT: &str = "inputs/result";
 
 /// A material: `{uri, digest}` with an optional name (SLSA v1 `name`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,18 +44,57 @@ pub fn images(run: &Run) -> Vec<Material> {
     out
 }
 
-/// The git source (`git+<url>.git`, sha1) and `*ARTIFACT_INPUTS`, named `inputs/result`.
+/// The git source, then `*ARTIFACT_INPUTS`, all named `inputs/result`: a TaskRun's inputs, as upstream lists them.
 pub fn inputs(artifacts: &Artifacts) -> Vec<Material> {
-    let mut out = Vec::new();
-    if let Some((url, commit)) = &artifacts.git {
-        out.push(Material {
-            name: Some("inputs/result"),
-            uri: spdx_git(url),
-            digest: [("sha1".to_string(), commit.clone())].into(),
-        });
+    let mut out: Vec<Material> = git(artifacts).into_iter().collect();
+    for m in structured_inputs(artifacts) {
+        push(&mut out, m);
     }
+    out
+}
+
+/// The git source from CHAINS-GIT_URL / CHAINS-GIT_COMMIT: `git+<url>.git` with a sha1 digest, named `inputs/result`.
+pub fn git(artifacts: &Artifacts) -> Option<Material> {
+    let (url, commit) = artifacts.git.as_ref()?;
+    Some(Material { name: Some(INPUT), uri: spdx_git(url), digest: [("sha1".to_string(), commit.clone())].into() })
+}
+
+/// `*ARTIFACT_INPUTS` results, named `inputs/result`.
+pub fn structured_inputs(artifacts: &Artifacts) -> Vec<Material> {
+    let mut out = Vec::new();
     for i in &artifacts.inputs {
-        push(&mut out, Material { name: Some("inputs/result"), uri: i.name.clone(), digest: i.digest.clone() });
+        push(&mut out, Material { name: Some(INPUT), uri: i.name.clone(), digest: i.digest.clone() });
+    }
+    out
+}
+
+/// StepAction results (`status.steps[].results`), named `inputs/result`: each
+/// step's own git source, then every step's `*ARTIFACT_INPUTS`.
+pub fn step_inputs(run: &Run) -> Vec<Material> {
+    let steps: Vec<Value> = run.status()["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|step| json!({ "status": { "results": step["results"] } }))
+        .collect();
+    let per_step: Vec<Artifacts> = steps.iter().map(|s| detect(&Run::new(RunKind::TaskRun, s))).collect();
+    let mut out = Vec::new();
+    for m in per_step.iter().filter_map(git).chain(per_step.iter().flat_map(structured_inputs)) {
+        push(&mut out, m);
+    }
+    out
+}
+
+/// Drops later entries with the same uri and digests as an earlier one (names
+/// aside), as upstream does for SLSA v1.0 resolvedDependencies; the run's own
+/// `task` / `pipeline` entry is always kept.
+pub fn dedup(list: Vec<Material>) -> Vec<Material> {
+    let mut out: Vec<Material> = Vec::with_capacity(list.len());
+    for m in list {
+        let top = matches!(m.name, Some("task" | "pipeline"));
+        if top || !out.iter().any(|e| e.uri == m.uri && e.digest == m.digest) {
+            out.push(m);
+        }
     }
     out
 }

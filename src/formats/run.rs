@@ -66,6 +66,23 @@ impl<'a> Run<'a> {
             .unwrap_or_default()
     }
 
+    /// A PipelineRun's child TaskRuns that ran, as upstream visits them:
+    /// `status.pipelineSpec` tasks then finally tasks, each matched by the
+    /// children's `tekton.dev/pipelineTask` label, keeping only finished
+    /// children (`status.completionTime` set). Other children are left out.
+    pub fn executed_tasks<'c>(&self, children: &'c [Value]) -> Vec<Run<'c>> {
+        let spec = &self.obj["status"]["pipelineSpec"];
+        let tasks = ["tasks", "finally"].into_iter().flat_map(|k| spec[k].as_array().into_iter().flatten());
+        tasks
+            .filter_map(|t| t["name"].as_str())
+            .flat_map(|task| {
+                children.iter().map(|c| Run::new(RunKind::TaskRun, c)).filter(move |c| {
+                    c.label("tekton.dev/pipelineTask") == Some(task) && c.status()["completionTime"].is_string()
+                })
+            })
+            .collect()
+    }
+
     /// A string param from `spec.params`.
     pub fn param(&self, name: &str) -> Option<&'a str> {
         self.obj["spec"]["params"].as_array()?.iter().find(|p| p["name"] == name)?["value"].as_str()

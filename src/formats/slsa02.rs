@@ -13,31 +13,38 @@ pub const PROVENANCE_V02: &str = "https://slsa.dev/provenance/v0.2";
 
 /// Builds the statement; `children` are a PipelineRun's finished child TaskRuns.
 pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, children: &[Value]) -> Vec<u8> {
-    let child_runs: Vec<Run> = children.iter().map(|c| Run::new(RunKind::TaskRun, c)).collect();
-    let mut subjects = Artifacts { subjects: artifacts.subjects.clone(), ..Default::default() };
-    if config.deep_inspection && run.kind == RunKind::PipelineRun {
-        for c in &child_runs {
-            detect(c).subjects.into_iter().for_each(|s| subjects.push_subject(s));
-        }
+    let child_runs: Vec<Run> = match run.kind {
+        RunKind::TaskRun => Vec::new(),
+        RunKind::PipelineRun => run.executed_tasks(children),
+    };
+    let deep = config.deep_inspection && run.kind == RunKind::PipelineRun;
+    let child_artifacts: Vec<Artifacts> = if deep { child_runs.iter().map(detect).collect() } else { Vec::new() };
+
+    // Deep inspection: the children's subjects first, then the run's own.
+    let mut subjects = Artifacts::default();
+    for s in child_artifacts.iter().chain([artifacts]).flat_map(|a| a.subjects.iter().cloned()) {
+        subjects.push_subject(s);
     }
 
     let mut mats: Vec<Material> = Vec::new();
     match run.kind {
-        RunKind::TaskRun => mats.extend(materials::images(run)),
+        RunKind::TaskRun => mats.extend(materials::images(run).into_iter().chain(materials::inputs(artifacts))),
         RunKind::PipelineRun => {
             mats.extend(materials::ref_source(run, "pipeline"));
             for c in &child_runs {
-                let child = materials::images(c).into_iter().chain(materials::ref_source(c, "pipelineTask"));
-                child.for_each(|m| materials::push(&mut mats, m));
+                mats.extend(materials::images(c).into_iter().chain(materials::ref_source(c, "pipelineTask")));
             }
-            if config.deep_inspection {
-                for c in &child_runs {
-                    materials::inputs(&detect(c)).into_iter().for_each(|m| materials::push(&mut mats, m));
-                }
-            }
+            // Type-hinted inputs: the run's *ARTIFACT_INPUTS, the children's
+            // (deep inspection), then the run's git source.
+            let children_inputs = child_artifacts.iter().flat_map(materials::inputs);
+            mats.extend(materials::structured_inputs(artifacts).into_iter().chain(children_inputs));
+            mats.extend(materials::git(artifacts));
         }
     }
-    materials::inputs(artifacts).into_iter().for_each(|m| materials::push(&mut mats, m));
+    let mats = mats.into_iter().fold(Vec::new(), |mut list, m| {
+        materials::push(&mut list, m);
+        list
+    });
 
     let build_config = match run.kind {
         RunKind::TaskRun => json!({ "steps": steps(run) }),
@@ -176,3 +183,6 @@ fn task(pr: &Run, c: &Run) -> Value {
     obj.retain(|_, v| !v.is_null());
     t
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::artifacts::{Artifacts, Subject, detect};
+use super::artifacts::{Artifacts, Subject, build_artifacts, detect};
 use super::materials::{self, Material};
 use super::run::{Run, RunKind};
 use super::statement;
@@ -16,50 +16,36 @@ pub const PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 /// Builds the statement; `children` are a PipelineRun's finished child TaskRuns.
 pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, children: &[Value], format: &str) -> Vec<u8> {
     let v4 = format == "slsa/v2alpha4";
-    let child_runs: Vec<Run> = children.iter().map(|c| Run::new(RunKind::TaskRun, c)).collect();
-    let child_artifacts: Vec<Artifacts> = child_runs.iter().map(detect).collect();
+    let executed: Vec<Run> = match run.kind {
+        RunKind::TaskRun => Vec::new(),
+        RunKind::PipelineRun => run.executed_tasks(children),
+    };
+    // Deep inspection also reads the executed tasks' type hints.
     let deep = config.deep_inspection && run.kind == RunKind::PipelineRun;
+    let child_runs: &[Run] = if deep { &executed } else { &[] };
+    let child_artifacts: Vec<Artifacts> = child_runs.iter().map(detect).collect();
 
     let mut acc = Artifacts::default();
     let mut add = |list: Vec<Subject>| list.into_iter().for_each(|s| acc.push_subject(s));
     let children_subjects = || child_runs.iter().zip(&child_artifacts).flat_map(|(c, a)| subjects_of(c, a, v4));
     // v2alpha3 puts children first, v2alpha4 the run's own subjects first.
-    if deep && !v4 {
+    if !v4 {
         add(children_subjects().collect());
     }
     add(subjects_of(run, artifacts, v4));
-    if deep && v4 {
+    if v4 {
         add(children_subjects().collect());
     }
     let subjects = acc.subjects;
 
-    let mut deps: Vec<Material> = Vec::new();
-    let top = if run.kind == RunKind::TaskRun { "task" } else { "pipeline" };
-    deps.extend(materials::ref_source(run, top));
-    if run.kind == RunKind::TaskRun {
-        deps.extend(materials::images(run));
-    } else {
-        for c in &child_runs {
-            deps.extend(materials::ref_source(c, "pipelineTask"));
-            for m in materials::images(c) {
-                materials::push(&mut deps, m);
-            }
-        }
-        if deep {
-            for a in &child_artifacts {
-                for m in materials::inputs(a) {
-                    materials::push(&mut deps, m);
-                }
-            }
-        }
-    }
-    for m in materials::inputs(artifacts) {
-        materials::push(&mut deps, m);
-    }
+    let deps = match run.kind {
+        RunKind::TaskRun => task_dependencies(run, artifacts, v4),
+        RunKind::PipelineRun => pipeline_dependencies(run, artifacts, &executed, &child_artifacts, v4 && deep),
+    };
 
     let mut byproducts = byproducts_of(run, v4);
-    if deep && v4 {
-        for c in &child_runs {
+    if v4 {
+        for c in child_runs {
             byproducts.extend(byproducts_of(c, v4));
         }
     }
@@ -96,8 +82,8 @@ pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, childr
     statement::encode(STATEMENT_V1, &subjects, PROVENANCE_V1, predicate)
 }
 
-/// v2alpha3: every type-hinted output; v2alpha4: images and build artifacts,
-/// from step results too.
+/// v2alpha3: every type-hinted output; v2alpha4: build artifacts and images,
+/// from each step's results, then from the run's.
 fn subjects_of(run: &Run, a: &Artifacts, v4: bool) -> Vec<Subject> {
     if !v4 {
         return a.subjects.clone();
@@ -105,28 +91,53 @@ fn subjects_of(run: &Run, a: &Artifacts, v4: bool) -> Vec<Subject> {
     let mut out = Artifacts::default();
     for step in run.status()["steps"].as_array().into_iter().flatten() {
         let step_obj = json!({ "status": { "results": step["results"] } });
-        for s in build_subjects(&step_obj) {
+        for s in build_artifacts(&Run::new(RunKind::TaskRun, &step_obj)) {
             out.push_subject(s);
         }
     }
-    for s in build_subjects(run.obj) {
+    for s in build_artifacts(run) {
         out.push_subject(s);
     }
     out.subjects
 }
 
-/// Images plus `*ARTIFACT_OUTPUTS` with `isBuildArtifact: "true"`.
-fn build_subjects(obj: &Value) -> Vec<Subject> {
-    let r = Run::new(RunKind::TaskRun, obj);
-    let a = detect(&r);
-    let build: Vec<&str> = r
-        .results()
-        .into_iter()
-        .filter(|res| res.name.ends_with("ARTIFACT_OUTPUTS") && res.value["isBuildArtifact"] == "true")
-        .filter_map(|res| res.value["uri"].as_str())
-        .collect();
-    let images: Vec<&str> = a.images.iter().map(|i| i.repo.as_str()).collect();
-    a.subjects.into_iter().filter(|s| build.contains(&s.name.as_str()) || images.contains(&s.name.as_str())).collect()
+/// A TaskRun's resolvedDependencies: its task, then (repeats dropped) step and
+/// sidecar images, StepAction inputs (v2alpha4), the git source and `*ARTIFACT_INPUTS`.
+fn task_dependencies(run: &Run, artifacts: &Artifacts, v4: bool) -> Vec<Material> {
+    let mut rest = materials::images(run);
+    if v4 {
+        rest.extend(materials::step_inputs(run));
+    }
+    rest.extend(materials::inputs(artifacts));
+    materials::ref_source(run, "task").into_iter().chain(materials::dedup(rest)).collect()
+}
+
+/// A PipelineRun's resolvedDependencies, repeats dropped: its pipeline; each
+/// executed task's ref and images; the StepAction inputs of the `inspected`
+/// tasks (v2alpha4 with deep inspection); then the type-hinted inputs: the
+/// run's `*ARTIFACT_INPUTS`, each inspected task's git source and inputs, and
+/// last the run's own git source.
+fn pipeline_dependencies(
+    run: &Run,
+    artifacts: &Artifacts,
+    executed: &[Run],
+    inspected: &[Artifacts],
+    step_inputs: bool,
+) -> Vec<Material> {
+    let mut deps: Vec<Material> = materials::ref_source(run, "pipeline").into_iter().collect();
+    for c in executed {
+        deps.extend(materials::ref_source(c, "pipelineTask"));
+        deps.extend(materials::images(c));
+    }
+    if step_inputs {
+        deps.extend(executed.iter().flat_map(materials::step_inputs));
+    }
+    let mut inputs = materials::structured_inputs(artifacts);
+    for m in inspected.iter().flat_map(materials::inputs).chain(materials::git(artifacts)) {
+        materials::push(&mut inputs, m);
+    }
+    deps.extend(inputs);
+    materials::dedup(deps)
 }
 
 /// Results as byproducts; v2alpha4 leaves out what already is a subject.
@@ -141,7 +152,8 @@ fn byproducts_of(run: &Run, v4: bool) -> Vec<Value> {
             && (name.ends_with("IMAGE_URL")
                 || name.ends_with("IMAGE_DIGEST")
                 || name == "IMAGES"
-                || (name.ends_with("ARTIFACT_OUTPUTS") && value["isBuildArtifact"] == "true"));
+                // Upstream also drops *ARTIFACT_OUTPUTS that are not objects.
+                || (name.ends_with("ARTIFACT_OUTPUTS") && (!value.is_object() || value["isBuildArtifact"] == "true")));
         if !skip {
             let content = STANDARD.encode(serde_json::to_vec(value).expect("JSON serializes"));
             out.push(
@@ -164,3 +176,6 @@ fn byproducts_of(run: &Run, v4: bool) -> Vec<Value> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

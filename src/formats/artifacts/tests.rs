@@ -51,7 +51,8 @@ fn structured_artifacts_and_git_results_win_over_params() {
     assert!(a.warnings.is_empty(), "{:?}", a.warnings);
     assert_eq!(a.images, vec![Image { repo: "registry.example/app".into(), digest: D1.into() }]);
     let names: Vec<_> = a.subjects.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["registry.example/app", "pkg:generic/tool", "gs://bucket/file"]);
+    // Upstream's order: images, then *ARTIFACT_URI pairs, then *ARTIFACT_OUTPUTS.
+    assert_eq!(names, ["registry.example/app", "gs://bucket/file", "pkg:generic/tool"]);
     assert_eq!(a.inputs[0].name, "git+https://git.example/src");
     assert_eq!(a.git, Some(("https://git.example/result".into(), "def".into())));
 }
@@ -84,4 +85,49 @@ fn subjects_with_the_same_name_and_a_shared_digest_merge() {
     let a = detect(&Run::new(RunKind::TaskRun, &obj));
     assert_eq!(a.subjects.len(), 1);
     assert_eq!(a.images.len(), 1);
+}
+
+#[test]
+fn a_short_named_build_artifact_is_a_subject_under_both_names() {
+    let obj = taskrun(json!([
+        { "name": "IMAGES", "type": "string", "value": format!("quay.io/a/b@{D2}") },
+        { "name": "out-ARTIFACT_OUTPUTS", "type": "object",
+          "value": { "uri": "abc", "digest": D1, "isBuildArtifact": "true" } },
+    ]));
+    let a = detect(&Run::new(RunKind::TaskRun, &obj));
+    let names: Vec<_> = a.subjects.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["quay.io/a/b", "index.docker.io/library/abc", "abc"]);
+    let v4: Vec<_> = build_artifacts(&Run::new(RunKind::TaskRun, &obj)).into_iter().map(|s| s.name).collect();
+    assert_eq!(v4, ["abc", "quay.io/a/b", "index.docker.io/library/abc"]);
+}
+
+#[test]
+fn git_source_falls_back_from_results_to_params_to_spec_defaults() {
+    let mut obj = taskrun(json!([{ "name": "CHAINS-GIT_COMMIT", "type": "string", "value": "fromresult" }]));
+    obj["spec"]["params"] = json!([]);
+    obj["status"]["taskSpec"] = json!({ "params": [
+        { "name": "CHAINS-GIT_URL", "type": "string", "default": "https://git.example/default" },
+        { "name": "CHAINS-GIT_COMMIT", "type": "string", "default": "fromdefault" },
+    ] });
+    let a = detect(&Run::new(RunKind::TaskRun, &obj));
+    assert_eq!(a.git, Some(("https://git.example/default".into(), "fromresult".into())));
+
+    obj["status"]["results"] = json!([]);
+    obj["status"]["taskSpec"]["params"] =
+        json!([{ "name": "CHAINS-GIT_URL", "default": "https://git.example/default" }]);
+    assert_eq!(detect(&Run::new(RunKind::TaskRun, &obj)).git, None, "a url without a commit is no git source");
+}
+
+#[test]
+fn build_artifacts_that_are_no_image_references_are_subjects_only() {
+    let obj = taskrun(json!([
+        { "name": "pkg-ARTIFACT_OUTPUTS", "type": "object",
+          "value": { "uri": "pkg:generic/tool@1.0", "digest": D1, "isBuildArtifact": "true" } },
+        { "name": "file-ARTIFACT_OUTPUTS", "type": "object",
+          "value": { "uri": "gs://bucket/file", "digest": D2, "isBuildArtifact": "true" } },
+    ]));
+    let a = detect(&Run::new(RunKind::TaskRun, &obj));
+    assert!(a.images.is_empty(), "{:?}", a.images);
+    let names: Vec<_> = a.subjects.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["pkg:generic/tool@1.0", "gs://bucket/file"]);
 }
