@@ -52,7 +52,7 @@ pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, childr
     };
     let mut metadata = json!({
         "completeness": { "parameters": false, "environment": false, "materials": false },
-        "reproducible": run.label("chains.tekton.dev/reproducible") == Some("true"),
+        "reproducible": run.label(crate::tekton::annotations::REPRODUCIBLE) == Some("true"),
     });
     for (key, field) in [("buildStartedOn", "startTime"), ("buildFinishedOn", "completionTime")] {
         if let Some(t) = run.status()[field].as_str() {
