@@ -1,7 +1,9 @@
 //! `make bench`: the signer (this binary, release build, as a real process)
 //! against a real API server. Prints figures; asserts nothing about speed.
 //! With BENCH_BASELINE_BIN (another build of the binary, e.g. from main),
-//! every signer case runs for both, side by side in one run.
+//! every signer case runs for both, side by side in one run: cases 2-4 twice
+//! per build in A B B A order (means reported), case 5 once per build with
+//! both backlogs created before either signer starts.
 //!
 //! 1. ceiling: bare annotation patches on N finished TaskRuns, same client
 //!    concurrency as the signer's workers;
@@ -201,7 +203,7 @@ struct Variant {
 }
 
 /// Figures of one variant.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Figures {
     backlog_rate: f64,
     with_startup: f64,
@@ -215,6 +217,26 @@ struct Figures {
     big_first_ms: f64,
     big_rate: f64,
     big_rss: f64,
+}
+
+impl Figures {
+    /// Adds half of one round's figures (cases 2-4): two rounds make a mean;
+    /// peak memory is the larger of the two.
+    fn add_half(&mut self, r: &Figures) {
+        for (a, b) in [
+            (&mut self.backlog_rate, r.backlog_rate),
+            (&mut self.with_startup, r.with_startup),
+            (&mut self.cpu_ms_per_run, r.cpu_ms_per_run),
+            (&mut self.writes_backlog, r.writes_backlog),
+            (&mut self.writes_total, r.writes_total),
+            (&mut self.p50, r.p50),
+            (&mut self.p99, r.p99),
+        ] {
+            *a += b / 2.0;
+        }
+        self.rss_signing = self.rss_signing.max(r.rss_signing);
+        self.rss_present = self.rss_present.max(r.rss_present);
+    }
 }
 
 #[tokio::main]
@@ -292,10 +314,27 @@ async fn main() {
         .await;
     let ceiling_sized = n as f64 / t.elapsed().as_secs_f64();
 
-    let mut figures = Vec::new();
+    // Cases 2-4 run twice per variant, in A B B A order, so that neither
+    // variant always meets the busier API server; figures are the means.
+    let mut figures: Vec<Figures> = variants.iter().map(|_| Figures::default()).collect();
+    let order: Vec<usize> = (0..variants.len()).chain((0..variants.len()).rev()).collect();
+    for (round, &vi) in order.iter().enumerate() {
+        eprintln!("bench: {} (round {}) ...", variants[vi].label, round / variants.len() + 1);
+        let f = signer_cases(&client, &kubeconfig, &keys, &variants[vi], round, &config).await;
+        figures[vi].add_half(&f);
+    }
+    // Case 5: every variant's backlog exists before the first signer starts,
+    // so each signs against an API server holding the same objects.
+    let big = backlog();
     for (vi, v) in variants.iter().enumerate() {
-        eprintln!("bench: {} ...", v.label);
-        figures.push(signer_cases(&client, &kubeconfig, &keys, v, vi, &config).await);
+        let ns = format!("bench-backlog-{vi}");
+        namespace(&client, &ns, config.clone()).await;
+        eprintln!("bench: {}: creating {big} finished runs", v.label);
+        create_finished(&client, &ns, "b", big).await;
+    }
+    for (vi, v) in variants.iter().enumerate() {
+        eprintln!("bench: {}: signing the {big} backlog ...", v.label);
+        big_backlog(&client, &kubeconfig, &keys, v, vi, &mut figures[vi]).await;
     }
 
     println!();
@@ -338,21 +377,21 @@ async fn main() {
     }
 }
 
-/// Cases 2-5 for one signer build, each in namespaces of its own.
+/// Cases 2-4 for one signer build, in a namespace of their own.
 async fn signer_cases(
     client: &Client,
     kubeconfig: &str,
     keys: &PathBuf,
     v: &Variant,
-    vi: usize,
+    round: usize,
     config: &serde_json::Value,
 ) -> Figures {
     let n = n();
     let mut f = Figures::default();
-    let port = 19090 + 10 * vi as u16;
+    let port = 19090 + 10 * round as u16;
 
     // 2. Backlog: N finished runs, then the signer starts.
-    let ns = format!("bench-sign-{vi}");
+    let ns = format!("bench-sign-{round}");
     namespace(client, &ns, config.clone()).await;
     create_finished(client, &ns, "s", n).await;
     let signer = SignerProcess::start(&v.bin, kubeconfig, &ns, keys, port);
@@ -453,26 +492,25 @@ async fn signer_cases(
     f.rss_present = signer.peak_rss_mib();
     drop(signer);
 
-    // 5. A big backlog: the first enable on a busy cluster.
+    // The next round starts from an API server as loaded as this one did.
+    api.delete_collection(&Default::default(), &Default::default()).await.unwrap();
+    f
+}
+
+/// Case 5: a big backlog, the first enable on a busy cluster; its runs were
+/// created beforehand in `bench-backlog-{vi}`.
+async fn big_backlog(client: &Client, kubeconfig: &str, keys: &PathBuf, v: &Variant, vi: usize, f: &mut Figures) {
     let big = backlog();
     let ns = format!("bench-backlog-{vi}");
-    namespace(client, &ns, config.clone()).await;
-    eprintln!("bench: {}: creating {big} finished runs", v.label);
-    create_finished(client, &ns, "b", big).await;
-    let signer = SignerProcess::start(&v.bin, kubeconfig, &ns, keys, port + 4);
+    let signer = SignerProcess::start(&v.bin, kubeconfig, &ns, keys, 19500 + 10 * vi as u16);
     let t = Instant::now();
     let (t1, s1) = wait_signed(&signer, big, t).await;
     f.big_first_ms = (t1 - t).as_secs_f64() * 1000.0;
     f.big_rate = (big - s1) as f64 / t1.elapsed().as_secs_f64();
     f.big_rss = signer.peak_rss_mib();
     drop(signer);
-
-    // The next variant starts from an API server as loaded as this one did.
-    for ns in [format!("bench-sign-{vi}"), ns] {
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar());
-        api.delete_collection(&Default::default(), &Default::default()).await.unwrap();
-    }
-    f
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar());
+    api.delete_collection(&Default::default(), &Default::default()).await.unwrap();
 }
 
 /// Waits until the signer has signed `n` runs; returns when and at what
