@@ -23,10 +23,12 @@ test-integration: tools
 bench: tools
 	bash hack/bench.sh
 
-## Builds kube-apiserver, etcd and cosign from the Go module proxy once (cached in ~/.cache).
+## Builds kube-apiserver, etcd and cosign from the Go module proxy, and unpacks the Debian
+## docker-registry, once (cached in ~/.cache).
 tools:
 	bash hack/tools.sh kube >/dev/null
 	bash hack/tools.sh cosign >/dev/null
+	bash hack/tools.sh registry >/dev/null
 
 lint:
 	cargo fmt --all -- --check

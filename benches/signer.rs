@@ -291,13 +291,16 @@ async fn main() {
     create_finished(&client, "bench-ceiling-sized", "z", n).await;
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "bench-ceiling-sized", &ar());
     let chains = ChainsConfig::parse(&serde_json::from_value(config.clone()).unwrap()).unwrap();
-    let pipeline = Pipeline::build(Arc::new(chains), &Parts { x509: Arc::new(KeyDir::open(&keys)), log: None });
+    let pipeline = Pipeline::build(
+        Arc::new(chains),
+        &Parts { x509: Arc::new(KeyDir::open(&keys)), log: None, storage: Default::default() },
+    );
     let mut bodies = Vec::with_capacity(n);
     for i in 0..n {
         let obj = serde_json::to_value(api.get(&format!("z-{i:05}")).await.unwrap()).unwrap();
         let run = Run::new(RunKind::TaskRun, &obj);
         let payloads = pipeline.plan(&run, &tekton_chains_operator::formats::detect(&run), &[]).unwrap();
-        let mut a = pipeline.execute(&run, payloads).await.unwrap().annotations;
+        let mut a = pipeline.execute(&run, payloads).await.map_err(|f| f.error).unwrap().annotations;
         a.insert(SIGNED.into(), "true".into());
         bodies.push(json!({ "metadata": { "annotations": a } }));
     }

@@ -2,18 +2,32 @@
 # Runs the integration tests against real components:
 # - TEST_KUBECONFIG (an existing cluster) when set, else a fresh local
 #   kube-apiserver + etcd started here and stopped afterwards;
-# - the real cosign (COSIGN_BIN, built once by hack/tools.sh).
+# - the real cosign (COSIGN_BIN, built once by hack/tools.sh);
+# - two real OCI registries (TEST_REGISTRY_ENV, else started here by
+#   hack/registry.sh: one open, one behind TLS + htpasswd).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 export COSIGN_BIN="${COSIGN_BIN:-$(bash hack/tools.sh cosign)}"
+dir="" rdir=""
+cleanup() {
+  if [ -n "$dir" ]; then bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true; fi
+  if [ -n "$rdir" ]; then bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 if [ -z "${TEST_KUBECONFIG:-}" ]; then
   dir="$here/target/test-cluster"
   bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true
-  trap 'bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true' EXIT
   bash hack/cluster.sh up "$dir" >/dev/null
   export TEST_KUBECONFIG="$dir/kubeconfig"
 fi
+if [ -z "${TEST_REGISTRY_ENV:-}" ]; then
+  rdir="$here/target/test-registry"
+  bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true
+  bash hack/registry.sh up "$rdir" >/dev/null
+  export TEST_REGISTRY_ENV="$rdir/env"
+fi
+echo "[test-integration] registries: $(grep -E 'REGISTRY_(OPEN|AUTH)=' "$TEST_REGISTRY_ENV" | tr '\n' ' ')"
 echo "[test-integration] API server: $(grep server: "$TEST_KUBECONFIG" | awk '{print $2}'), cosign: $COSIGN_BIN"
 cargo test --test '*'

@@ -4,6 +4,7 @@
 #
 #   hack/tools.sh kube     -> prints the folder holding kube-apiserver and etcd
 #   hack/tools.sh cosign   -> prints the path of the cosign binary
+#   hack/tools.sh registry -> prints the path of an OCI registry (distribution)
 #
 # KUBEBUILDER_ASSETS (a folder with kube-apiserver and etcd) skips the build.
 set -euo pipefail
@@ -11,6 +12,7 @@ set -euo pipefail
 KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 COSIGN_VERSION="${COSIGN_VERSION:-v2.6.2}"
+REGISTRY_DEB="${REGISTRY_DEB:-docker-registry}"
 CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tekton-chains-operator/tools}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
@@ -86,8 +88,44 @@ ensure_cosign() {
   echo "$out"
 }
 
+# The distribution registry from Debian's docker-registry package, unpacked
+# (never installed: its postinst would start a daemon on :5000).
+# REGISTRY_BIN, or docker-registry / registry on PATH, skip the download.
+ensure_registry() {
+  if [ -n "${REGISTRY_BIN:-}" ]; then echo "$REGISTRY_BIN"; return; fi
+  for b in docker-registry registry; do
+    if command -v "$b" >/dev/null 2>&1 && "$b" --version 2>/dev/null | grep -qi distribution; then
+      command -v "$b"; return
+    fi
+  done
+  local dir="$CACHE/docker-registry"
+  if [ ! -x "$dir/docker-registry" ]; then
+    log "docker-registry: downloading the Debian package (first time only)"
+    local work
+    work=$(mktemp -d)
+    (
+      cd "$work"
+      chmod 777 "$work"
+      apt-get download "$REGISTRY_DEB" >/dev/null 2>&1 || {
+        log "docker-registry: apt-get download failed; refreshing the package lists"
+        apt-get update -qq >/dev/null 2>&1 || true
+        apt-get download "$REGISTRY_DEB" >/dev/null
+      }
+      dpkg -x ./*.deb root
+      mkdir -p "$dir"
+      cp root/usr/bin/docker-registry "$dir/docker-registry.tmp"
+      mv "$dir/docker-registry.tmp" "$dir/docker-registry"
+    ) || { rm -rf "$work"; log "docker-registry: download failed; set REGISTRY_BIN"; return 1; }
+    rm -rf "$work"
+  else
+    log "docker-registry: cached in $dir"
+  fi
+  echo "$dir/docker-registry"
+}
+
 case "${1:-}" in
   kube) ensure_kube ;;
   cosign) ensure_cosign ;;
-  *) echo "usage: $0 kube|cosign" >&2; exit 2 ;;
+  registry) ensure_registry ;;
+  *) echo "usage: $0 kube|cosign|registry" >&2; exit 2 ;;
 esac

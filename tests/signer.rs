@@ -624,8 +624,8 @@ async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fiel
 async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
-    // The defaults: artifacts.oci.storage is "oci", which this release cannot write.
-    let ns = namespace_with_config(&env, "nooci", &[]).await;
+    // `gcs`, which this release cannot write, for images.
+    let ns = namespace_with_config(&env, "nogcs", &[("artifacts.oci.storage", "gcs")]).await;
     let s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "pushes-image", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "pushes-image", "failed").await;
@@ -644,7 +644,7 @@ async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
     };
     let failed = event("SigningFailed").await;
     let note = failed.message.unwrap_or_default();
-    assert!(note.contains(r#"storage backend "oci" (artifacts.oci.storage) is not supported yet"#), "{note}");
+    assert!(note.contains(r#"storage backend "gcs" (artifacts.oci.storage) is not supported yet"#), "{note}");
     assert!(note.contains("retrying cannot help"), "{note}");
     // Refused once when the config was loaded, on chains-config itself.
     let refused = event("UnsupportedConfig").await;

@@ -226,7 +226,7 @@ pub fn digest(s: &str) -> Result<BTreeMap<String, String>, String> {
 }
 
 /// An image from a URL (tag allowed, dropped) and a `sha256:` digest.
-fn image(url: &str, digest_str: &str) -> Result<Image, String> {
+pub fn image(url: &str, digest_str: &str) -> Result<Image, String> {
     let d = digest(digest_str)?;
     let hex = d.get("sha256").ok_or_else(|| format!("image digest {digest_str:?} must be sha256"))?;
     let repo = normalize_repo(url);

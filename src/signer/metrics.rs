@@ -46,6 +46,10 @@ pub struct Metrics {
     pub failures: Family<FailureLabels, Counter>,
     /// Runs waiting in the queue (ready, delayed or being signed).
     pub queue_depth: Gauge,
+    /// ServiceAccount and Secret reads for registry credentials.
+    pub secret_reads: Counter,
+    /// Signature and attestation manifests pushed to registries.
+    pub registry_pushes: Counter,
     registry: Registry,
 }
 
@@ -102,6 +106,18 @@ impl Metrics {
         registry.register("signing_failures", "Failed signing attempts by run kind and reason", failures.clone());
         let queue_depth = Gauge::default();
         registry.register("signer_queue_depth", "Runs waiting to be signed", queue_depth.clone());
+        let secret_reads = Counter::default();
+        registry.register(
+            "signer_secret_reads",
+            "ServiceAccount and Secret reads for registry credentials",
+            secret_reads.clone(),
+        );
+        let registry_pushes = Counter::default();
+        registry.register(
+            "signer_registry_pushes",
+            "Signature and attestation manifests pushed to registries",
+            registry_pushes.clone(),
+        );
         Arc::new(Self {
             taskrun,
             pipelinerun,
@@ -110,6 +126,8 @@ impl Metrics {
             reconcile_duration,
             failures,
             queue_depth,
+            secret_reads,
+            registry_pushes,
             registry,
         })
     }

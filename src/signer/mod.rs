@@ -33,6 +33,7 @@ use worker::Ctx;
 use crate::config::ChainsConfig;
 use crate::formats::RunKind;
 use crate::signing::KeyDir;
+use crate::storage;
 use crate::tekton::objects::{CHAINS_CONFIG, CONTROLLER, SIGNING_SECRETS_PATH};
 use crate::telemetry::{self, Render};
 
@@ -77,6 +78,10 @@ pub struct Options {
     /// the others are read with one GET when their turn comes.
     #[arg(long, default_value_t = 8)]
     pub queue_cache_mib: usize,
+    /// PEM bundle of extra CAs trusted for registries (besides the system
+    /// roots and SSL_CERT_FILE / SSL_CERT_DIR).
+    #[arg(long)]
+    pub registry_ca_file: Option<PathBuf>,
     /// Sign only while holding the Lease `tekton-chains-signer` in the system namespace.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
@@ -141,10 +146,22 @@ impl Signer {
         if let Err(e) = keys.current() {
             warn!(error = %e, "no signing key yet; runs will fail until one is added");
         }
-        let parts = Parts { x509: keys.clone(), log: None };
+        let metrics = Metrics::new();
+        let roots = opts.registry_ca_file.as_ref().and_then(|p| match std::fs::read(p) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                warn!(path = %p.display(), error = %e, "reading --registry-ca-file; using the system roots only");
+                None
+            }
+        });
+        let oci = storage::oci::Shared {
+            registries: storage::oci::registry::Registries::new(roots, metrics.registry_pushes.clone()),
+            secrets: storage::oci::secrets::Secrets::new(client.clone(), metrics.secret_reads.clone()),
+        };
+        let storage = storage::Parts { oci: Some(Arc::new(oci)) };
+        let parts = Parts { x509: keys.clone(), log: None, storage };
         let initial = config_watch::build(initial_config(&client, &opts.system_namespace).await, &parts);
         let (pipeline_tx, pipeline) = watch::channel(initial);
-        let metrics = Metrics::new();
         let recorder = Recorder::new(client.clone(), CONTROLLER.into());
         let ctx = Ctx { client, pipeline, metrics: metrics.clone(), recorder, backoff: opts.retry_backoff };
         Arc::new(Self {

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use futures::future::try_join_all;
+use futures::future::join_all;
 
 use super::error::Error;
 use crate::config::{Artifact, ArtifactConfig, ChainsConfig, Format, SignerKind, StorageKind, Transparency};
@@ -28,6 +28,8 @@ pub struct Parts {
     pub x509: Arc<dyn Signer>,
     /// The transparency log, when one is built.
     pub log: Option<Arc<dyn TransparencyLog>>,
+    /// What storage backends are built from.
+    pub storage: storage::Parts,
 }
 
 /// How one artifact type is handled under the current config.
@@ -87,6 +89,15 @@ pub struct Done {
     pub stored: usize,
     /// Transparency log entries made.
     pub uploaded: usize,
+}
+
+/// A run [`Pipeline::execute`] could not finish: the first error, and the
+/// annotations of what did get stored (written with the failure, so a
+/// backend that worked keeps its part).
+#[derive(Debug)]
+pub struct Failed {
+    pub error: Error,
+    pub annotations: Annotations,
 }
 
 /// The signing pipeline of one chains-config.
@@ -174,46 +185,61 @@ impl Pipeline {
         Ok(out)
     }
 
-    /// Signs, logs and stores every payload, concurrently. All or nothing:
-    /// any failure is returned, and no annotation of a partial result is.
-    pub async fn execute(&self, run: &Run<'_>, payloads: Vec<Payload>) -> Result<Done, Error> {
+    /// Signs, logs and stores every payload, concurrently. A run is done
+    /// only when every payload reached every backend; otherwise the first
+    /// error comes back with the annotations that were stored.
+    pub async fn execute(&self, run: &Run<'_>, payloads: Vec<Payload>) -> Result<Done, Box<Failed>> {
         let upload = self.log.as_ref().filter(|_| match self.config.transparency {
             Transparency::Off => false,
             Transparency::On => true,
             Transparency::Manual => run.annotation(TRANSPARENCY_UPLOAD) == Some("true"),
         });
-        let results = try_join_all(payloads.into_iter().map(|p| self.one(run, p, upload))).await?;
+        let results = join_all(payloads.into_iter().map(|p| self.one(run, p, upload))).await;
         let mut done = Done::default();
-        for (annotations, stored, uploaded) in results {
-            done.annotations.extend(annotations);
-            done.signed += 1;
-            done.stored += stored;
-            done.uploaded += uploaded as usize;
+        let mut error = None;
+        for r in results {
+            done.annotations.extend(r.annotations);
+            done.stored += r.stored;
+            done.uploaded += r.uploaded as usize;
+            match r.error {
+                None => done.signed += 1,
+                Some(e) => {
+                    error.get_or_insert(e);
+                }
+            }
         }
-        Ok(done)
+        match error {
+            None => Ok(done),
+            Some(error) => Err(Box::new(Failed { error, annotations: done.annotations })),
+        }
     }
 
-    /// One payload through signer → log → backends.
-    async fn one(
-        &self,
-        run: &Run<'_>,
-        p: Payload,
-        log: Option<&Arc<dyn TransparencyLog>>,
-    ) -> Result<(Annotations, usize, bool), Error> {
+    /// One payload through signer → log → backends; every backend is tried
+    /// even when another fails.
+    async fn one(&self, run: &Run<'_>, p: Payload, log: Option<&Arc<dyn TransparencyLog>>) -> OneResult {
         let Route::On { signer, backends } = self.route(p.artifact) else {
             unreachable!("plan only yields payloads of enabled artifact types")
         };
+        let mut out = OneResult::default();
         let subject = match &p.subject {
             Subject::Run => p.key.clone(),
             Subject::Image(img) => format!("{}@{}", img.repo, img.digest),
         };
         let key_error = |source| Error::Key { artifact: p.artifact, source };
-        let (signature, envelope) = if p.dsse {
-            let sig = signer.sign(&dsse::pae(IN_TOTO_PAYLOAD_TYPE, &p.bytes)).await.map_err(key_error)?;
-            let env = dsse::envelope(IN_TOTO_PAYLOAD_TYPE, &p.bytes, &sig.bytes);
-            (sig, Some(env))
+        let signed = if p.dsse {
+            signer.sign(&dsse::pae(IN_TOTO_PAYLOAD_TYPE, &p.bytes)).await.map(|sig| {
+                let env = dsse::envelope(IN_TOTO_PAYLOAD_TYPE, &p.bytes, &sig.bytes);
+                (sig, Some(env))
+            })
         } else {
-            (signer.sign(&p.bytes).await.map_err(key_error)?, None)
+            signer.sign(&p.bytes).await.map(|sig| (sig, None))
+        };
+        let (signature, envelope) = match signed {
+            Ok(s) => s,
+            Err(e) => {
+                out.error = Some(key_error(e));
+                return out;
+            }
         };
         let mut signed = Signed {
             artifact: p.artifact,
@@ -225,29 +251,49 @@ impl Pipeline {
             verifier: signature.verifier,
             log_entry: None,
         };
-        let mut annotations = Annotations::new();
         if let Some(log) = log {
-            let entry = log.upload(&signed).await.map_err(|source| Error::Transparency {
-                artifact: signed.artifact,
-                subject: subject.clone(),
-                source,
-            })?;
-            if signed.subject == Subject::Run {
-                annotations.insert(TRANSPARENCY.into(), entry.url.clone());
+            match log.upload(&signed).await {
+                Ok(entry) => {
+                    if signed.subject == Subject::Run {
+                        out.annotations.insert(TRANSPARENCY.into(), entry.url.clone());
+                    }
+                    signed.log_entry = Some(entry);
+                    out.uploaded = true;
+                }
+                Err(source) => {
+                    out.error = Some(Error::Transparency { artifact: signed.artifact, subject, source });
+                    return out;
+                }
             }
-            signed.log_entry = Some(entry);
         }
-        for b in backends {
-            let a = b.store(run, &signed).await.map_err(|source| Error::Storage {
-                artifact: signed.artifact,
-                subject: subject.clone(),
-                backend: b.kind(),
-                source,
-            })?;
-            annotations.extend(a);
+        let stored = join_all(backends.iter().map(|b| b.store(run, &signed))).await;
+        for (b, r) in backends.iter().zip(stored) {
+            match r {
+                Ok(a) => {
+                    out.annotations.extend(a);
+                    out.stored += 1;
+                }
+                Err(source) => {
+                    out.error.get_or_insert(Error::Storage {
+                        artifact: signed.artifact,
+                        subject: subject.clone(),
+                        backend: b.kind(),
+                        source,
+                    });
+                }
+            }
         }
-        Ok((annotations, backends.len(), signed.log_entry.is_some()))
+        out
     }
+}
+
+/// What happened to one payload.
+#[derive(Default)]
+struct OneResult {
+    annotations: Annotations,
+    stored: usize,
+    uploaded: bool,
+    error: Option<Error>,
 }
 
 /// Resolves one artifact type's signer and backends.
@@ -276,10 +322,10 @@ fn route(a: Artifact, signer: SignerKind, storage: &[StorageKind], config: &Chai
     };
     let mut backends = Vec::new();
     for kind in storage {
-        match storage::build(*kind, config) {
+        match storage::build(*kind, config, &parts.storage) {
             Ok(b) => backends.push(b),
             Err(storage::NotBuilt(kind)) => {
-                let supported = storage::built().iter().map(|k| format!("{:?}", k.as_str())).collect::<Vec<_>>();
+                let supported = storage::BUILT.iter().map(|k| format!("{:?}", k.as_str())).collect::<Vec<_>>();
                 return Route::Refused(Refusal {
                     what: "storage backend",
                     key: a.key("storage"),

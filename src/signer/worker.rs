@@ -90,11 +90,11 @@ pub async fn process(ctx: &Ctx, kind: RunKind, obj: &Value) -> Outcome {
     }
     let payloads = match pipeline.plan(&run, &artifacts, &children) {
         Ok(p) => p,
-        Err(e) => return failure(ctx, &run, e).await,
+        Err(e) => return failure(ctx, &run, e, BTreeMap::new()).await,
     };
     let done = match pipeline.execute(&run, payloads).await {
         Ok(d) => d,
-        Err(e) => return failure(ctx, &run, e).await,
+        Err(f) => return failure(ctx, &run, f.error, f.annotations).await,
     };
     let counters = ctx.metrics.for_kind(kind);
     counters.sign_created.inc_by(done.signed as u64);
@@ -121,7 +121,7 @@ pub async fn process(ctx: &Ctx, kind: RunKind, obj: &Value) -> Outcome {
         }
         Err(PatchError::Conflict) => Outcome::Conflict,
         Err(PatchError::Gone) => Outcome::Skipped,
-        Err(PatchError::Other(e)) => failure(ctx, &run, e).await,
+        Err(PatchError::Other(e)) => failure(ctx, &run, e, BTreeMap::new()).await,
     }
 }
 
@@ -165,14 +165,17 @@ async fn children(ctx: &Ctx, run: &Run<'_>) -> Result<Vec<Value>, Outcome> {
 
 /// Counts a failure. A retryable one is tried again after a backoff until
 /// [`MAX_RETRIES`]; then, or at once for a permanent one, the run is marked
-/// `signed=failed` with a Warning Event naming the cause.
-async fn failure(ctx: &Ctx, run: &Run<'_>, cause: Error) -> Outcome {
+/// `signed=failed` with a Warning Event naming the cause. `stored` are the
+/// annotations of backends that did store their part; they go out in the
+/// same patch.
+async fn failure(ctx: &Ctx, run: &Run<'_>, cause: Error, stored: BTreeMap<String, String>) -> Outcome {
     ctx.metrics.failure(run.kind, cause.metric_label());
     let retries: u32 = run.annotation(RETRIES).and_then(|r| r.parse().ok()).unwrap_or(0) + 1;
     let give_up = retries >= MAX_RETRIES || !cause.retryable();
     let (ns, name, uid) = (run.namespace(), run.name(), run.uid());
     let reason = cause.metric_label();
-    let mut annotations = BTreeMap::from([(RETRIES.to_string(), retries.to_string())]);
+    let mut annotations = stored;
+    annotations.insert(RETRIES.to_string(), retries.to_string());
     if give_up {
         annotations.insert(SIGNED.into(), "failed".into());
         warn!(namespace = ns, name, uid, retries, reason, cause = %cause, "signing failed; marked signed=failed");

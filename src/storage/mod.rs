@@ -1,14 +1,16 @@
 //! The `Backend` seam: where signed artifacts are stored. A backend stores
 //! one [`Signed`] artifact and returns the annotations it adds to the run's
-//! single final patch. `tekton` (annotations on the run) is the first one;
-//! `oci`, `gcs`, `grafeas` and `docdb` come later, one file each plus one
-//! arm in [`build`].
+//! single final patch. `tekton` (annotations on the run) and `oci` (the
+//! image's registry) are built; `gcs`, `grafeas` and `docdb` come later,
+//! one module each plus one arm in [`build`].
 
+pub mod oci;
 mod tekton;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use oci::Oci;
 pub use tekton::Tekton;
 
 use crate::config::{ChainsConfig, StorageKind};
@@ -46,21 +48,26 @@ pub struct StorageError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotBuilt(pub StorageKind);
 
-/// Backends this release has (for messages): those [`build`] can build.
-pub fn built() -> Vec<StorageKind> {
-    let config = ChainsConfig::default();
-    StorageKind::ALL.iter().copied().filter(|k| build(*k, &config).is_ok()).collect()
+/// The long-lived parts backends are built from (they outlive config changes).
+#[derive(Clone, Default)]
+pub struct Parts {
+    /// Registry clients and ServiceAccount credentials, for `oci`.
+    pub oci: Option<Arc<oci::Shared>>,
 }
 
+/// Backends this release has.
+pub const BUILT: &[StorageKind] = &[StorageKind::Tekton, StorageKind::Oci];
+
 /// Builds the backend for `kind` under `config` (once per config change).
-pub fn build(kind: StorageKind, _config: &ChainsConfig) -> Result<Arc<dyn Backend>, NotBuilt> {
+pub fn build(kind: StorageKind, config: &ChainsConfig, parts: &Parts) -> Result<Arc<dyn Backend>, NotBuilt> {
     match kind {
         StorageKind::Tekton => Ok(Arc::new(Tekton)),
-        StorageKind::Oci
-        | StorageKind::Gcs
-        | StorageKind::DocDb
-        | StorageKind::Grafeas
-        | StorageKind::Kafka
-        | StorageKind::Archivista => Err(NotBuilt(kind)),
+        StorageKind::Oci => match &parts.oci {
+            Some(shared) => Ok(Arc::new(Oci::new(shared.clone(), config))),
+            None => Err(NotBuilt(kind)),
+        },
+        StorageKind::Gcs | StorageKind::DocDb | StorageKind::Grafeas | StorageKind::Kafka | StorageKind::Archivista => {
+            Err(NotBuilt(kind))
+        }
     }
 }

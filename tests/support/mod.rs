@@ -16,6 +16,8 @@ use tekton_chains_operator::crd::{self, TektonChain, TektonConfig};
 use tekton_chains_operator::operator::{self, Context, Options};
 use tokio::sync::{Mutex, MutexGuard};
 
+pub mod registry;
+
 /// Tests share one API server and the singleton CRs, so they run one at a time.
 static SERIAL: Mutex<()> = Mutex::const_new(());
 
@@ -219,6 +221,7 @@ pub fn signer_options(
         lease_duration: Duration::from_secs(3),
         queue_order: Default::default(),
         queue_cache_mib: 16,
+        registry_ca_file: None,
     }
 }
 

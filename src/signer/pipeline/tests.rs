@@ -95,6 +95,7 @@ fn parts(journal: &Journal, fail: Option<KeyError>) -> Parts {
     Parts {
         x509: Arc::new(FakeSigner { journal: journal.clone(), fail }),
         log: Some(Arc::new(FakeLog(journal.clone()))),
+        storage: Default::default(),
     }
 }
 
@@ -118,23 +119,29 @@ impl Pipeline {
 }
 
 fn run_pipeline(p: &Pipeline, obj: &serde_json::Value) -> Result<Done, Error> {
+    run_pipeline_failed(p, obj).map_err(|f| f.error)
+}
+
+fn run_pipeline_failed(p: &Pipeline, obj: &serde_json::Value) -> Result<Done, Box<Failed>> {
     let run = Run::new(RunKind::TaskRun, obj);
-    let payloads = p.plan(&run, &detect(&run), &[])?;
+    let payloads = p
+        .plan(&run, &detect(&run), &[])
+        .map_err(|error| Box::new(Failed { error, annotations: Default::default() }))?;
     futures::executor::block_on(p.execute(&run, payloads))
 }
 
 #[test]
-fn default_config_signs_the_run_in_toto_and_refuses_oci_image_storage_at_build_time() {
+fn a_backend_this_release_lacks_is_refused_at_build_time() {
     let journal = Journal::default();
     let obj = taskrun();
     let run = Run::new(RunKind::TaskRun, &obj);
-    let p = Pipeline::build(Arc::new(ChainsConfig::default()), &parts(&journal, None));
+    let p = Pipeline::build(config(&[("artifacts.oci.storage", "gcs")]), &parts(&journal, None));
     // Refused once, when the config is loaded; not per run.
     let refusals = p.refusals();
     assert_eq!(refusals.len(), 1);
     assert_eq!(
         refusals[0].error().to_string(),
-        "storage backend \"oci\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\""
+        "storage backend \"gcs\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\", \"oci\""
     );
     let err = p.plan(&run, &detect(&run), &[]).unwrap_err();
     assert!(!err.retryable(), "retrying an unsupported backend cannot help");
@@ -232,7 +239,7 @@ fn manual_transparency_uploads_only_runs_that_ask_for_it() {
 }
 
 #[test]
-fn a_backend_failure_fails_the_run_with_its_context_and_returns_no_annotations() {
+fn a_backend_failure_fails_the_run_with_its_context_and_keeps_what_other_backends_stored() {
     let journal = Journal::default();
     let error = StorageError {
         target: "registry.local/app".into(),
@@ -245,7 +252,11 @@ fn a_backend_failure_fails_the_run_with_its_context_and_returns_no_annotations()
         Pipeline::build(c, &parts(&journal, None)),
         FakeBackend { journal: journal.clone(), error: Some(error) },
     );
-    let err = run_pipeline(&p, &taskrun()).unwrap_err();
+    let failed = run_pipeline_failed(&p, &taskrun()).unwrap_err();
+    // The TaskRun's own payload went to `tekton` storage; the image's failed.
+    assert!(failed.annotations.contains_key("chains.tekton.dev/payload-taskrun-u-1"));
+    assert!(!failed.annotations.contains_key(SIGNED));
+    let err = failed.error;
     assert!(err.retryable());
     assert_eq!(err.metric_label(), "storage");
     assert_eq!(err.to_string(), format!("storing oci quay.io/a/b@{D} in oci storage: registry.local/app: HTTP 503"));

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Two real OCI registries (distribution) on loopback, for tests and people:
+# - "open": plain http, no auth;
+# - "auth": TLS with a self-signed CA, htpasswd basic auth (user `chains`,
+#   password `chains-test-pw`: test-only credentials).
+#
+#   hack/registry.sh up   [DIR]   start (idempotent), write DIR/env
+#   hack/registry.sh down [DIR]   stop and remove state
+#
+# DIR/env holds REGISTRY_OPEN, REGISTRY_AUTH (host:port), REGISTRY_CA (PEM),
+# REGISTRY_USER and REGISTRY_PASSWORD. The binary comes from hack/tools.sh.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cmd=${1:-}
+dir=${2:-${REGISTRY_DIR:-$here/.registry}}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+log() { echo "[registry] $*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+alive() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+
+stop() {
+  for r in open auth; do
+    if alive "$r"; then kill "$(cat "$dir/$r.pid")" 2>/dev/null || true; fi
+    for _ in $(seq 30); do alive "$r" || break; sleep 0.1; done
+    rm -f "$dir/$r.pid"
+  done
+}
+
+certs() {
+  [ -f "$dir/pki/server.crt" ] && return
+  mkdir -p "$dir/pki"
+  (
+    cd "$dir/pki"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+      -keyout ca.key -out ca.crt -subj "/CN=registry-test-ca" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
+      -subj "/CN=registry" 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.crt 2>/dev/null
+  )
+}
+
+# start NAME PORT EXTRA_YAML
+start() {
+  local name=$1 port=$2 extra=$3
+  mkdir -p "$dir/$name-data"
+  cat >"$dir/$name.yml" <<YAML
+version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $dir/$name-data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+$extra
+YAML
+  "$bin" serve "$dir/$name.yml" >"$dir/$name.log" 2>&1 &
+  echo $! >"$dir/$name.pid"
+}
+
+up() {
+  if alive open && alive auth && [ -f "$dir/env" ]; then
+    log "already running: $(tr '\n' ' ' <"$dir/env")"
+    return
+  fi
+  stop
+  bin=$("$here/hack/tools.sh" registry)
+  certs
+  # bcrypt of the test-only password `chains-test-pw`.
+  echo 'chains:$2b$05$XdJXCC3XAFM0lOGw5Nk7ZelwyoNCDQbNroxywt7JlhQ6YyitvvBf.' >"$dir/htpasswd"
+  local open_port auth_port
+  open_port=$(free_port); auth_port=$(free_port)
+  rm -rf "$dir/open-data" "$dir/auth-data"
+  log "starting the open registry on http://127.0.0.1:$open_port"
+  start open "$open_port" ""
+  log "starting the auth registry on https://127.0.0.1:$auth_port (htpasswd, CA $dir/pki/ca.crt)"
+  start auth "$auth_port" "  tls:
+    certificate: $dir/pki/server.crt
+    key: $dir/pki/server.key
+auth:
+  htpasswd:
+    realm: chains-test
+    path: $dir/htpasswd"
+  for _ in $(seq 100); do
+    if curl -sf "http://127.0.0.1:$open_port/v2/" >/dev/null 2>&1 &&
+      [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$dir/pki/ca.crt" "https://127.0.0.1:$auth_port/v2/")" = 401 ]; then
+      cat >"$dir/env" <<ENV
+REGISTRY_OPEN=127.0.0.1:$open_port
+REGISTRY_AUTH=127.0.0.1:$auth_port
+REGISTRY_CA=$dir/pki/ca.crt
+REGISTRY_USER=chains
+REGISTRY_PASSWORD=chains-test-pw
+ENV
+      log "ready: $(tr '\n' ' ' <"$dir/env")"
+      return
+    fi
+    if ! alive open || ! alive auth; then break; fi
+    sleep 0.1
+  done
+  log "the registries did not start; logs: $dir/open.log $dir/auth.log"
+  tail -5 "$dir/open.log" "$dir/auth.log" >&2 || true
+  stop
+  exit 1
+}
+
+case "$cmd" in
+  up) up ;;
+  down) stop; rm -rf "$dir/open-data" "$dir/auth-data" "$dir/env"; log "stopped" ;;
+  *) echo "usage: $0 up|down [DIR]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,158 @@
+//! cosign's registry layout (pure): the layer a signature or attestation
+//! becomes, the tag it goes to (`sha256-<hex>.sig` / `.att`), and the
+//! manifest that appends it to what the tag already holds.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::signing::Signed;
+
+/// Media type of a simplesigning signature layer.
+pub const SIMPLESIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// Media type of an attestation layer (a DSSE envelope).
+pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// Media types of the manifests written (and accepted when read).
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+
+/// Layer annotation keys, as cosign writes and reads them.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+
+/// Which of an image's two cosign tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    /// `sha256-<hex>.sig`: simplesigning signatures.
+    Signature,
+    /// `sha256-<hex>.att`: attestations.
+    Attestation,
+}
+
+impl Tag {
+    /// The tag for the image with `digest` (`sha256:<hex>`).
+    pub fn for_digest(self, digest: &str) -> String {
+        let suffix = match self {
+            Tag::Signature => "sig",
+            Tag::Attestation => "att",
+        };
+        format!("{}.{suffix}", digest.replacen(':', "-", 1))
+    }
+}
+
+/// One layer to add: its bytes, media type and annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    pub media_type: &'static str,
+    pub data: Vec<u8>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_digest(data: &[u8]) -> String {
+    let hex: String = Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+impl Layer {
+    /// A simplesigning signature: the payload, with the base64 signature (and
+    /// certificate and chain, when there are any) as annotations.
+    pub fn signature(signed: &Signed) -> Self {
+        let mut annotations = BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), STANDARD.encode(&signed.signature))]);
+        Self::certificates(signed, &mut annotations);
+        Self { media_type: SIMPLESIGNING, data: signed.payload.clone(), annotations }
+    }
+
+    /// An attestation: the DSSE envelope, with its predicate type. cosign
+    /// writes an empty signature annotation on attestations too.
+    pub fn attestation(signed: &Signed, predicate_type: &str) -> Self {
+        let mut annotations = BTreeMap::from([
+            (SIGNATURE_ANNOTATION.to_string(), String::new()),
+            (PREDICATE_TYPE_ANNOTATION.to_string(), predicate_type.to_string()),
+        ]);
+        Self::certificates(signed, &mut annotations);
+        Self { media_type: DSSE_ENVELOPE, data: signed.stored_signature(), annotations }
+    }
+
+    fn certificates(signed: &Signed, annotations: &mut BTreeMap<String, String>) {
+        if let Some(cert) = signed.verifier.cert.as_deref() {
+            annotations.insert(CERTIFICATE_ANNOTATION.into(), cert.to_string());
+        }
+        if let Some(chain) = signed.verifier.chain.as_deref() {
+            annotations.insert(CHAIN_ANNOTATION.into(), chain.to_string());
+        }
+    }
+
+    /// `sha256:<hex>` of the layer's bytes.
+    pub fn digest(&self) -> String {
+        sha256_digest(&self.data)
+    }
+
+    fn descriptor(&self) -> Value {
+        json!({ "mediaType": self.media_type, "size": self.data.len(), "digest": self.digest(), "annotations": self.annotations })
+    }
+}
+
+/// What pushing a layer to a tag takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Merge {
+    /// The tag holds this very layer already (a retry, or a second signer
+    /// process): nothing to push.
+    Present,
+    /// Push the config blob, then this manifest (the layer blob too).
+    Push { manifest: Vec<u8>, media_type: String, config: Vec<u8> },
+}
+
+/// Appends `layer` to the manifest the tag holds now (`None` when the tag
+/// does not exist). Every existing layer and manifest field is kept; the
+/// config is rebuilt to list all layers. The same layer (same digest and
+/// annotations) is never added twice.
+pub fn merge(existing: Option<&Value>, layer: &Layer) -> Merge {
+    let ours = layer.descriptor();
+    let mut manifest = existing
+        .cloned()
+        .unwrap_or_else(|| json!({ "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {}, "layers": [] }));
+    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+    let present = layers.iter().any(|l| {
+        l["digest"] == ours["digest"]
+            && l["mediaType"] == ours["mediaType"]
+            && l["annotations"].as_object().cloned().unwrap_or_default()
+                == ours["annotations"].as_object().cloned().unwrap_or_default()
+    });
+    if present {
+        return Merge::Present;
+    }
+    let mut layers = layers;
+    layers.push(ours);
+    let media_type = manifest["mediaType"].as_str().unwrap_or(OCI_MANIFEST).to_string();
+    let config_type = if media_type == DOCKER_MANIFEST { DOCKER_CONFIG } else { OCI_CONFIG };
+    let config = config_blob(&layers);
+    manifest["layers"] = Value::Array(layers);
+    manifest["config"] = json!({ "mediaType": config_type, "size": config.len(), "digest": sha256_digest(&config) });
+    manifest["mediaType"] = Value::String(media_type.clone());
+    let manifest = serde_json::to_vec(&manifest).expect("manifest serializes");
+    Merge::Push { manifest, media_type, config }
+}
+
+/// The image config of a signature image, as go-containerregistry writes
+/// it for layers appended to an empty image.
+fn config_blob(layers: &[Value]) -> Vec<u8> {
+    let zero = "0001-01-01T00:00:00Z";
+    let diff_ids: Vec<&Value> = layers.iter().map(|l| &l["digest"]).collect();
+    let history: Vec<Value> = layers.iter().map(|_| json!({ "created": zero })).collect();
+    serde_json::to_vec(&json!({
+        "architecture": "", "created": zero, "history": history, "os": "",
+        "rootfs": { "type": "layers", "diff_ids": diff_ids }, "config": {},
+    }))
+    .expect("config serializes")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+use super::*;
+use crate::config::Artifact;
+use crate::signing::dsse;
+use crate::signing::{Subject, Verifier};
+
+fn signed(cert: Option<&str>, envelope: bool) -> Signed {
+    let payload = br#"{"critical":{}}"#.to_vec();
+    Signed {
+        artifact: Artifact::Oci,
+        subject: Subject::Run,
+        key: "k".into(),
+        envelope: envelope.then(|| dsse::envelope(dsse::IN_TOTO_PAYLOAD_TYPE, &payload, b"sig")),
+        payload,
+        signature: b"sig".to_vec(),
+        verifier: Verifier { public_key_pem: "PEM".into(), cert: cert.map(Into::into), chain: None },
+        log_entry: None,
+    }
+}
+
+fn manifest(m: &Merge) -> Value {
+    match m {
+        Merge::Push { manifest, .. } => serde_json::from_slice(manifest).unwrap(),
+        Merge::Present => panic!("expected a push"),
+    }
+}
+
+#[test]
+fn tags_follow_cosign() {
+    let d = format!("sha256:{}", "ab".repeat(32));
+    assert_eq!(Tag::Signature.for_digest(&d), format!("sha256-{}.sig", "ab".repeat(32)));
+    assert_eq!(Tag::Attestation.for_digest(&d), format!("sha256-{}.att", "ab".repeat(32)));
+}
+
+#[test]
+fn a_signature_layer_carries_payload_signature_and_certificate() {
+    let l = Layer::signature(&signed(Some("CERT"), false));
+    assert_eq!(l.media_type, SIMPLESIGNING);
+    assert_eq!(l.data, br#"{"critical":{}}"#);
+    assert_eq!(l.annotations[SIGNATURE_ANNOTATION], STANDARD.encode(b"sig"));
+    assert_eq!(l.annotations[CERTIFICATE_ANNOTATION], "CERT");
+    assert!(!l.annotations.contains_key(CHAIN_ANNOTATION));
+}
+
+#[test]
+fn an_attestation_layer_is_the_envelope_with_its_predicate_type() {
+    let s = signed(None, true);
+    let l = Layer::attestation(&s, "https://slsa.dev/provenance/v0.2");
+    assert_eq!(l.media_type, DSSE_ENVELOPE);
+    assert_eq!(l.data, s.stored_signature());
+    assert_eq!(l.annotations[PREDICATE_TYPE_ANNOTATION], "https://slsa.dev/provenance/v0.2");
+    assert_eq!(l.annotations[SIGNATURE_ANNOTATION], "");
+}
+
+#[test]
+fn a_new_tag_gets_an_oci_manifest_with_a_matching_config() {
+    let l = Layer::signature(&signed(None, false));
+    let m = merge(None, &l);
+    let Merge::Push { config, media_type, .. } = &m else { panic!() };
+    let v = manifest(&m);
+    assert_eq!(media_type, OCI_MANIFEST);
+    assert_eq!(v["schemaVersion"], 2);
+    assert_eq!(v["layers"].as_array().unwrap().len(), 1);
+    assert_eq!(v["layers"][0]["digest"], l.digest());
+    assert_eq!(v["config"]["digest"], sha256_digest(config));
+    let c: Value = serde_json::from_slice(config).unwrap();
+    assert_eq!(c["rootfs"]["diff_ids"], json!([l.digest()]));
+}
+
+#[test]
+fn another_signers_layers_and_fields_are_kept_and_ours_is_added_once() {
+    let theirs = json!({
+        "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+        "config": { "mediaType": DOCKER_CONFIG, "size": 1, "digest": "sha256:00" },
+        "layers": [{ "mediaType": SIMPLESIGNING, "size": 3, "digest": "sha256:11",
+                     "annotations": { SIGNATURE_ANNOTATION: "other" } }],
+        "annotations": { "org.example/keep": "yes" },
+    });
+    let l = Layer::signature(&signed(None, false));
+    let m = merge(Some(&theirs), &l);
+    let Merge::Push { media_type, .. } = &m else { panic!() };
+    assert_eq!(media_type, DOCKER_MANIFEST);
+    let v = manifest(&m);
+    assert_eq!(v["layers"].as_array().unwrap().len(), 2);
+    assert_eq!(v["layers"][0]["annotations"][SIGNATURE_ANNOTATION], "other");
+    assert_eq!(v["annotations"]["org.example/keep"], "yes");
+    assert_eq!(v["config"]["mediaType"], DOCKER_CONFIG);
+    // Pushed again (a retry): nothing to do.
+    assert_eq!(merge(Some(&v), &l), Merge::Present);
+    // The same payload with another certificate is another signature.
+    assert!(matches!(merge(Some(&v), &Layer::signature(&signed(Some("C"), false))), Merge::Push { .. }));
+}

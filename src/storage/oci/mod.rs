@@ -1,0 +1,171 @@
+//! `oci` storage: signatures and attestations next to the image in its
+//! registry, in cosign's layout, so `cosign verify` and
+//! `cosign verify-attestation` find them.
+//!
+//! - a simplesigning signature of an image goes to `<repo>:sha256-<hex>.sig`;
+//! - an in-toto attestation (TaskRun or PipelineRun) goes to
+//!   `<repo>:sha256-<hex>.att` of every image among its subjects;
+//! - `storage.oci.repository` sends both to another repository;
+//! - layers are appended, never replaced;
+//! - credentials come from the run's ServiceAccount ([`secrets`]), each
+//!   matching one tried until a push succeeds.
+
+pub mod auth;
+pub mod layout;
+pub mod registry;
+pub mod secrets;
+
+use std::sync::Arc;
+
+use futures::future::try_join_all;
+use tracing::debug;
+
+use self::layout::{Layer, Tag};
+use self::registry::{Appended, Refused, Registries};
+use self::secrets::Secrets;
+use super::{Annotations, Backend, StorageError};
+use crate::config::{ChainsConfig, StorageKind};
+use crate::formats::{Image, Run, RunKind, artifacts};
+use crate::signing::{Signed, Subject};
+
+/// The long-lived parts every `oci` backend shares (they outlive config changes).
+pub struct Shared {
+    pub registries: Registries,
+    pub secrets: Secrets,
+}
+
+/// The `oci` backend under one chains-config.
+pub struct Oci {
+    shared: Arc<Shared>,
+    /// `storage.oci.repository`, normalised; empty: next to each image.
+    repository: String,
+    /// `storage.oci.repository.insecure`: for that repository's registry only.
+    insecure: bool,
+}
+
+/// Where one layer goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub registry: String,
+    pub repository: String,
+    pub tag: String,
+    pub insecure: bool,
+}
+
+impl Oci {
+    /// The backend for `config`.
+    pub fn new(shared: Arc<Shared>, config: &ChainsConfig) -> Self {
+        let repository = match config.oci_repository.trim() {
+            "" => String::new(),
+            r => artifacts::normalize_repo(r),
+        };
+        Self { shared, repository, insecure: config.oci_repository_insecure }
+    }
+
+    /// Where `tag` of `image` goes (pure).
+    pub fn target(&self, image: &Image, tag: Tag) -> Target {
+        let (repo, insecure) = match self.repository.as_str() {
+            "" => (image.repo.as_str(), false),
+            r => (r, self.insecure),
+        };
+        let (registry, repository) = repo.split_once('/').unwrap_or((repo, ""));
+        Target {
+            registry: registry.to_string(),
+            repository: repository.to_string(),
+            tag: tag.for_digest(&image.digest),
+            insecure,
+        }
+    }
+
+    /// Appends `layer` at `target`, trying each credential of the run's
+    /// ServiceAccount that matches the registry (anonymously when none does).
+    async fn push(&self, run: &Run<'_>, target: &Target, layer: &Layer) -> Result<Appended, StorageError> {
+        let account = service_account(run);
+        let creds = self.shared.secrets.for_account(run.namespace(), account).await?;
+        let matching = auth::matching(&creds, &target.registry);
+        let candidates: Vec<Option<&auth::Credential>> =
+            if matching.is_empty() { vec![None] } else { matching.into_iter().map(Some).collect() };
+        let mut last = None;
+        for cred in &candidates {
+            let r = &self.shared.registries;
+            match r.append(&target.registry, &target.repository, &target.tag, target.insecure, *cred, layer).await {
+                Ok(done) => return Ok(done),
+                Err(e) if e.is_auth() => {
+                    debug!(registry = %target.registry, secret = cred.map(|c| c.secret.as_str()), status = ?e.status, "credential refused; trying the next");
+                    last = Some(e);
+                }
+                Err(e) => return Err(refused(target, account, &candidates, e)),
+            }
+        }
+        Err(refused(target, account, &candidates, last.expect("at least one candidate")))
+    }
+}
+
+/// The ServiceAccount a run's pods use: TaskRun `spec.serviceAccountName`,
+/// PipelineRun `spec.taskRunTemplate.serviceAccountName`, else `default`.
+pub fn service_account<'a>(run: &Run<'a>) -> &'a str {
+    let spec = &run.obj["spec"];
+    let name = match run.kind {
+        RunKind::TaskRun => spec["serviceAccountName"].as_str(),
+        RunKind::PipelineRun => spec["taskRunTemplate"]["serviceAccountName"].as_str(),
+    };
+    name.filter(|n| !n.is_empty()).unwrap_or("default")
+}
+
+fn refused(target: &Target, account: &str, candidates: &[Option<&auth::Credential>], e: Refused) -> StorageError {
+    let tried = match candidates {
+        [None] => format!("anonymously (ServiceAccount {account} has no credentials for {})", target.registry),
+        c => {
+            let names: Vec<&str> = c.iter().flatten().map(|c| c.secret.as_str()).collect();
+            format!("with the credentials of Secret(s) {} of ServiceAccount {account}", names.join(", "))
+        }
+    };
+    let status = e.status.map(|s| format!("HTTP {s}: ")).unwrap_or_default();
+    StorageError {
+        target: format!("registry {}, repository {}", target.registry, target.repository),
+        message: format!("pushing {} {tried}: {status}{}", target.tag, e.message),
+        status: e.status,
+        retryable: true,
+    }
+}
+
+/// The images among an in-toto statement's subjects, and its predicate type (pure).
+pub fn statement_images(payload: &[u8]) -> (String, Vec<Image>) {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) else { return (String::new(), Vec::new()) };
+    let predicate_type = v["predicateType"].as_str().unwrap_or_default().to_string();
+    let mut images: Vec<Image> = Vec::new();
+    for s in v["subject"].as_array().into_iter().flatten() {
+        let (Some(name), Some(hex)) = (s["name"].as_str(), s["digest"]["sha256"].as_str()) else { continue };
+        if let Ok(img) = artifacts::image(name, &format!("sha256:{hex}"))
+            && !images.contains(&img)
+        {
+            images.push(img);
+        }
+    }
+    (predicate_type, images)
+}
+
+#[async_trait::async_trait]
+impl Backend for Oci {
+    fn kind(&self) -> StorageKind {
+        StorageKind::Oci
+    }
+
+    async fn store(&self, run: &Run<'_>, signed: &Signed) -> Result<Annotations, StorageError> {
+        let pushes: Vec<(Target, Layer)> = match (&signed.subject, &signed.envelope) {
+            (Subject::Image(img), None) => vec![(self.target(img, Tag::Signature), Layer::signature(signed))],
+            (Subject::Run, Some(_)) => {
+                let (predicate_type, images) = statement_images(&signed.payload);
+                let layer = Layer::attestation(signed, &predicate_type);
+                images.iter().map(|img| (self.target(img, Tag::Attestation), layer.clone())).collect()
+            }
+            // A `tekton`-format payload has no image to go next to (upstream skips it too).
+            _ => Vec::new(),
+        };
+        try_join_all(pushes.iter().map(|(t, l)| self.push(run, t, l))).await?;
+        Ok(Annotations::new())
+    }
+}
+
+#[cfg(test)]
+mod tests;

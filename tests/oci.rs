@@ -1,0 +1,364 @@
+//! `oci` storage against real registries (distribution, open and behind
+//! TLS + htpasswd), verified with the real cosign.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret, ServiceAccount};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use support::registry::registries;
+use support::{Env, create_namespace, eventually, runs_api, signer_options, start_signer, unique_ns};
+
+fn tmpdir(prefix: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(unique_ns(prefix));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs a command; returns (success, stdout + stderr).
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// A key pair made by the real `cosign generate-key-pair`, in a signing-secrets folder.
+fn cosign_keys(cosign: &Path) -> PathBuf {
+    let dir = tmpdir("cosign");
+    let (ok, out) =
+        run(Command::new(cosign).arg("generate-key-pair").current_dir(&dir).env("COSIGN_PASSWORD", "s3cret-pw"));
+    assert!(ok, "{out}");
+    std::fs::write(dir.join("cosign.password"), "s3cret-pw").unwrap();
+    dir
+}
+
+/// `cosign <args>` in `keys` (where cosign.pub is), with extra env.
+fn cosign(keys: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let bin = support::cosign().expect("cosign");
+    let mut cmd = Command::new(bin);
+    cmd.args(args).current_dir(keys).env("COSIGN_PASSWORD", "s3cret-pw");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+fn verify(keys: &Path, image: &str, env: &[(&str, &str)]) {
+    let (ok, out) = cosign(keys, &["verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", image], env);
+    assert!(ok && out.contains("The signatures were verified against the specified public key"), "{out}");
+}
+
+fn verify_attestation(keys: &Path, image: &str, env: &[(&str, &str)]) -> String {
+    let args =
+        ["verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--type", "slsaprovenance", image];
+    let (ok, out) = cosign(keys, &args, env);
+    assert!(ok, "{out}");
+    out
+}
+
+async fn namespace_with_config(env: &Env, prefix: &str, data: &[(&str, &str)]) -> String {
+    let ns = create_namespace(env, prefix).await;
+    let data: BTreeMap<&str, &str> = data.iter().copied().collect();
+    let cm: ConfigMap =
+        serde_json::from_value(json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": data }))
+            .unwrap();
+    Api::<ConfigMap>::namespaced(env.client.clone(), &ns).create(&PostParams::default(), &cm).await.unwrap();
+    ns
+}
+
+const OCI_CONFIG: &[(&str, &str)] = &[
+    ("artifacts.taskrun.format", "in-toto"),
+    ("artifacts.taskrun.storage", "oci,tekton"),
+    ("artifacts.oci.storage", "oci"),
+    ("artifacts.pipelinerun.format", "in-toto"),
+    ("artifacts.pipelinerun.storage", "oci"),
+];
+
+fn finished_status(results: Value) -> Value {
+    finished_at(results, "2026-11-23T10:00:10Z")
+}
+
+fn finished_at(results: Value, completion: &str) -> Value {
+    json!({ "status": {
+        "conditions": [{ "type": "Succeeded", "status": "True", "reason": "Succeeded" }],
+        "startTime": "2026-11-23T10:00:00Z", "completionTime": completion,
+        "taskSpec": { "steps": [{ "name": "build", "image": "registry.example/tools/builder:1" }] },
+        "results": results,
+    }})
+}
+
+/// Creates a TaskRun that reports `image@digest` and finishes it.
+async fn build_taskrun(env: &Env, ns: &str, name: &str, sa: &str, image: &str, digest: &str) {
+    build_taskrun_at(env, ns, name, sa, image, digest, "2026-11-23T10:00:10Z").await
+}
+
+/// [`build_taskrun`], finished at `completion` (provenance differs by its times, not by run name).
+async fn build_taskrun_at(env: &Env, ns: &str, name: &str, sa: &str, image: &str, digest: &str, completion: &str) {
+    let api = runs_api(env, ns, "TaskRun");
+    let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+        "metadata": { "name": name, "namespace": ns },
+        "spec": { "taskRef": { "name": "buildah" }, "serviceAccountName": sa } });
+    api.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
+    let results = json!([
+        { "name": "IMAGE_URL", "type": "string", "value": image },
+        { "name": "IMAGE_DIGEST", "type": "string", "value": digest },
+    ]);
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&finished_at(results, completion))).await.unwrap();
+}
+
+async fn signed(env: &Env, ns: &str, kind: &str, name: &str) -> String {
+    let api = runs_api(env, ns, kind);
+    eventually(&format!("{kind} {name} signed or failed"), || async {
+        let o = api.get(name).await.ok()?;
+        o.metadata.annotations?.get("chains.tekton.dev/signed").cloned()
+    })
+    .await
+}
+
+async fn docker_secret(env: &Env, ns: &str, name: &str, content: Vec<u8>) {
+    let s: Secret = serde_json::from_value(json!({
+        "metadata": { "name": name, "namespace": ns }, "type": "kubernetes.io/dockerconfigjson",
+        "data": { ".dockerconfigjson": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, content) },
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(env.client.clone(), ns).create(&PostParams::default(), &s).await.unwrap();
+}
+
+async fn service_account(env: &Env, ns: &str, name: &str, secrets: &[&str], pull: &[&str]) {
+    let sa: ServiceAccount = serde_json::from_value(json!({
+        "metadata": { "name": name, "namespace": ns },
+        "secrets": secrets.iter().map(|s| json!({ "name": s })).collect::<Vec<_>>(),
+        "imagePullSecrets": pull.iter().map(|s| json!({ "name": s })).collect::<Vec<_>>(),
+    }))
+    .unwrap();
+    Api::<ServiceAccount>::namespaced(env.client.clone(), ns).create(&PostParams::default(), &sa).await.unwrap();
+}
+
+fn layers(m: &Option<Value>) -> usize {
+    m.as_ref().and_then(|m| m["layers"].as_array()).map_or(0, Vec::len)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn taskrun_image_is_signed_and_attested_next_to_it_and_appends_never_replace() {
+    let env = Env::new().await;
+    let regs = registries();
+    let keys = cosign_keys(&support::cosign().unwrap());
+    let ns = namespace_with_config(&env, "oci", OCI_CONFIG).await;
+    let repo = format!("team/{}", unique_ns("app"));
+    let digest = regs.push_image(&regs.open, &repo).await;
+    let image = format!("{}/{repo}", regs.open);
+    let by_digest = format!("{image}@{digest}");
+
+    // Another signer signed the image first (real cosign, its own key).
+    let other = cosign_keys(&support::cosign().unwrap());
+    let (ok, out) = cosign(&other, &["sign", "--yes", "--tlog-upload=false", "--key", "cosign.key", &by_digest], &[]);
+    assert!(ok, "{out}");
+
+    let s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    build_taskrun(&env, &ns, "build-1", "default", &format!("{image}:v1"), &digest).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build-1").await, "true");
+
+    verify(&keys, &by_digest, &[]);
+    verify(&other, &by_digest, &[]);
+    let out = verify_attestation(&keys, &by_digest, &[]);
+    assert!(out.contains("Verification for") || out.contains("slsa"), "{out}");
+    let sig_tag = format!("{}.sig", digest.replace(':', "-"));
+    let att_tag = format!("{}.att", digest.replace(':', "-"));
+    assert_eq!(layers(&regs.manifest(&regs.open, &repo, &sig_tag).await), 2, "theirs and ours");
+    assert_eq!(layers(&regs.manifest(&regs.open, &repo, &att_tag).await), 1);
+
+    // Signed again (the annotation removed by hand): the same signature adds no layer.
+    let api = runs_api(&env, &ns, "TaskRun");
+    let unsign = json!({ "metadata": { "annotations": { "chains.tekton.dev/signed": null } } });
+    api.patch("build-1", &PatchParams::default(), &Patch::Merge(&unsign)).await.unwrap();
+    assert_eq!(signed(&env, &ns, "TaskRun", "build-1").await, "true");
+    let pushes = || s.signer.metrics.render();
+    eventually("second signing done", || async {
+        pushes().contains("watcher_taskrun_marked_signed_total 2").then_some(())
+    })
+    .await;
+    assert_eq!(layers(&regs.manifest(&regs.open, &repo, &sig_tag).await), 2);
+    assert_eq!(layers(&regs.manifest(&regs.open, &repo, &att_tag).await), 1);
+
+    // Five runs that built the same image, signed concurrently: every
+    // attestation is kept (each run's provenance differs: its finish time).
+    for i in 0..5 {
+        let at = format!("2026-11-23T10:0{}:10Z", i + 1);
+        build_taskrun_at(&env, &ns, &format!("again-{i}"), "default", &image, &digest, &at).await;
+    }
+    for i in 0..5 {
+        assert_eq!(signed(&env, &ns, "TaskRun", &format!("again-{i}")).await, "true");
+    }
+    assert_eq!(layers(&regs.manifest(&regs.open, &repo, &att_tag).await), 6, "one attestation per run");
+    assert_eq!(layers(&regs.manifest(&regs.open, &repo, &sig_tag).await), 2, "one signature per image and key");
+    let m = s.signer.metrics.render();
+    assert!(m.contains("signer_secret_reads_total"), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pipelinerun_attestation_reaches_the_registry() {
+    let env = Env::new().await;
+    let regs = registries();
+    let keys = cosign_keys(&support::cosign().unwrap());
+    let ns = namespace_with_config(&env, "ocipr", OCI_CONFIG).await;
+    let repo = format!("team/{}", unique_ns("pr"));
+    let digest = regs.push_image(&regs.open, &repo).await;
+    let image = format!("{}/{repo}", regs.open);
+    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+
+    // Two child TaskRuns (no images of their own), then the PipelineRun that reports the image.
+    let trs = runs_api(&env, &ns, "TaskRun");
+    for child in ["pr-fetch", "pr-build"] {
+        let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+            "metadata": { "name": child, "namespace": ns }, "spec": { "taskRef": { "name": child } } });
+        trs.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
+        trs.patch_status(child, &PatchParams::default(), &Patch::Merge(&finished_status(json!([])))).await.unwrap();
+    }
+    let prs = runs_api(&env, &ns, "PipelineRun");
+    let pr = json!({ "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
+        "metadata": { "name": "pr", "namespace": ns },
+        "spec": { "pipelineRef": { "name": "build" }, "taskRunTemplate": { "serviceAccountName": "pipeline" } } });
+    prs.create(&PostParams::default(), &serde_json::from_value(pr).unwrap()).await.unwrap();
+    let status = json!({ "status": {
+        "conditions": [{ "type": "Succeeded", "status": "True", "reason": "Succeeded" }],
+        "startTime": "2026-11-23T10:00:00Z", "completionTime": "2026-11-23T10:00:20Z",
+        "pipelineSpec": { "tasks": [{ "name": "fetch" }, { "name": "build" }] },
+        "childReferences": [
+            { "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "pr-fetch", "pipelineTaskName": "fetch" },
+            { "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "pr-build", "pipelineTaskName": "build" } ],
+        "results": [
+            { "name": "IMAGE_URL", "value": image },
+            { "name": "IMAGE_DIGEST", "value": digest } ] } });
+    prs.patch_status("pr", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    assert_eq!(signed(&env, &ns, "PipelineRun", "pr").await, "true");
+    let by_digest = format!("{image}@{digest}");
+    let out = verify_attestation(&keys, &by_digest, &[]);
+    assert!(!out.is_empty());
+    let att = regs.manifest(&regs.open, &repo, &format!("{}.att", digest.replace(':', "-"))).await;
+    assert_eq!(layers(&att), 1, "the PipelineRun's attestation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn storage_oci_repository_sends_both_tags_elsewhere() {
+    let env = Env::new().await;
+    let regs = registries();
+    let keys = cosign_keys(&support::cosign().unwrap());
+    let sigs = format!("{}/sigs/{}", regs.open, unique_ns("store"));
+    let mut config = OCI_CONFIG.to_vec();
+    config.push(("storage.oci.repository", &sigs));
+    let ns = namespace_with_config(&env, "ocirepo", &config).await;
+    let repo = format!("team/{}", unique_ns("app"));
+    let digest = regs.push_image(&regs.open, &repo).await;
+    let image = format!("{}/{repo}", regs.open);
+    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    build_taskrun(&env, &ns, "build", "default", &image, &digest).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
+    let by_digest = format!("{image}@{digest}");
+    verify(&keys, &by_digest, &[("COSIGN_REPOSITORY", &sigs)]);
+    verify_attestation(&keys, &by_digest, &[("COSIGN_REPOSITORY", &sigs)]);
+    assert_eq!(regs.tags(&repo).await, vec!["v1".to_string()], "nothing next to the image");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn credentials_come_from_the_service_account_and_a_refused_one_is_skipped() {
+    let env = Env::new().await;
+    let regs = registries();
+    let keys = cosign_keys(&support::cosign().unwrap());
+    let ns = namespace_with_config(&env, "ociauth", OCI_CONFIG).await;
+    let repo = format!("team/{}", unique_ns("private"));
+    let digest = regs.push_image(&regs.auth, &repo).await;
+    let image = format!("{}/{repo}", regs.auth);
+    // The registry refuses the first credential (as a read-only token's push
+    // is refused); the second pushes.
+    docker_secret(&env, &ns, "readonly", regs.dockerconfigjson(&regs.user, "wrong-password")).await;
+    docker_secret(&env, &ns, "push", regs.dockerconfigjson(&regs.user, &regs.password)).await;
+    service_account(&env, &ns, "builder", &["readonly"], &["push"]).await;
+    let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
+    opts.registry_ca_file = Some(regs.ca.clone());
+    let _s = start_signer(env.client.clone(), opts).await;
+    build_taskrun(&env, &ns, "build", "builder", &image, &digest).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
+    let docker = regs.docker_config();
+    let by_digest = format!("{image}@{digest}");
+    let env_vars = [("DOCKER_CONFIG", docker.to_str().unwrap()), ("SSL_CERT_FILE", regs.ca.to_str().unwrap())];
+    verify(&keys, &by_digest, &env_vars);
+    verify_attestation(&keys, &by_digest, &env_vars);
+
+    // Seed 002, as written: a Secret from `--from-file=.dockerconfigjson` (here as
+    // `oc create secret generic` makes it: Opaque), given to a new ServiceAccount
+    // with the seed's `oc patch serviceaccount` body.
+    let generic: Secret = serde_json::from_value(json!({
+        "metadata": { "name": "registry-credentials", "namespace": ns }, "type": "Opaque",
+        "data": { ".dockerconfigjson": base64::Engine::encode(&base64::engine::general_purpose::STANDARD,
+                   regs.dockerconfigjson(&regs.user, &regs.password)) },
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(env.client.clone(), &ns).create(&PostParams::default(), &generic).await.unwrap();
+    service_account(&env, &ns, "build-bot", &[], &[]).await;
+    let patch: Value = serde_json::from_str(r#"{"imagePullSecrets": [{"name": "registry-credentials"}]}"#).unwrap();
+    Api::<ServiceAccount>::namespaced(env.client.clone(), &ns)
+        .patch("build-bot", &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+        .unwrap();
+    let repo2 = format!("team/{}", unique_ns("seed"));
+    let digest2 = regs.push_image(&regs.auth, &repo2).await;
+    let image2 = format!("{}/{repo2}", regs.auth);
+    build_taskrun(&env, &ns, "build-push-task-run-2", "build-bot", &image2, &digest2).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build-push-task-run-2").await, "true");
+    verify(&keys, &format!("{image2}@{digest2}"), &env_vars);
+}
+
+/// The real binary with wrong credentials: the run ends signed=failed with
+/// an Event naming backend, registry, repository and status, and the
+/// password is in no log line, Event or annotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_credentials_fail_the_run_with_an_event_and_never_leak() {
+    let env = Env::new().await;
+    let regs = registries();
+    let keys = cosign_keys(&support::cosign().unwrap());
+    let ns = namespace_with_config(&env, "ocibad", OCI_CONFIG).await;
+    let repo = format!("team/{}", unique_ns("private"));
+    let digest = regs.push_image(&regs.auth, &repo).await;
+    let image = format!("{}/{repo}", regs.auth);
+    let secret_pw = "wrong-but-secret-Pa55";
+    docker_secret(&env, &ns, "bad", regs.dockerconfigjson(&regs.user, secret_pw)).await;
+    service_account(&env, &ns, "default", &[], &["bad"]).await;
+    let log = tmpdir("signer-log").join("signer.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tekton-chains-operator"))
+        .args(["signer", "--namespace", &ns, "--system-namespace", &ns, "--leader-election=false"])
+        .args(["--retry-backoff", "100ms", "--metrics-addr", "127.0.0.1:0", "--probes-addr", "127.0.0.1:0"])
+        .arg("--signing-secrets-dir")
+        .arg(&keys)
+        .arg("--registry-ca-file")
+        .arg(&regs.ca)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env("RUST_LOG", "trace")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+        .spawn()
+        .unwrap();
+    build_taskrun(&env, &ns, "build", "default", &image, &digest).await;
+    let result = signed(&env, &ns, "TaskRun", "build").await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(result, "failed");
+    let events: Api<Event> = Api::namespaced(env.client.clone(), &ns);
+    let notes: Vec<String> =
+        events.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|e| e.message).collect();
+    let note = notes.iter().find(|n| n.contains("giving up")).unwrap_or_else(|| panic!("{notes:?}"));
+    assert!(note.contains("oci storage"), "{note}");
+    assert!(
+        note.contains(&format!("registry {}", regs.auth)) && note.contains(&format!("repository {repo}")),
+        "{note}"
+    );
+    assert!(note.contains("HTTP 401"), "{note}");
+    let run = runs_api(&env, &ns, "TaskRun").get("build").await.unwrap();
+    let everything =
+        format!("{}\n{}\n{:?}", std::fs::read_to_string(&log).unwrap(), notes.join("\n"), run.metadata.annotations);
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{}:{secret_pw}", regs.user));
+    assert!(!everything.contains(secret_pw) && !everything.contains(&b64), "a credential leaked");
+    assert!(everything.contains("signing failed"), "the log was captured");
+}
