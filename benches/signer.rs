@@ -16,17 +16,17 @@
 //!    signer starts: peak RSS (VmHWM) while it signs them all, time to the
 //!    first signature, throughput.
 
+mod support;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
+use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::core::{ApiResource, GroupVersionKind};
-use kube::{Client, Config};
 use serde_json::json;
 use tekton_chains_operator::config::ChainsConfig;
 use tekton_chains_operator::formats::{Run, RunKind};
@@ -34,9 +34,7 @@ use tekton_chains_operator::signer::pipeline::{Parts, Pipeline};
 use tekton_chains_operator::signing::KeyDir;
 use tekton_chains_operator::tekton::annotations::SIGNED;
 
-fn workers() -> usize {
-    std::env::var("BENCH_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(4)
-}
+use support::{SignerProcess, apply_yaml, ar, client, namespace, workers};
 
 fn n() -> usize {
     std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
@@ -48,36 +46,6 @@ fn backlog() -> usize {
 
 fn present_target() -> usize {
     std::env::var("BENCH_PRESENT").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
-}
-
-fn ar() -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("tekton.dev", "v1", "TaskRun"), "taskruns")
-}
-
-async fn client(path: &str) -> Client {
-    let kc = Kubeconfig::read_from(path).unwrap();
-    Client::try_from(Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap()).unwrap()
-}
-
-async fn apply_yaml(client: &Client, yaml: &str) {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for doc in serde_yaml::Deserializer::from_str(yaml) {
-        let crd: CustomResourceDefinition = serde::Deserialize::deserialize(doc).unwrap();
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &PatchParams::apply("bench").force(), &Patch::Apply(&crd)).await.unwrap();
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-}
-
-async fn namespace(client: &Client, ns: &str, config: serde_json::Value) {
-    let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let _ = nss
-        .create(&PostParams::default(), &serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap())
-        .await;
-    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), ns);
-    let cm = json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": config });
-    let _ = cms.create(&PostParams::default(), &serde_json::from_value(cm).unwrap()).await;
 }
 
 /// Creates `count` finished TaskRuns with image results and step images (2 writes each).
@@ -131,64 +99,6 @@ async fn signed_count(client: &Client, ns: &str) -> usize {
             Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
             _ => return count,
         }
-    }
-}
-
-struct SignerProcess {
-    child: Child,
-    metrics: String,
-}
-
-impl SignerProcess {
-    fn start(bin: &Path, kubeconfig: &str, ns: &str, keys: &PathBuf, port: u16) -> Self {
-        let child = Command::new(bin)
-            .args(["signer", "--namespace", ns, "--system-namespace", ns, "--leader-election=false"])
-            .arg(format!("--threads-per-controller={}", workers()))
-            .arg("--signing-secrets-dir")
-            .arg(keys)
-            .arg(format!("--metrics-addr=127.0.0.1:{port}"))
-            .arg(format!("--probes-addr=127.0.0.1:{}", port + 1))
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start signer");
-        Self { child, metrics: format!("127.0.0.1:{port}") }
-    }
-
-    fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0.0);
-        kb / 1024.0
-    }
-
-    /// CPU seconds the process has used (user + system).
-    fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-        let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
-            + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-        ticks / 100.0
-    }
-
-    fn metric(&self, name: &str) -> f64 {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(&self.metrics) else { return 0.0 };
-        let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
-        let mut body = String::new();
-        let _ = s.read_to_string(&mut body);
-        body.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-    }
-}
-
-impl Drop for SignerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -84,7 +84,7 @@ async fn the_signer_works_with_the_rbac_the_operator_grants() {
     let ns = unique_ns("sa");
     let chains: Api<TektonChain> = Api::all(env.client.clone());
     let body = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonChain", "metadata": { "name": "chain" },
-                       "spec": { "targetNamespace": ns, "artifacts.oci.storage": "" } });
+                       "spec": { "targetNamespace": ns } });
     chains.patch("chain", &PatchParams::apply("tests").force(), &Patch::Apply(&body)).await.unwrap();
     eventually("installed", || async {
         let s = chains.get("chain").await.ok()?.status?;
@@ -104,23 +104,46 @@ async fn the_signer_works_with_the_rbac_the_operator_grants() {
     std::fs::write(keys.join("cosign.password"), g.password.as_bytes()).unwrap();
     let signer = support::start_signer(as_signer, support::signer_options(&ns, &keys, vec![])).await;
 
-    // A run in another namespace, finished as the Pipelines controller would.
+    // A run in another namespace that built an image, under a ServiceAccount
+    // with a pull secret: the signer reads both and pushes the signature.
     let run_ns = support::create_namespace(&env, "sa-runs").await;
+    let regs = support::registry::registries();
+    let repo = format!("rbac/{}", unique_ns("app"));
+    let digest = regs.push_image(&regs.open, &repo).await;
+    let secret = json!({ "metadata": { "name": "pull", "namespace": run_ns }, "type": "kubernetes.io/dockerconfigjson",
+        "data": { ".dockerconfigjson": base64::Engine::encode(&base64::engine::general_purpose::STANDARD,
+                   br#"{"auths":{"registry.example":{"auth":"dTpw"}}}"#) } });
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(env.client.clone(), &run_ns)
+        .create(&Default::default(), &serde_json::from_value(secret).unwrap())
+        .await
+        .unwrap();
+    let sa =
+        json!({ "metadata": { "name": "builder", "namespace": run_ns }, "imagePullSecrets": [{ "name": "pull" }] });
+    Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(env.client.clone(), &run_ns)
+        .create(&Default::default(), &serde_json::from_value(sa).unwrap())
+        .await
+        .unwrap();
     let runs = support::runs_api(&env, &run_ns, "TaskRun");
     let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": { "name": "r", "namespace": run_ns },
-                     "spec": { "taskRef": { "name": "t" } } });
+                     "spec": { "taskRef": { "name": "t" }, "serviceAccountName": "builder" } });
     runs.create(&Default::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
     eventually("finalizer added by the signer's identity", || async {
         runs.get("r").await.ok()?.metadata.finalizers?.iter().any(|f| f == "chains.tekton.dev/taskrun").then_some(())
     })
     .await;
     let status = json!({ "status": { "conditions": [{ "type": "Succeeded", "status": "True", "reason": "Succeeded" }],
-                                     "completionTime": "2026-11-23T10:00:00Z" } });
+                                     "completionTime": "2026-11-23T10:00:00Z",
+                                     "results": [{ "name": "IMAGE_URL", "value": format!("{}/{repo}", regs.open) },
+                                                 { "name": "IMAGE_DIGEST", "value": digest }] } });
     runs.patch_status("r", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
     eventually("signed by the signer's identity", || async {
         let a = runs.get("r").await.ok()?.metadata.annotations?;
         (a.get("chains.tekton.dev/signed").map(String::as_str) == Some("true")).then_some(())
     })
     .await;
+    let sig = regs.manifest(&regs.open, &repo, &format!("{}.sig", digest.replace(':', "-"))).await;
+    assert!(sig.is_some(), "the image signature was pushed");
+    let m = signer.signer.metrics.render();
+    assert!(m.contains("signer_secret_reads_total 2"), "the ServiceAccount and its Secret: {m}");
     drop(signer);
 }

@@ -356,6 +356,10 @@ async fn wrong_credentials_fail_the_run_with_an_event_and_never_leak() {
     );
     assert!(note.contains("HTTP 401"), "{note}");
     let run = runs_api(&env, &ns, "TaskRun").get("build").await.unwrap();
+    // `tekton` storage stored its part; the run is still not signed.
+    let uid = run.metadata.uid.clone().unwrap();
+    let annotations = run.metadata.annotations.clone().unwrap_or_default();
+    assert!(annotations.contains_key(&format!("chains.tekton.dev/payload-taskrun-{uid}")), "{annotations:?}");
     let everything =
         format!("{}\n{}\n{:?}", std::fs::read_to_string(&log).unwrap(), notes.join("\n"), run.metadata.annotations);
     let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{}:{secret_pw}", regs.user));

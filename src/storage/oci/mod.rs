@@ -87,8 +87,7 @@ impl Oci {
             if matching.is_empty() { vec![None] } else { matching.into_iter().map(Some).collect() };
         let mut last = None;
         for cred in &candidates {
-            let r = &self.shared.registries;
-            match r.append(&target.registry, &target.repository, &target.tag, target.insecure, *cred, layer).await {
+            match self.shared.registries.append(target, *cred, layer).await {
                 Ok(done) => return Ok(done),
                 Err(e) if e.is_auth() => {
                     debug!(registry = %target.registry, secret = cred.map(|c| c.secret.as_str()), status = ?e.status, "credential refused; trying the next");

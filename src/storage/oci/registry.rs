@@ -13,8 +13,12 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use prometheus_client::metrics::counter::Counter;
 
+use super::Target;
 use super::auth::Credential;
 use super::layout::{self, Layer, Merge};
+
+/// The User-Agent of every registry request (the bench counts requests by it).
+pub const USER_AGENT: &str = concat!("tekton-chains-operator/", env!("CARGO_PKG_VERSION"));
 
 /// Clients kept at most (registries × credentials); the cache is emptied when full.
 const MAX_CLIENTS: usize = 256;
@@ -24,6 +28,16 @@ const MAX_CLIENTS: usize = 256;
 pub enum Scheme {
     Https,
     Http,
+}
+
+/// What the first `GET /v2/` told about a registry.
+#[derive(Clone)]
+struct Probe {
+    scheme: Scheme,
+    /// It answered without asking for credentials.
+    open: bool,
+    /// A plain HTTP client for it (same TLS settings).
+    http: reqwest::Client,
 }
 
 /// Who a client pushes as: anonymous, or a credential's fingerprint.
@@ -56,7 +70,7 @@ pub enum Appended {
 /// All registry access of one signer.
 pub struct Registries {
     roots: Vec<Certificate>,
-    schemes: Mutex<HashMap<(String, bool), Scheme>>,
+    probes: Mutex<HashMap<(String, bool), Probe>>,
     clients: Mutex<HashMap<ClientKey, Client>>,
     locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
     /// Manifests pushed.
@@ -73,7 +87,7 @@ impl Registries {
             .filter(|c| c.contains(end))
             .map(|c| Certificate { encoding: CertificateEncoding::Pem, data: c.trim().as_bytes().to_vec() })
             .collect();
-        Self { roots, schemes: Mutex::default(), clients: Mutex::default(), locks: Mutex::default(), pushes }
+        Self { roots, probes: Mutex::default(), clients: Mutex::default(), locks: Mutex::default(), pushes }
     }
 
     /// Whether `registry` is on the loopback interface.
@@ -86,41 +100,50 @@ impl Registries {
         host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 
-    /// The scheme of `registry`: https, or plain http for a loopback or
-    /// `insecure` registry that does not answer https. Probed once.
-    async fn scheme(&self, registry: &str, insecure: bool) -> Result<Scheme, Refused> {
+    /// How `registry` is reached: https, or plain http for a loopback or
+    /// `insecure` registry that does not answer https; and whether it asks
+    /// for credentials at all. Probed once (one `GET /v2/`).
+    async fn probe(&self, registry: &str, insecure: bool) -> Result<Probe, Refused> {
         let key = (registry.to_string(), insecure);
-        if let Some(s) = self.schemes.lock().expect("schemes lock").get(&key) {
-            return Ok(*s);
+        if let Some(p) = self.probes.lock().expect("probes lock").get(&key) {
+            return Ok(p.clone());
         }
-        let probe = reqwest::Client::builder()
+        let http = reqwest::Client::builder()
             .tls_danger_accept_invalid_certs(insecure)
             .tls_certs_merge(
                 self.roots.iter().filter_map(|c| reqwest::Certificate::from_pem_bundle(&c.data).ok()).flatten(),
             )
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .user_agent(USER_AGENT)
             .build()
             .map_err(|e| Refused { status: None, message: format!("building an HTTP client: {e}") })?;
-        let https = probe.get(format!("https://{registry}/v2/")).send().await;
-        let scheme = match https {
-            Ok(_) => Scheme::Https,
+        let unreachable = |e: &reqwest::Error| Refused { status: None, message: format!("unreachable: {}", chain(e)) };
+        let (scheme, res) = match http.get(format!("https://{registry}/v2/")).send().await {
+            Ok(r) => (Scheme::Https, r),
             Err(e) if insecure || Self::is_loopback(registry) => {
-                match probe.get(format!("http://{registry}/v2/")).send().await {
-                    Ok(_) => Scheme::Http,
-                    Err(_) => return Err(Refused { status: None, message: format!("unreachable: {}", chain(&e)) }),
+                match http.get(format!("http://{registry}/v2/")).send().await {
+                    Ok(r) => (Scheme::Http, r),
+                    Err(_) => return Err(unreachable(&e)),
                 }
             }
-            Err(e) => return Err(Refused { status: None, message: format!("unreachable: {}", chain(&e)) }),
+            Err(e) => return Err(unreachable(&e)),
         };
-        self.schemes.lock().expect("schemes lock").insert(key, scheme);
-        Ok(scheme)
+        let open = res.status().is_success() && !res.headers().contains_key(reqwest::header::WWW_AUTHENTICATE);
+        let p = Probe { scheme, open, http };
+        self.probes.lock().expect("probes lock").insert(key, p.clone());
+        Ok(p)
     }
 
     /// The client for `registry` as `cred` (anonymous when `None`).
-    async fn client(&self, registry: &str, insecure: bool, cred: Option<&Credential>) -> Result<Client, Refused> {
-        let scheme = self.scheme(registry, insecure).await?;
-        let key = (registry.to_string(), scheme, insecure, cred.map(fingerprint));
+    fn client(
+        &self,
+        registry: &str,
+        probe: &Probe,
+        insecure: bool,
+        cred: Option<&Credential>,
+    ) -> Result<Client, Refused> {
+        let key = (registry.to_string(), probe.scheme, insecure, cred.map(fingerprint));
         let mut clients = self.clients.lock().expect("clients lock");
         if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
@@ -129,7 +152,7 @@ impl Registries {
             clients.clear();
         }
         let config = ClientConfig {
-            protocol: match scheme {
+            protocol: match probe.scheme {
                 Scheme::Https => ClientProtocol::Https,
                 Scheme::Http => ClientProtocol::Http,
             },
@@ -138,6 +161,7 @@ impl Registries {
             use_monolithic_push: true,
             connect_timeout: Some(Duration::from_secs(10)),
             read_timeout: Some(Duration::from_secs(30)),
+            user_agent: USER_AGENT,
             ..Default::default()
         };
         let client = Client::try_from(config).map_err(|e| Refused { status: None, message: describe(&e) })?;
@@ -145,38 +169,91 @@ impl Registries {
         Ok(client)
     }
 
+    /// The manifest a tag holds now, `None` when there is none. A registry
+    /// that asks for no credentials is read with a plain GET, since the OCI
+    /// client would ask `/v2/` for a challenge before every request.
+    async fn current(
+        &self,
+        probe: &Probe,
+        client: &Client,
+        reference: &Reference,
+        auth: &RegistryAuth,
+    ) -> Result<Option<serde_json::Value>, Refused> {
+        let accept = [layout::OCI_MANIFEST, layout::DOCKER_MANIFEST];
+        let body = if probe.open {
+            let scheme = if probe.scheme == Scheme::Http { "http" } else { "https" };
+            let url = format!(
+                "{scheme}://{}/v2/{}/manifests/{}",
+                reference.registry(),
+                reference.repository(),
+                reference.tag().unwrap_or_default()
+            );
+            let res = probe
+                .http
+                .get(&url)
+                .header("Accept", accept.join(", "))
+                .send()
+                .await
+                .map_err(|e| Refused { status: e.status().map(|s| s.as_u16()), message: chain(&e) })?;
+            match res.status().as_u16() {
+                404 => return Ok(None),
+                s if !(200..300).contains(&s) => {
+                    return Err(Refused { status: Some(s), message: format!("GET {url}: HTTP {s}") });
+                }
+                _ => res.bytes().await.map_err(|e| Refused { status: None, message: chain(&e) })?,
+            }
+        } else {
+            match client.pull_manifest_raw(reference, auth, &accept).await {
+                Ok((body, _)) => body,
+                Err(e) if status(&e) == Some(404) => return Ok(None),
+                Err(e) => return Err(Refused { status: status(&e), message: describe(&e) }),
+            }
+        };
+        serde_json::from_slice(&body).map(Some).map_err(|e| Refused {
+            status: None,
+            message: format!("reading the manifest of {}: {e}", reference.tag().unwrap_or_default()),
+        })
+    }
+
     /// Appends `layer` to `repository:tag` on `registry` as `cred`: reads
     /// the manifest the tag holds, adds the layer unless it is there, and
     /// pushes layer, config and manifest. Appends to one tag never overlap
     /// in this process, so two runs that built one image both keep theirs.
-    pub async fn append(
+    pub async fn append(&self, t: &Target, cred: Option<&Credential>, layer: &Layer) -> Result<Appended, Refused> {
+        let probe = self.probe(&t.registry, t.insecure).await?;
+        let lock = self.tag_lock(&format!("{}/{}:{}", t.registry, t.repository, t.tag));
+        let _held = lock.lock().await;
+        if probe.open {
+            // A registry that asked for no credentials gets none (and no auth
+            // round trips), unless it refuses the push: then it is asked with them.
+            match self.append_as(&probe, t, None, layer).await {
+                Err(e) if e.is_auth() && cred.is_some() => {
+                    let closed = Probe { open: false, ..probe };
+                    self.probes.lock().expect("probes lock").insert((t.registry.clone(), t.insecure), closed.clone());
+                    self.append_as(&closed, t, cred, layer).await
+                }
+                r => r,
+            }
+        } else {
+            self.append_as(&probe, t, cred, layer).await
+        }
+    }
+
+    /// [`Registries::append`] as one identity, with the tag's lock held.
+    async fn append_as(
         &self,
-        registry: &str,
-        repository: &str,
-        tag: &str,
-        insecure: bool,
+        probe: &Probe,
+        t: &Target,
         cred: Option<&Credential>,
         layer: &Layer,
     ) -> Result<Appended, Refused> {
-        let client = self.client(registry, insecure, cred).await?;
+        let client = self.client(&t.registry, probe, t.insecure, cred)?;
         let auth = match cred {
             Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.to_string()),
             None => RegistryAuth::Anonymous,
         };
-        let reference = Reference::with_tag(registry.into(), repository.into(), tag.into());
-        let lock = self.tag_lock(&format!("{registry}/{repository}:{tag}"));
-        let _held = lock.lock().await;
-        let existing = match client
-            .pull_manifest_raw(&reference, &auth, &[layout::OCI_MANIFEST, layout::DOCKER_MANIFEST])
-            .await
-        {
-            Ok((body, _)) => Some(
-                serde_json::from_slice::<serde_json::Value>(&body)
-                    .map_err(|e| Refused { status: None, message: format!("reading the manifest of {tag}: {e}") })?,
-            ),
-            Err(e) if status(&e) == Some(404) => None,
-            Err(e) => return Err(Refused { status: status(&e), message: describe(&e) }),
-        };
+        let reference = Reference::with_tag(t.registry.clone(), t.repository.clone(), t.tag.clone());
+        let existing = self.current(probe, &client, &reference, &auth).await?;
         let Merge::Push { manifest, media_type, config } = layout::merge(existing.as_ref(), layer) else {
             return Ok(Appended::Present);
         };

@@ -1,0 +1,124 @@
+//! Helpers shared by the benchmarks: API clients, namespaces with a
+//! chains-config, and the signer as a real process.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::{Client, Config};
+use serde_json::json;
+
+/// Signer workers and load-generator concurrency (BENCH_WORKERS, default 4).
+pub fn workers() -> usize {
+    std::env::var("BENCH_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(4)
+}
+
+/// TaskRuns.
+pub fn ar() -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("tekton.dev", "v1", "TaskRun"), "taskruns")
+}
+
+/// A client from a kubeconfig file.
+pub async fn client(path: &str) -> Client {
+    let kc = Kubeconfig::read_from(path).unwrap();
+    Client::try_from(Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap()).unwrap()
+}
+
+/// Applies CRDs from a multi-document YAML.
+pub async fn apply_yaml(client: &Client, yaml: &str) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for doc in serde_yaml::Deserializer::from_str(yaml) {
+        let crd: CustomResourceDefinition = serde::Deserialize::deserialize(doc).unwrap();
+        let name = crd.metadata.name.clone().unwrap();
+        api.patch(&name, &PatchParams::apply("bench").force(), &Patch::Apply(&crd)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+}
+
+/// A namespace with a chains-config.
+pub async fn namespace(client: &Client, ns: &str, config: serde_json::Value) {
+    let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let _ = nss
+        .create(&PostParams::default(), &serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap())
+        .await;
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), ns);
+    let cm = json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": config });
+    let _ = cms.create(&PostParams::default(), &serde_json::from_value(cm).unwrap()).await;
+}
+
+/// `tekton-chains-operator signer` as a child process, killed on drop.
+pub struct SignerProcess {
+    child: Child,
+    metrics: String,
+}
+
+impl SignerProcess {
+    pub fn start(bin: &Path, kubeconfig: &str, ns: &str, keys: &PathBuf, port: u16) -> Self {
+        Self::start_with(bin, kubeconfig, ns, keys, port, &[])
+    }
+
+    /// [`SignerProcess::start`] with extra flags.
+    pub fn start_with(bin: &Path, kubeconfig: &str, ns: &str, keys: &PathBuf, port: u16, extra: &[String]) -> Self {
+        let child = Command::new(bin)
+            .args(["signer", "--namespace", ns, "--system-namespace", ns, "--leader-election=false"])
+            .args(extra)
+            .arg(format!("--threads-per-controller={}", workers()))
+            .arg("--signing-secrets-dir")
+            .arg(keys)
+            .arg(format!("--metrics-addr=127.0.0.1:{port}"))
+            .arg(format!("--probes-addr=127.0.0.1:{}", port + 1))
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start signer");
+        Self { child, metrics: format!("127.0.0.1:{port}") }
+    }
+
+    /// Panics when the process has exited (a bench must not wait on a dead signer).
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("the signer exited: {status}");
+        }
+    }
+
+    pub fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        kb / 1024.0
+    }
+
+    /// CPU seconds the process has used (user + system).
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+        let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+        ticks / 100.0
+    }
+
+    pub fn metric(&self, name: &str) -> f64 {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(&self.metrics) else { return 0.0 };
+        let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+    }
+}
+
+impl Drop for SignerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
