@@ -11,7 +11,6 @@ mod support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -122,14 +121,7 @@ async fn main() {
     println!(
         "bench oci: N={n} TaskRuns per registry, one image each; in-toto + ECDSA P-256; oci storage (.sig and .att)"
     );
-    let keys = std::env::temp_dir().join(format!("bench-oci-keys-{}", std::process::id()));
-    std::fs::create_dir_all(&keys).unwrap();
-    let st = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
-        .arg(keys.join("x509.pem"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let keys = support::p256_keys("bench-oci-keys");
     let mut figures = Vec::new();
     for (i, r) in registries.iter().enumerate() {
         eprintln!("bench oci: {} ...", r.label);

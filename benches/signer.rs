@@ -20,7 +20,6 @@ mod support;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -157,14 +156,7 @@ async fn main() {
     apply_yaml(&client, include_str!("../tests/fixtures/tekton-crds.yaml")).await;
     let n = n();
     let config = json!({ "artifacts.taskrun.format": "in-toto", "artifacts.taskrun.storage": "tekton", "artifacts.oci.storage": "" });
-    let keys = std::env::temp_dir().join(format!("bench-keys-{}", std::process::id()));
-    std::fs::create_dir_all(&keys).unwrap();
-    let st = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
-        .arg(keys.join("x509.pem"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let keys = support::p256_keys("bench-keys");
     let mut variants = Vec::new();
     if let Ok(bin) = std::env::var("BENCH_BASELINE_BIN") {
         variants.push(Variant { label: "baseline", bin: bin.into() });

@@ -12,14 +12,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=hack/lib.sh
+. "$here/hack/lib.sh"
 cmd=${1:-}
-dir=${2:-${REGISTRY_DIR:-$here/.registry}}
-mkdir -p "$dir"
-dir=$(cd "$dir" && pwd)
+state_dir "${2:-${REGISTRY_DIR:-$here/.registry}}"
 
 log() { echo "[registry] $*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-alive() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
 
 stop() {
   for r in open auth; do

@@ -3,36 +3,21 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Event, Secret, ServiceAccount};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::registry::registries;
-use support::{Env, create_namespace, eventually, runs_api, signer_options, start_signer, unique_ns};
-
-fn tmpdir(prefix: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(unique_ns(prefix));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use support::{
+    Env, cosign_keys, eventually, namespace_with_config, runs_api, signer_options, start_signer, tmpdir, unique_ns,
+};
 
 /// Runs a command; returns (success, stdout + stderr).
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
-
-/// A key pair made by the real `cosign generate-key-pair`, in a signing-secrets folder.
-fn cosign_keys(cosign: &Path) -> PathBuf {
-    let dir = tmpdir("cosign");
-    let (ok, out) =
-        run(Command::new(cosign).arg("generate-key-pair").current_dir(&dir).env("COSIGN_PASSWORD", "s3cret-pw"));
-    assert!(ok, "{out}");
-    std::fs::write(dir.join("cosign.password"), "s3cret-pw").unwrap();
-    dir
 }
 
 /// `cosign <args>` in `keys` (where cosign.pub is), with extra env.
@@ -57,16 +42,6 @@ fn verify_attestation(keys: &Path, image: &str, env: &[(&str, &str)]) -> String 
     let (ok, out) = cosign(keys, &args, env);
     assert!(ok, "{out}");
     out
-}
-
-async fn namespace_with_config(env: &Env, prefix: &str, data: &[(&str, &str)]) -> String {
-    let ns = create_namespace(env, prefix).await;
-    let data: BTreeMap<&str, &str> = data.iter().copied().collect();
-    let cm: ConfigMap =
-        serde_json::from_value(json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": data }))
-            .unwrap();
-    Api::<ConfigMap>::namespaced(env.client.clone(), &ns).create(&PostParams::default(), &cm).await.unwrap();
-    ns
 }
 
 const OCI_CONFIG: &[(&str, &str)] = &[

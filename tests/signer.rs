@@ -3,7 +3,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,22 +13,13 @@ use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::api::core::v1::{ConfigMap, Event};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
-use support::{Env, RunningSigner, create_namespace, eventually, runs_api, signer_options, start_signer, unique_ns};
+use support::{
+    Env, RunningSigner, cosign_keys, eventually, namespace_with_config, runs_api, signer_options, start_signer, tmpdir,
+};
 use tekton_chains_operator::tekton::RunKind;
 
 const IMG_DIGEST: &str = "sha256:5f8a0b3b39a1d1e0e7d3c0e1b5d4c4b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6";
 const STEP_DIGEST: &str = "sha256:0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000";
-
-/// A namespace for the signer (holding chains-config) and runs.
-async fn namespace_with_config(env: &Env, prefix: &str, data: &[(&str, &str)]) -> String {
-    let ns = create_namespace(env, prefix).await;
-    let data: BTreeMap<&str, &str> = data.iter().copied().collect();
-    let cm: ConfigMap =
-        serde_json::from_value(json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": data }))
-            .unwrap();
-    Api::<ConfigMap>::namespaced(env.client.clone(), &ns).create(&PostParams::default(), &cm).await.unwrap();
-    ns
-}
 
 /// Creates a TaskRun, then finishes it as the Pipelines controller would.
 async fn finished_taskrun(env: &Env, ns: &str, name: &str, results: Value, labels: Value) -> String {
@@ -75,25 +66,11 @@ async fn wait_signed(env: &Env, ns: &str, kind: &str, name: &str, want: &str) ->
     .await
 }
 
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(unique_ns(tag));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{cmd:?} failed: {text}");
     text
-}
-
-/// A key pair made by the real `cosign generate-key-pair`, in a signing-secrets folder.
-fn cosign_keys(cosign: &Path) -> PathBuf {
-    let dir = tmpdir("cosign");
-    run(Command::new(cosign).arg("generate-key-pair").current_dir(&dir).env("COSIGN_PASSWORD", "s3cret-pw"));
-    std::fs::write(dir.join("cosign.password"), "s3cret-pw").unwrap();
-    dir
 }
 
 fn b64d(s: &str) -> Vec<u8> {

@@ -122,3 +122,16 @@ impl Drop for SignerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A signing-secrets folder holding a fresh ECDSA P-256 `x509.pem` (made by openssl).
+pub fn p256_keys(tag: &str) -> PathBuf {
+    let keys = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&keys).unwrap();
+    let st = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
+        .arg(keys.join("x509.pem"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "openssl genpkey");
+    keys
+}

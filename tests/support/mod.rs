@@ -261,3 +261,39 @@ pub fn runs_api(env: &Env, ns: &str, kind: &str) -> Api<kube::api::DynamicObject
     let kind = if kind == "PipelineRun" { RunKind::PipelineRun } else { RunKind::TaskRun };
     Api::namespaced_with(env.client.clone(), ns, &kind.api_resource())
 }
+
+/// A fresh temporary folder.
+pub fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(unique_ns(tag));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A key pair made by the real `cosign generate-key-pair` (password `s3cret-pw`), in a
+/// signing-secrets folder (cosign.key, cosign.password; cosign.pub beside them).
+pub fn cosign_keys(cosign: &std::path::Path) -> PathBuf {
+    let dir = tmpdir("cosign");
+    let out = std::process::Command::new(cosign)
+        .arg("generate-key-pair")
+        .current_dir(&dir)
+        .env("COSIGN_PASSWORD", "s3cret-pw")
+        .output()
+        .expect("run cosign generate-key-pair");
+    assert!(out.status.success(), "cosign generate-key-pair: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(dir.join("cosign.password"), "s3cret-pw").unwrap();
+    dir
+}
+
+/// A namespace for the signer (holding chains-config with `data`) and runs.
+pub async fn namespace_with_config(env: &Env, prefix: &str, data: &[(&str, &str)]) -> String {
+    let ns = create_namespace(env, prefix).await;
+    let data: std::collections::BTreeMap<&str, &str> = data.iter().copied().collect();
+    let cm: k8s_openapi::api::core::v1::ConfigMap =
+        serde_json::from_value(json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": data }))
+            .unwrap();
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(env.client.clone(), &ns)
+        .create(&Default::default(), &cm)
+        .await
+        .unwrap();
+    ns
+}

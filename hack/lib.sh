@@ -1,0 +1,14 @@
+# Shared by hack/cluster.sh and hack/registry.sh (sourced).
+#   state_dir DIR       -> sets $dir to DIR (created, absolute)
+#   free_port           -> a free loopback TCP port
+#   alive NAME          -> true when $dir/NAME.pid is a running process
+
+state_dir() {
+  dir=${1}
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+alive() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
