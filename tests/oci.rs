@@ -341,3 +341,41 @@ async fn wrong_credentials_fail_the_run_with_an_event_and_never_leak() {
     assert!(!everything.contains(secret_pw) && !everything.contains(&b64), "a credential leaked");
     assert!(everything.contains("signing failed"), "the log was captured");
 }
+
+/// `storage.oci.repository.insecure` accepts the TLS registry's self-signed
+/// certificate for that repository's registry only; without it the push is
+/// refused (no --registry-ca-file here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn insecure_applies_to_the_configured_repository_only() {
+    let env = Env::new().await;
+    let regs = registries();
+    let keys = cosign_keys(&support::cosign().unwrap());
+    let sigs_repo = format!("sigs/{}", unique_ns("insecure"));
+    let sigs = format!("{}/{sigs_repo}", regs.auth);
+    let mut config = OCI_CONFIG.to_vec();
+    config.extend([("storage.oci.repository", sigs.as_str()), ("storage.oci.repository.insecure", "true")]);
+    let ns = namespace_with_config(&env, "ociinsecure", &config).await;
+    docker_secret(&env, &ns, "push", regs.dockerconfigjson(&regs.user, &regs.password)).await;
+    service_account(&env, &ns, "default", &[], &["push"]).await;
+    let repo = format!("team/{}", unique_ns("app"));
+    let digest = regs.push_image(&regs.open, &repo).await;
+    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    build_taskrun(&env, &ns, "build", "default", &format!("{}/{repo}", regs.open), &digest).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
+    let sig = regs.manifest(&regs.auth, &sigs_repo, &format!("{}.sig", digest.replace(':', "-"))).await;
+    assert_eq!(layers(&sig), 1);
+
+    // The same registry as the image's own (not the configured repository): verified TLS, refused.
+    let ns2 = namespace_with_config(&env, "ocistrict", OCI_CONFIG).await;
+    docker_secret(&env, &ns2, "push", regs.dockerconfigjson(&regs.user, &regs.password)).await;
+    service_account(&env, &ns2, "default", &[], &["push"]).await;
+    let repo2 = format!("team/{}", unique_ns("private"));
+    let digest2 = regs.push_image(&regs.auth, &repo2).await;
+    let _s2 = start_signer(env.client.clone(), signer_options(&ns2, &keys, vec![ns2.clone()])).await;
+    build_taskrun(&env, &ns2, "build", "default", &format!("{}/{repo2}", regs.auth), &digest2).await;
+    assert_eq!(signed(&env, &ns2, "TaskRun", "build").await, "failed");
+    let events: Api<Event> = Api::namespaced(env.client.clone(), &ns2);
+    let notes: Vec<String> =
+        events.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|e| e.message).collect();
+    assert!(notes.iter().any(|n| n.contains("giving up") && n.contains("certificate")), "{notes:?}");
+}

@@ -296,6 +296,9 @@ struct OneResult {
     error: Option<Error>,
 }
 
+/// How `oci` storage encodes attestations; only `dsse` (the default) is built.
+const OCI_ENCODING: &str = "storage.oci.encoding-format";
+
 /// Resolves one artifact type's signer and backends.
 fn route(a: Artifact, signer: SignerKind, storage: &[StorageKind], config: &ChainsConfig, parts: &Parts) -> Route {
     if signer == SignerKind::None || storage.is_empty() {
@@ -322,6 +325,15 @@ fn route(a: Artifact, signer: SignerKind, storage: &[StorageKind], config: &Chai
     };
     let mut backends = Vec::new();
     for kind in storage {
+        let encoding = config.values.get(OCI_ENCODING).map_or("dsse", String::as_str);
+        if *kind == StorageKind::Oci && encoding != "dsse" {
+            return Route::Refused(Refusal {
+                what: "OCI encoding format",
+                key: OCI_ENCODING.into(),
+                value: encoding.into(),
+                supported: "\"dsse\"".into(),
+            });
+        }
         match storage::build(*kind, config, &parts.storage) {
             Ok(b) => backends.push(b),
             Err(storage::NotBuilt(kind)) => {

@@ -314,3 +314,15 @@ fn kms_and_keyless_are_refused_rather_than_signed_with_the_local_key() {
     assert!(err.to_string().starts_with("keyless signing \"true\" (signers.x509.fulcio.enabled)"), "{err}");
     assert!(journal.lock().unwrap().is_empty());
 }
+
+#[test]
+fn the_sigstore_bundle_encoding_is_refused_rather_than_ignored() {
+    let journal = Journal::default();
+    let p = Pipeline::build(config(&[("storage.oci.encoding-format", "sigstore-bundle")]), &parts(&journal, None));
+    let refusals = p.refusals();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(
+        refusals[0].error().to_string(),
+        "OCI encoding format \"sigstore-bundle\" (storage.oci.encoding-format) is not supported yet; supported: \"dsse\""
+    );
+}

@@ -121,7 +121,8 @@ impl Registries {
         let unreachable = |e: &reqwest::Error| Refused { status: None, message: format!("unreachable: {}", chain(e)) };
         let (scheme, res) = match http.get(format!("https://{registry}/v2/")).send().await {
             Ok(r) => (Scheme::Https, r),
-            Err(e) if insecure || Self::is_loopback(registry) => {
+            // A TLS server whose certificate is not trusted is not a plain-http one.
+            Err(e) if (insecure || Self::is_loopback(registry)) && !chain(&e).contains("certificate") => {
                 match http.get(format!("http://{registry}/v2/")).send().await {
                     Ok(r) => (Scheme::Http, r),
                     Err(_) => return Err(unreachable(&e)),
