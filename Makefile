@@ -19,16 +19,18 @@ test-unit:
 test-integration: tools
 	bash hack/test-integration.sh
 
-## Signer benchmark against a real API server; prints figures (BENCH_RUNS, BENCH_PRESENT).
+## Benchmarks against a real API server, registry and Rekor; prints figures (BENCH_ONLY=signer|oci|transparency).
 bench: tools
 	bash hack/bench.sh
 
-## Builds kube-apiserver, etcd and cosign from the Go module proxy, and unpacks the Debian
-## docker-registry, once (cached in ~/.cache).
+## Builds kube-apiserver, etcd, cosign, rekor-server, rekor-cli and Trillian from the Go
+## module proxy, and unpacks Debian's docker-registry and MariaDB, once (cached in ~/.cache).
 tools:
 	bash hack/tools.sh kube >/dev/null
 	bash hack/tools.sh cosign >/dev/null
 	bash hack/tools.sh registry >/dev/null
+	bash hack/tools.sh rekor >/dev/null
+	bash hack/tools.sh mariadb >/dev/null
 
 lint:
 	cargo fmt --all -- --check

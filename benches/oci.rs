@@ -191,17 +191,7 @@ async fn case(client: &Client, kubeconfig: &str, keys: &Path, r: &Registry, i: u
     let extra: Vec<String> = r.tls.iter().map(|(ca, _, _)| format!("--registry-ca-file={}", ca.display())).collect();
     let mut signer =
         SignerProcess::start_with(bin.as_ref(), kubeconfig, &ns, &keys.to_path_buf(), 19700 + 10 * i as u16, &extra);
-    let t = Instant::now();
-    loop {
-        let signed = signer.metric("watcher_taskrun_marked_signed_total") as usize;
-        if signed >= n {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(900), "OCI runs not signed within 15 minutes ({signed}/{n})");
-        signer.assert_running();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let secs = t.elapsed().as_secs_f64();
+    let secs = signer.wait_signed(n, Instant::now()).await;
     let f = Figures {
         rate: n as f64 / secs,
         pushes: signer.metric("signer_registry_pushes_total") / n as f64,

@@ -195,7 +195,7 @@ async fn main() {
     let chains = ChainsConfig::parse(&serde_json::from_value(config.clone()).unwrap()).unwrap();
     let pipeline = Pipeline::build(
         Arc::new(chains),
-        &Parts { x509: Arc::new(KeyDir::open(&keys)), log: None, storage: Default::default() },
+        &Parts { x509: Arc::new(KeyDir::open(&keys)), log: None, rekor: None, storage: Default::default() },
     );
     let mut bodies = Vec::with_capacity(n);
     for i in 0..n {

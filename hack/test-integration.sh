@@ -4,16 +4,19 @@
 #   kube-apiserver + etcd started here and stopped afterwards;
 # - the real cosign (COSIGN_BIN, built once by hack/tools.sh);
 # - two real OCI registries (TEST_REGISTRY_ENV, else started here by
-#   hack/registry.sh: one open, one behind TLS + htpasswd).
+#   hack/registry.sh: one open, one behind TLS + htpasswd);
+# - a real Rekor v1 (TEST_REKOR_ENV, else started here by hack/rekor.sh:
+#   rekor-server, Trillian, MariaDB).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 export COSIGN_BIN="${COSIGN_BIN:-$(bash hack/tools.sh cosign)}"
-dir="" rdir=""
+dir="" rdir="" kdir=""
 cleanup() {
   if [ -n "$dir" ]; then bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true; fi
   if [ -n "$rdir" ]; then bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true; fi
+  if [ -n "$kdir" ]; then bash hack/rekor.sh down "$kdir" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 if [ -z "${TEST_KUBECONFIG:-}" ]; then
@@ -28,6 +31,13 @@ if [ -z "${TEST_REGISTRY_ENV:-}" ]; then
   bash hack/registry.sh up "$rdir" >/dev/null
   export TEST_REGISTRY_ENV="$rdir/env"
 fi
+if [ -z "${TEST_REKOR_ENV:-}" ]; then
+  kdir="$here/target/test-rekor"
+  bash hack/rekor.sh down "$kdir" >/dev/null 2>&1 || true
+  bash hack/rekor.sh up "$kdir" >/dev/null
+  export TEST_REKOR_ENV="$kdir/env"
+fi
+echo "[test-integration] Rekor: $(grep REKOR_URL "$TEST_REKOR_ENV")"
 echo "[test-integration] registries: $(grep -E 'REGISTRY_(OPEN|AUTH)=' "$TEST_REGISTRY_ENV" | tr '\n' ' ')"
 echo "[test-integration] API server: $(grep server: "$TEST_KUBECONFIG" | awk '{print $2}'), cosign: $COSIGN_BIN"
 cargo test --test '*'

@@ -5,6 +5,11 @@
 #   hack/tools.sh kube     -> prints the folder holding kube-apiserver and etcd
 #   hack/tools.sh cosign   -> prints the path of the cosign binary
 #   hack/tools.sh registry -> prints the path of an OCI registry (distribution)
+#   hack/tools.sh rekor    -> prints the folder holding rekor-server, rekor-cli,
+#                             trillian_log_server, trillian_log_signer and
+#                             Trillian's MySQL schema (trillian.sql)
+#   hack/tools.sh mariadb  -> prints the root of MariaDB unpacked from Debian
+#                             (usr/sbin/mariadbd, usr/bin/mariadb, libraries)
 #
 # KUBEBUILDER_ASSETS (a folder with kube-apiserver and etcd) skips the build.
 set -euo pipefail
@@ -13,6 +18,9 @@ KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 COSIGN_VERSION="${COSIGN_VERSION:-v2.6.2}"
 REGISTRY_DEB="${REGISTRY_DEB:-docker-registry}"
+REKOR_VERSION="${REKOR_VERSION:-v1.5.4}"
+TRILLIAN_VERSION="${TRILLIAN_VERSION:-v1.7.3}"
+MARIADB_DEBS="${MARIADB_DEBS:-mariadb-server-core mariadb-client-core liburing2 libaio1}"
 CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tekton-chains-operator/tools}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
@@ -123,9 +131,75 @@ ensure_registry() {
   echo "$dir/docker-registry"
 }
 
+# apt_unpack DIR PKG...: downloads Debian packages and unpacks them into DIR
+# (never installed: no daemon starts, no root needed for the files).
+apt_unpack() {
+  local dir=$1; shift
+  local work
+  work=$(mktemp -d)
+  (
+    cd "$work"
+    chmod 777 "$work"
+    # shellcheck disable=SC2068
+    apt-get download $@ >/dev/null 2>&1 || {
+      log "apt-get download failed; refreshing the package lists"
+      apt-get update -qq >/dev/null 2>&1 || true
+      apt-get download $@ >/dev/null
+    }
+    mkdir -p root
+    for deb in ./*.deb; do dpkg -x "$deb" root; done
+    rm -rf "$dir.tmp"
+    mv root "$dir.tmp"
+    rm -rf "$dir"
+    mv "$dir.tmp" "$dir"
+  ) || { rm -rf "$work"; return 1; }
+  rm -rf "$work"
+}
+
+# Rekor v1 and Trillian, go-installed from the module proxy.
+ensure_rekor() {
+  local dir="$CACHE/rekor-$REKOR_VERSION-trillian-$TRILLIAN_VERSION"
+  mkdir -p "$dir"
+  local m
+  for m in "github.com/sigstore/rekor/cmd/rekor-server@$REKOR_VERSION" \
+           "github.com/sigstore/rekor/cmd/rekor-cli@$REKOR_VERSION" \
+           "github.com/google/trillian/cmd/trillian_log_server@$TRILLIAN_VERSION" \
+           "github.com/google/trillian/cmd/trillian_log_signer@$TRILLIAN_VERSION"; do
+    local bin=${m%@*}; bin=${bin##*/}
+    if [ ! -x "$dir/$bin" ]; then
+      log "$bin: building (first time only, about 1-2 minutes)"
+      GOBIN="$dir" go install -trimpath -ldflags "-s -w" "$m"
+    fi
+  done
+  if [ ! -f "$dir/trillian.sql" ]; then
+    local src
+    src=$(go mod download -json "github.com/google/trillian@$TRILLIAN_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+    cp "$src/storage/mysql/schema/storage.sql" "$dir/trillian.sql.tmp"
+    mv "$dir/trillian.sql.tmp" "$dir/trillian.sql"
+  fi
+  log "rekor $REKOR_VERSION, trillian $TRILLIAN_VERSION: in $dir"
+  echo "$dir"
+}
+
+# MariaDB from Debian (Trillian's storage and Rekor's search index).
+# MARIADB_ROOT (a folder with usr/sbin/mariadbd) skips the download.
+ensure_mariadb() {
+  if [ -n "${MARIADB_ROOT:-}" ]; then echo "$MARIADB_ROOT"; return; fi
+  local dir="$CACHE/mariadb"
+  if [ ! -x "$dir/usr/sbin/mariadbd" ]; then
+    log "mariadb: downloading the Debian packages (first time only)"
+    apt_unpack "$dir" $MARIADB_DEBS || { log "mariadb: download failed; set MARIADB_ROOT"; return 1; }
+  else
+    log "mariadb: cached in $dir"
+  fi
+  echo "$dir"
+}
+
 case "${1:-}" in
   kube) ensure_kube ;;
   cosign) ensure_cosign ;;
   registry) ensure_registry ;;
-  *) echo "usage: $0 kube|cosign|registry" >&2; exit 2 ;;
+  rekor) ensure_rekor ;;
+  mariadb) ensure_mariadb ;;
+  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb" >&2; exit 2 ;;
 esac

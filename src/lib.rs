@@ -7,12 +7,13 @@
 //! - [`formats`]: payloads (tekton, in-toto/SLSA, simplesigning), pure.
 //! - [`signing`]: the `Signer` seam, keys, DSSE, the `Signed` value.
 //! - [`storage`]: the `Backend` seam (`tekton` annotations, …).
-//! - [`transparency`]: the `TransparencyLog` seam (Rekor next).
+//! - [`transparency`]: the `TransparencyLog` seam and Rekor v1.
 //! - [`tekton`]: Tekton and Chains names shared by both loops.
 
 pub mod config;
 pub mod crd;
 pub mod formats;
+pub mod http;
 pub mod operator;
 pub mod signer;
 pub mod signing;

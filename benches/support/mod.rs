@@ -87,6 +87,20 @@ impl SignerProcess {
         }
     }
 
+    /// Waits until the signer has marked `n` TaskRuns signed (at most 15
+    /// minutes); returns the seconds since `start`.
+    pub async fn wait_signed(&mut self, n: usize, start: std::time::Instant) -> f64 {
+        loop {
+            let signed = self.metric("watcher_taskrun_marked_signed_total") as usize;
+            if signed >= n {
+                return start.elapsed().as_secs_f64();
+            }
+            assert!(start.elapsed() < Duration::from_secs(900), "runs not signed within 15 minutes ({signed}/{n})");
+            self.assert_running();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn peak_rss_mib(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         let kb: f64 = status

@@ -29,7 +29,7 @@ pub struct KeySpec {
     pub default: &'static str,
 }
 
-use super::values::{Format, ImageFormat, SignerKind, StorageKind};
+use super::values::{Format, ImageFormat, LogEntryKind, SignerKind, StorageKind};
 
 /// Formats for TaskRun and PipelineRun payloads.
 pub const RUN_FORMATS: &[&str] = Format::WORDS;
@@ -72,6 +72,7 @@ pub const KEYS: &[KeySpec] = &[
     key("storage.grafeas.notehint", Text, ""),
     key("transparency.enabled", BoolOrManual, "false"),
     key("transparency.url", Url, "https://rekor.sigstore.dev"),
+    key("transparency.entry-kind", OneOf(LogEntryKind::WORDS), "intoto"),
     key("signers.x509.fulcio.enabled", Bool, "false"),
     key("signers.x509.fulcio.address", Url, "https://fulcio.sigstore.dev"),
     key("signers.x509.fulcio.issuer", Url, "https://oauth2.sigstore.dev/auth"),

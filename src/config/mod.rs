@@ -12,7 +12,7 @@ use std::fmt;
 
 pub use keys::{KEYS, KeySpec, ValueKind};
 pub use parsed::{ArtifactConfig, ChainsConfig, Transparency};
-pub use values::{Artifact, Format, ImageFormat, SignerKind, StorageKind};
+pub use values::{Artifact, Format, ImageFormat, LogEntryKind, SignerKind, StorageKind};
 
 /// One rejected key: names the key, the bad value and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,7 +109,16 @@ pub fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
 
 /// Validates a whole map; every bad key is reported, not just the first.
 pub fn validate(data: &BTreeMap<String, String>) -> Result<(), ConfigErrors> {
-    let errors: Vec<ConfigError> = data.iter().filter_map(|(k, v)| check_value(k, v).err()).collect();
+    let mut errors: Vec<ConfigError> = data.iter().filter_map(|(k, v)| check_value(k, v).err()).collect();
+    // A log that is on needs somewhere to go.
+    let on = data.get("transparency.enabled").is_some_and(|v| v == "manual" || parse_bool(v) == Some(true));
+    if on && data.get("transparency.url").is_some_and(|u| u.is_empty()) {
+        errors.push(ConfigError {
+            key: "transparency.url".into(),
+            value: Some(String::new()),
+            allowed: "an absolute http:// or https:// URL of a Rekor v1 log (transparency.enabled is on)".into(),
+        });
+    }
     if errors.is_empty() { Ok(()) } else { Err(ConfigErrors(errors)) }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::values::{Artifact, Format, ImageFormat, SignerKind, StorageKind};
+use super::values::{Artifact, Format, ImageFormat, LogEntryKind, SignerKind, StorageKind};
 use super::{ConfigErrors, keys, parse_bool, storage_list, validate};
 
 /// Settings for one artifact type (taskrun, pipelinerun, oci); `F` is its format type.
@@ -39,6 +39,8 @@ pub struct ChainsConfig {
     pub deep_inspection: bool,
     pub transparency: Transparency,
     pub transparency_url: String,
+    /// The Rekor entry kind of attestations.
+    pub transparency_entry_kind: LogEntryKind,
     pub fulcio_enabled: bool,
     pub builder_id: String,
     pub build_type: String,
@@ -97,6 +99,7 @@ impl ChainsConfig {
             deep_inspection: flag("artifacts.pipelinerun.enable-deep-inspection"),
             transparency,
             transparency_url: get("transparency.url").to_string(),
+            transparency_entry_kind: LogEntryKind::parse(get("transparency.entry-kind")).expect("validated kind"),
             fulcio_enabled: flag("signers.x509.fulcio.enabled"),
             builder_id: get("builder.id").to_string(),
             build_type: get("builddefinition.buildtype").to_string(),

@@ -87,3 +87,21 @@ fn go_style_booleans_and_unknown_keys() {
     assert!(check_value("artifacts.pipelinerun.enable-deep-inspection", "yes").is_err());
     assert!(check_value("some.future.key", "anything").is_ok());
 }
+
+#[test]
+fn transparency_entry_kind_and_url() {
+    let c = ChainsConfig::default();
+    assert_eq!(c.transparency_entry_kind, LogEntryKind::InToto);
+    let c = ChainsConfig::parse(&map(&[("transparency.entry-kind", "dsse")])).unwrap();
+    assert_eq!(c.transparency_entry_kind, LogEntryKind::Dsse);
+    let e = ChainsConfig::parse(&map(&[("transparency.entry-kind", "hashedrekord")])).unwrap_err().to_string();
+    assert_eq!(e, r#"transparency.entry-kind: invalid value "hashedrekord"; allowed: "intoto", "dsse""#);
+    // A log that is on needs a URL; off, an empty one is fine.
+    let e = ChainsConfig::parse(&map(&[("transparency.enabled", "manual"), ("transparency.url", "")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("transparency.url: invalid value \"\""), "{e}");
+    ChainsConfig::parse(&map(&[("transparency.enabled", "false"), ("transparency.url", "")])).unwrap();
+    let e = ChainsConfig::parse(&map(&[("transparency.url", "ftp://rekor")])).unwrap_err().to_string();
+    assert!(e.contains("allowed: an absolute http:// or https:// URL"), "{e}");
+}

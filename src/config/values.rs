@@ -95,6 +95,19 @@ word_enum! {
 }
 
 word_enum! {
+    /// The Rekor entry kind of in-toto attestations (`transparency.entry-kind`).
+    /// Signatures of other payloads are always `hashedrekord` entries.
+    LogEntryKind {
+        /// `intoto` v0.0.2: Rekor keeps the attestation, so `rekor-cli get`
+        /// shows it (as upstream Chains before v0.29).
+        InToto = "intoto",
+        /// `dsse` v0.0.1, what upstream Chains v0.29+ sends; Rekor keeps
+        /// only hashes.
+        Dsse = "dsse",
+    }
+}
+
+word_enum! {
     /// The three artifact types of `chains-config` (`artifacts.<type>.*`).
     Artifact {
         TaskRun = "taskrun",

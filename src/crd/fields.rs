@@ -80,6 +80,9 @@ pub struct ChainConfigFields {
     /// Rekor URL.
     #[serde(rename = "transparency.url", default, skip_serializing_if = "Option::is_none")]
     pub transparency_url: Option<String>,
+    /// Rekor entry kind of in-toto attestations: intoto (default) or dsse.
+    #[serde(rename = "transparency.entry-kind", default, skip_serializing_if = "Option::is_none")]
+    pub transparency_entry_kind: Option<String>,
     /// Keyless signing with Fulcio.
     #[serde(rename = "signers.x509.fulcio.enabled", default, skip_serializing_if = "Option::is_none")]
     pub signers_x509_fulcio_enabled: Option<BoolOrString>,

@@ -31,11 +31,8 @@ pub fn parse(data: &BTreeMap<String, String>, namespace: &str) -> Option<ChainsC
 
 /// Builds the pipeline of `config` and logs what it refuses.
 pub fn build(config: ChainsConfig, parts: &Parts) -> Arc<Pipeline> {
-    if config.transparency != Transparency::Off && parts.log.is_none() {
-        warn!(
-            key = "transparency.enabled",
-            "transparency log upload (Rekor) is not supported in this release: signatures are stored but not logged"
-        );
+    if config.transparency != Transparency::Off && parts.log.is_none() && parts.rekor.is_none() {
+        warn!(key = "transparency.enabled", "no transparency log client: signatures are stored but not logged");
     }
     let pipeline = Pipeline::build(Arc::new(config), parts);
     for r in pipeline.refusals() {

@@ -50,6 +50,8 @@ pub struct Metrics {
     pub secret_reads: Counter,
     /// Signature and attestation manifests pushed to registries.
     pub registry_pushes: Counter,
+    /// HTTP requests to transparency logs (Rekor).
+    pub transparency_requests: Counter,
     registry: Registry,
 }
 
@@ -118,6 +120,12 @@ impl Metrics {
             "Signature and attestation manifests pushed to registries",
             registry_pushes.clone(),
         );
+        let transparency_requests = Counter::default();
+        registry.register(
+            "signer_transparency_requests",
+            "HTTP requests to transparency logs (Rekor)",
+            transparency_requests.clone(),
+        );
         Arc::new(Self {
             taskrun,
             pipelinerun,
@@ -128,6 +136,7 @@ impl Metrics {
             queue_depth,
             secret_reads,
             registry_pushes,
+            transparency_requests,
             registry,
         })
     }

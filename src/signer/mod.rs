@@ -159,7 +159,8 @@ impl Signer {
             secrets: storage::oci::secrets::Secrets::new(client.clone(), metrics.secret_reads.clone()),
         };
         let storage = storage::Parts { oci: Some(Arc::new(oci)) };
-        let parts = Parts { x509: keys.clone(), log: None, storage };
+        let rekor = crate::transparency::rekor::Shared::new(metrics.transparency_requests.clone());
+        let parts = Parts { x509: keys.clone(), log: None, rekor: Some(Arc::new(rekor)), storage };
         let initial = config_watch::build(initial_config(&client, &opts.system_namespace).await, &parts);
         let (pipeline_tx, pipeline) = watch::channel(initial);
         let recorder = Recorder::new(client.clone(), CONTROLLER.into());

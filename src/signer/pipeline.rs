@@ -20,14 +20,17 @@ use crate::signing::{Signed, Signer, Subject};
 use crate::storage::{self, Annotations, Backend};
 use crate::tekton::annotations::{TRANSPARENCY, TRANSPARENCY_UPLOAD};
 use crate::transparency::TransparencyLog;
+use crate::transparency::rekor::{self, Rekor};
 
 /// The long-lived parts a pipeline is built from (they outlive config changes).
 #[derive(Clone)]
 pub struct Parts {
     /// The local key folder.
     pub x509: Arc<dyn Signer>,
-    /// The transparency log, when one is built.
+    /// A transparency log that replaces Rekor (tests); `None` in production.
     pub log: Option<Arc<dyn TransparencyLog>>,
+    /// What each config's Rekor client is built from.
+    pub rekor: Option<Arc<rekor::Shared>>,
     /// What storage backends are built from.
     pub storage: storage::Parts,
 }
@@ -117,7 +120,14 @@ impl Pipeline {
         let taskrun = run(Artifact::TaskRun, &config.taskrun);
         let pipelinerun = run(Artifact::PipelineRun, &config.pipelinerun);
         let oci = route(Artifact::Oci, config.oci.signer, &config.oci.storage, &config, parts);
-        let log = if config.transparency == Transparency::Off { None } else { parts.log.clone() };
+        let log = match config.transparency {
+            Transparency::Off => None,
+            Transparency::On | Transparency::Manual => parts.log.clone().or_else(|| {
+                let shared = parts.rekor.clone()?;
+                let rekor = Rekor::new(shared, &config.transparency_url, config.transparency_entry_kind);
+                Some(Arc::new(rekor) as Arc<dyn TransparencyLog>)
+            }),
+        };
         Self { config, taskrun, pipelinerun, oci, log }
     }
 

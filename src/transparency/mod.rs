@@ -1,5 +1,8 @@
 //! The `TransparencyLog` seam: uploads a signed artifact to a transparency
-//! log and returns its entry. Rekor v1 comes next, as one implementation.
+//! log and returns its entry. [`rekor::Rekor`] (Rekor v1) is the one built.
+
+pub mod entry;
+pub mod rekor;
 
 use crate::signing::Signed;
 
@@ -12,6 +15,9 @@ pub struct LogEntry {
     pub uuid: String,
     /// `<log url>/api/v1/log/entries?logIndex=<n>`, the run's annotation value.
     pub url: String,
+    /// The cosign bundle (`dev.sigstore.cosign/bundle`), once the entry's
+    /// SignedEntryTimestamp was checked.
+    pub bundle: Option<String>,
 }
 
 /// A log that could not take an entry.

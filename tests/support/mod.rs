@@ -17,6 +17,8 @@ use tekton_chains_operator::operator::{self, Context, Options};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub mod registry;
+pub mod rekor;
+pub mod runs;
 
 /// Tests share one API server and the singleton CRs, so they run one at a time.
 static SERIAL: Mutex<()> = Mutex::const_new(());

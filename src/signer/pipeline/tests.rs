@@ -64,9 +64,9 @@ impl TransparencyLog for FakeLog {
     async fn upload(&self, signed: &Signed) -> Result<LogEntry, TransparencyError> {
         self.0.lock().unwrap().push(format!("log {}", signed.key));
         if signed.key.starts_with("abcdef") {
-            return Ok(LogEntry { log_index: 2, uuid: "u2".into(), url: "http://log/2".into() });
+            return Ok(LogEntry { log_index: 2, uuid: "u2".into(), url: "http://log/2".into(), bundle: None });
         }
-        Ok(LogEntry { log_index: 1, uuid: "u1".into(), url: "http://log/1".into() })
+        Ok(LogEntry { log_index: 1, uuid: "u1".into(), url: "http://log/1".into(), bundle: None })
     }
 }
 
@@ -95,6 +95,7 @@ fn parts(journal: &Journal, fail: Option<KeyError>) -> Parts {
     Parts {
         x509: Arc::new(FakeSigner { journal: journal.clone(), fail }),
         log: Some(Arc::new(FakeLog(journal.clone()))),
+        rekor: None,
         storage: Default::default(),
     }
 }

@@ -25,6 +25,8 @@ const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
 pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+/// The Rekor bundle (SignedEntryTimestamp and entry), for offline tlog checks.
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 
 /// Which of an image's two cosign tags.
@@ -66,7 +68,7 @@ impl Layer {
     /// certificate and chain, when there are any) as annotations.
     pub fn signature(signed: &Signed) -> Self {
         let mut annotations = BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), STANDARD.encode(&signed.signature))]);
-        Self::certificates(signed, &mut annotations);
+        Self::verification(signed, &mut annotations);
         Self { media_type: SIMPLESIGNING, data: signed.payload.clone(), annotations }
     }
 
@@ -77,16 +79,20 @@ impl Layer {
             (SIGNATURE_ANNOTATION.to_string(), String::new()),
             (PREDICATE_TYPE_ANNOTATION.to_string(), predicate_type.to_string()),
         ]);
-        Self::certificates(signed, &mut annotations);
+        Self::verification(signed, &mut annotations);
         Self { media_type: DSSE_ENVELOPE, data: signed.stored_signature(), annotations }
     }
 
-    fn certificates(signed: &Signed, annotations: &mut BTreeMap<String, String>) {
+    /// Certificate, chain and Rekor bundle, when there are any.
+    fn verification(signed: &Signed, annotations: &mut BTreeMap<String, String>) {
         if let Some(cert) = signed.verifier.cert.as_deref() {
             annotations.insert(CERTIFICATE_ANNOTATION.into(), cert.to_string());
         }
         if let Some(chain) = signed.verifier.chain.as_deref() {
             annotations.insert(CHAIN_ANNOTATION.into(), chain.to_string());
+        }
+        if let Some(bundle) = signed.log_entry.as_ref().and_then(|e| e.bundle.as_deref()) {
+            annotations.insert(BUNDLE_ANNOTATION.into(), bundle.to_string());
         }
     }
 
@@ -113,18 +119,22 @@ pub enum Merge {
 /// Appends `layer` to the manifest the tag holds now (`None` when the tag
 /// does not exist). Every existing layer and manifest field is kept; the
 /// config is rebuilt to list all layers. The same layer (same digest and
-/// annotations) is never added twice.
+/// annotations, the Rekor bundle aside) is never added twice.
 pub fn merge(existing: Option<&Value>, layer: &Layer) -> Merge {
     let ours = layer.descriptor();
     let mut manifest = existing
         .cloned()
         .unwrap_or_else(|| json!({ "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {}, "layers": [] }));
     let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+    // The bundle is left out of the comparison: the log signs a fresh
+    // timestamp each time an entry is fetched, so a retry's differs.
+    let annotations = |l: &Value| {
+        let mut a = l["annotations"].as_object().cloned().unwrap_or_default();
+        a.remove(BUNDLE_ANNOTATION);
+        a
+    };
     let present = layers.iter().any(|l| {
-        l["digest"] == ours["digest"]
-            && l["mediaType"] == ours["mediaType"]
-            && l["annotations"].as_object().cloned().unwrap_or_default()
-                == ours["annotations"].as_object().cloned().unwrap_or_default()
+        l["digest"] == ours["digest"] && l["mediaType"] == ours["mediaType"] && annotations(l) == annotations(&ours)
     });
     if present {
         return Merge::Present;

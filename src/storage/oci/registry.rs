@@ -18,7 +18,8 @@ use super::auth::Credential;
 use super::layout::{self, Layer, Merge};
 
 /// The User-Agent of every registry request (the bench counts requests by it).
-pub const USER_AGENT: &str = concat!("tekton-chains-operator/", env!("CARGO_PKG_VERSION"));
+pub use crate::http::USER_AGENT;
+use crate::http::error_chain as chain;
 
 /// Clients kept at most (registries × credentials); the cache is emptied when full.
 const MAX_CLIENTS: usize = 256;
@@ -317,18 +318,6 @@ fn describe(e: &OciDistributionError) -> String {
         OciDistributionError::RequestError(r) => chain(r),
         other => other.to_string(),
     }
-}
-
-/// An error with its sources, `: `-joined.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -49,6 +49,22 @@ fn an_attestation_layer_is_the_envelope_with_its_predicate_type() {
     assert_eq!(l.data, s.stored_signature());
     assert_eq!(l.annotations[PREDICATE_TYPE_ANNOTATION], "https://slsa.dev/provenance/v0.2");
     assert_eq!(l.annotations[SIGNATURE_ANNOTATION], "");
+    assert!(!l.annotations.contains_key(BUNDLE_ANNOTATION));
+}
+
+#[test]
+fn logged_signatures_carry_the_rekor_bundle() {
+    let mut s = signed(None, true);
+    let bundle = r#"{"SignedEntryTimestamp":"c2V0","Payload":{}}"#;
+    s.log_entry = Some(crate::transparency::LogEntry {
+        log_index: 3,
+        uuid: "u".into(),
+        url: "http://rekor/api/v1/log/entries?logIndex=3".into(),
+        bundle: Some(bundle.into()),
+    });
+    assert_eq!(Layer::attestation(&s, "p").annotations[BUNDLE_ANNOTATION], bundle);
+    s.envelope = None;
+    assert_eq!(Layer::signature(&s).annotations[BUNDLE_ANNOTATION], bundle);
 }
 
 #[test]
@@ -88,4 +104,8 @@ fn another_signers_layers_and_fields_are_kept_and_ours_is_added_once() {
     assert_eq!(merge(Some(&v), &l), Merge::Present);
     // The same payload with another certificate is another signature.
     assert!(matches!(merge(Some(&v), &Layer::signature(&signed(Some("C"), false))), Merge::Push { .. }));
+    // A retry whose log entry came back with a fresh timestamp: still present.
+    let mut again = l.clone();
+    again.annotations.insert(BUNDLE_ANNOTATION.into(), r#"{"SignedEntryTimestamp":"bmV3"}"#.into());
+    assert_eq!(merge(Some(&v), &again), Merge::Present);
 }

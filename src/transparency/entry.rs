@@ -1,0 +1,201 @@
+//! Rekor v1 entries (pure): the proposed entry for a signed artifact, the
+//! entry the log answers with, the check of its SignedEntryTimestamp, and
+//! the cosign bundle annotation made from it.
+//!
+//! - a DSSE envelope (in-toto attestation) becomes an `intoto` v0.0.2 entry
+//!   (Rekor keeps the attestation) or a `dsse` v0.0.1 entry, as configured;
+//! - any other signature becomes a `hashedrekord` v0.0.1 entry over the
+//!   sha256 of the payload.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use p256::pkcs8::DecodePublicKey as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::config::LogEntryKind;
+use crate::signing::Signed;
+
+/// Lower-case hex of sha256.
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The proposed entry (request body of `POST /api/v1/log/entries`) for `signed`.
+pub fn proposed(signed: &Signed, kind: LogEntryKind) -> Value {
+    let verifier = signed.verifier.cert.as_deref().unwrap_or(&signed.verifier.public_key_pem);
+    let verifier = STANDARD.encode(verifier.as_bytes());
+    let Some(env) = &signed.envelope else {
+        return json!({
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": {
+                "data": { "hash": { "algorithm": "sha256", "value": sha256_hex(&signed.payload) } },
+                "signature": { "content": STANDARD.encode(&signed.signature), "publicKey": { "content": verifier } },
+            },
+        });
+    };
+    match kind {
+        LogEntryKind::Dsse => {
+            let envelope = String::from_utf8(signed.stored_signature()).expect("envelope JSON is UTF-8");
+            json!({
+                "apiVersion": "0.0.1",
+                "kind": "dsse",
+                "spec": { "proposedContent": { "envelope": envelope, "verifiers": [verifier] } },
+            })
+        }
+        // intoto v0.0.2 carries the envelope's base64 fields base64-encoded
+        // once more; `hash` is the digest of the envelope as stored (what
+        // cosign compares with the `.att` layer), `payloadHash` that of the
+        // statement.
+        LogEntryKind::InToto => {
+            let signatures: Vec<Value> = env
+                .signatures
+                .iter()
+                .map(|s| json!({ "keyid": s.keyid, "sig": STANDARD.encode(&s.sig), "publicKey": verifier }))
+                .collect();
+            json!({
+                "apiVersion": "0.0.2",
+                "kind": "intoto",
+                "spec": { "content": {
+                    "envelope": {
+                        "payloadType": env.payload_type,
+                        "payload": STANDARD.encode(&env.payload),
+                        "signatures": signatures,
+                    },
+                    "hash": { "algorithm": "sha256", "value": sha256_hex(&signed.stored_signature()) },
+                    "payloadHash": { "algorithm": "sha256", "value": sha256_hex(&signed.payload) },
+                } },
+            })
+        }
+    }
+}
+
+/// One entry as the log returns it (the value under its UUID).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// base64 of the canonical entry body.
+    pub body: String,
+    pub integrated_time: i64,
+    #[serde(rename = "logID")]
+    pub log_id: String,
+    pub log_index: u64,
+    pub verification: Verification,
+}
+
+/// Proof material of an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// base64 of the log's signature over [`Entry::signed_payload`].
+    #[serde(default)]
+    pub signed_entry_timestamp: String,
+}
+
+/// Why an answer of the log was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("unexpected answer: {0}")]
+    Malformed(String),
+    #[error("the log's public key: {0}")]
+    LogKey(String),
+    #[error("SignedEntryTimestamp does not verify with the log's public key")]
+    BadTimestamp,
+    #[error("logID {got} is not the log key's ({want})")]
+    WrongLog { got: String, want: String },
+}
+
+/// Reads `{ "<uuid>": { entry } }`, the log's answer for one entry.
+pub fn parse(body: &[u8]) -> Result<(String, Entry), EntryError> {
+    let map: serde_json::Map<String, Value> =
+        serde_json::from_slice(body).map_err(|e| EntryError::Malformed(e.to_string()))?;
+    let (uuid, value) = map.into_iter().next().ok_or_else(|| EntryError::Malformed("no entry".into()))?;
+    let entry = serde_json::from_value(value).map_err(|e| EntryError::Malformed(e.to_string()))?;
+    Ok((uuid, entry))
+}
+
+/// A log's public key (`GET /api/v1/log/publicKey`).
+#[derive(Debug, Clone)]
+pub enum LogKey {
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+}
+
+impl LogKey {
+    /// Reads a PEM `PUBLIC KEY`.
+    pub fn from_pem(pem: &str) -> Result<Self, EntryError> {
+        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_pem(pem) {
+            return Ok(Self::P256(k));
+        }
+        p384::ecdsa::VerifyingKey::from_public_key_pem(pem)
+            .map(Self::P384)
+            .map_err(|_| EntryError::LogKey("not an ECDSA P-256 or P-384 public key in PEM".into()))
+    }
+
+    /// The log ID: hex sha256 of the key's DER (SubjectPublicKeyInfo).
+    pub fn log_id(&self) -> String {
+        use p256::pkcs8::EncodePublicKey as _;
+        let der = match self {
+            Self::P256(k) => k.to_public_key_der(),
+            Self::P384(k) => k.to_public_key_der(),
+        }
+        .expect("public keys encode");
+        sha256_hex(der.as_bytes())
+    }
+
+    fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+        let prehash = Sha256::digest(msg);
+        match self {
+            Self::P256(k) => {
+                p256::ecdsa::Signature::from_der(sig).is_ok_and(|s| k.verify_prehash(&prehash, &s).is_ok())
+            }
+            Self::P384(k) => {
+                p384::ecdsa::Signature::from_der(sig).is_ok_and(|s| k.verify_prehash(&prehash, &s).is_ok())
+            }
+        }
+    }
+}
+
+impl Entry {
+    /// What the SignedEntryTimestamp signs: the canonical JSON of body,
+    /// integratedTime, logID and logIndex (keys sorted, no spaces).
+    pub fn signed_payload(&self) -> Vec<u8> {
+        let v = json!({
+            "body": self.body,
+            "integratedTime": self.integrated_time,
+            "logID": self.log_id,
+            "logIndex": self.log_index,
+        });
+        serde_json::to_vec(&v).expect("entry serializes")
+    }
+
+    /// Checks that the entry is in the log of `key`, signed by it.
+    pub fn verify(&self, key: &LogKey) -> Result<(), EntryError> {
+        let want = key.log_id();
+        if self.log_id != want {
+            return Err(EntryError::WrongLog { got: self.log_id.clone(), want });
+        }
+        let set = STANDARD.decode(&self.verification.signed_entry_timestamp).map_err(|_| EntryError::BadTimestamp)?;
+        if key.verify(&self.signed_payload(), &set) { Ok(()) } else { Err(EntryError::BadTimestamp) }
+    }
+
+    /// The `dev.sigstore.cosign/bundle` layer annotation, as cosign writes it.
+    pub fn bundle(&self) -> String {
+        let v = json!({
+            "SignedEntryTimestamp": self.verification.signed_entry_timestamp,
+            "Payload": {
+                "body": self.body,
+                "integratedTime": self.integrated_time,
+                "logIndex": self.log_index,
+                "logID": self.log_id,
+            },
+        });
+        serde_json::to_string(&v).expect("bundle serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests;
