@@ -3,15 +3,15 @@ SHELL := /bin/bash
 BIN := tekton-chains-operator
 CRD_COPIES := crds/crds.yaml config/crd/crds.yaml helm/tekton-chains-operator/crds/crds.yaml
 
-.PHONY: all build test test-unit test-integration lint crds cluster-up cluster-down run tools bench
+.PHONY: all build test test-unit test-integration test-run lint crds cluster-up cluster-down run run-down tools bench
 
 all: build
 
 build:
 	cargo build --release
 
-## Unit tests, then integration tests against a real kube-apiserver + etcd.
-test: test-unit test-integration
+## Unit tests, integration tests against real components, then the `make run` smoke test.
+test: test-unit test-integration test-run
 
 test-unit:
 	cargo test --lib --bins
@@ -31,6 +31,8 @@ tools:
 	bash hack/tools.sh registry >/dev/null
 	bash hack/tools.sh rekor >/dev/null
 	bash hack/tools.sh mariadb >/dev/null
+	bash hack/tools.sh crane >/dev/null
+	bash hack/tools.sh kubectl >/dev/null
 
 lint:
 	cargo fmt --all -- --check
@@ -49,6 +51,14 @@ cluster-up:
 cluster-down:
 	bash hack/cluster.sh down .cluster
 
-## Both loops in one process against the current kubeconfig.
+## One command: a local cluster (or $$KUBECONFIG's), registry and Rekor, the operator with its
+## embedded signer, a sample build signed and verified; left running (CI=true: smoke test).
 run:
-	cargo run -- run --system-namespace $${SYSTEM_NAMESPACE:-openshift-pipelines} --leader-election=false
+	bash hack/run.sh up
+
+run-down:
+	bash hack/run.sh down
+
+## The `make run` smoke test, on its own local cluster whatever KUBECONFIG says.
+test-run:
+	env -u KUBECONFIG RUN_DIR=$(CURDIR)/target/run-smoke CI=true bash hack/run.sh up

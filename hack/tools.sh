@@ -8,6 +8,8 @@
 #   hack/tools.sh rekor    -> prints the folder holding rekor-server, rekor-cli,
 #                             trillian_log_server, trillian_log_signer and
 #                             Trillian's MySQL schema (trillian.sql)
+#   hack/tools.sh crane    -> prints the path of crane (go-containerregistry)
+#   hack/tools.sh kubectl  -> prints the path of kubectl (the system one if any)
 #   hack/tools.sh mariadb  -> prints the root of MariaDB unpacked from Debian
 #                             (usr/sbin/mariadbd, usr/bin/mariadb, libraries)
 #
@@ -20,6 +22,7 @@ COSIGN_VERSION="${COSIGN_VERSION:-v2.6.2}"
 REGISTRY_DEB="${REGISTRY_DEB:-docker-registry}"
 REKOR_VERSION="${REKOR_VERSION:-v1.5.4}"
 TRILLIAN_VERSION="${TRILLIAN_VERSION:-v1.7.3}"
+CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
 MARIADB_DEBS="${MARIADB_DEBS:-mariadb-server-core mariadb-client-core liburing2 libaio1}"
 CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tekton-chains-operator/tools}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -195,11 +198,38 @@ ensure_mariadb() {
   echo "$dir"
 }
 
+# crane: pushes images and reads registries for `make run` and `make image`.
+ensure_crane() {
+  if command -v crane >/dev/null 2>&1; then command -v crane; return; fi
+  local out="$CACHE/crane-$CRANE_VERSION/crane"
+  mkdir -p "$(dirname "$out")"
+  if [ ! -x "$out" ]; then
+    log "crane $CRANE_VERSION: building (first time only, about a minute)"
+    GOBIN="$(dirname "$out")" go install -trimpath -ldflags "-s -w" \
+      "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+  fi
+  echo "$out"
+}
+
+# kubectl: the system one, else built like kube-apiserver (same version).
+ensure_kubectl() {
+  if command -v kubectl >/dev/null 2>&1; then command -v kubectl; return; fi
+  local dir="$CACHE/kube-$KUBE_VERSION-etcd-$ETCD_VERSION"
+  mkdir -p "$dir"
+  if [ ! -x "$dir/kubectl" ]; then
+    build_wrapped kubectl "$dir/kubectl" k8s.io/kubernetes/cmd/kubectl "k8s.io/kubernetes@$KUBE_VERSION" \
+      "-s -w" "v0.${KUBE_VERSION#v1.}"
+  fi
+  echo "$dir/kubectl"
+}
+
 case "${1:-}" in
   kube) ensure_kube ;;
   cosign) ensure_cosign ;;
   registry) ensure_registry ;;
   rekor) ensure_rekor ;;
   mariadb) ensure_mariadb ;;
-  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb" >&2; exit 2 ;;
+  crane) ensure_crane ;;
+  kubectl) ensure_kubectl ;;
+  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl" >&2; exit 2 ;;
 esac

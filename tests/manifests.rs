@@ -13,28 +13,59 @@ use support::{Env, eventually, unique_ns};
 use tekton_chains_operator::crd::TektonChain;
 use tekton_chains_operator::operator::{self, Context, Options};
 
-fn read_manifests() -> Vec<DynamicObject> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
-    let kustomization: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(format!("{root}/kustomization.yaml")).unwrap()).unwrap();
+/// `kubectl <args>` against the test API server: (success, output).
+fn kubectl(env: &Env, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(support::kubectl())
+        .args(args)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run kubectl");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The objects of `kubectl kustomize config/default`.
+fn read_manifests(env: &Env) -> Vec<DynamicObject> {
+    let (ok, text) = kubectl(env, &["kustomize", "config/default"]);
+    assert!(ok, "{text}");
     let mut out = Vec::new();
-    for file in kustomization["resources"].as_sequence().unwrap() {
-        let text = std::fs::read_to_string(format!("{root}/{}", file.as_str().unwrap())).unwrap();
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v = serde_yaml::Value::deserialize(doc).unwrap();
-            if !v.is_null() {
-                out.push(serde_yaml::from_value(v).unwrap());
-            }
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let v = serde_yaml::Value::deserialize(doc).unwrap();
+        if !v.is_null() {
+            out.push(serde_yaml::from_value(v).unwrap());
         }
     }
     out
+}
+
+/// `kubectl apply -k` of the install and of the samples, as a server-side
+/// dry run: the API server validates every object (the samples against the
+/// CRDs), and nothing is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kustomize_install_and_samples_pass_a_server_dry_run() {
+    let env = Env::new().await;
+    let (ok, out) = kubectl(&env, &["apply", "-k", "config/default", "--dry-run=server"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("deployment.apps/tekton-chains-operator "), "{out}");
+    assert!(out.lines().filter(|l| !l.starts_with("Warning:")).all(|l| l.ends_with("(server dry run)")), "{out}");
+    let (ok, out) = kubectl(&env, &["apply", "-k", "config/samples", "--dry-run=server"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("tektonconfig.operator.tekton.dev/config created (server dry run)"), "{out}");
+    assert!(out.contains("tektonchain.operator.tekton.dev/chain created (server dry run)"), "{out}");
+    let configs: Api<tekton_chains_operator::crd::TektonConfig> = Api::all(env.client.clone());
+    assert!(configs.get_opt("config").await.unwrap().is_none(), "a dry run keeps nothing");
+    // The chains-config patch is valid config.
+    let patch: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../config/samples/chains-config-patch.yaml")).unwrap();
+    let data: std::collections::BTreeMap<String, String> = serde_yaml::from_value(patch["data"].clone()).unwrap();
+    tekton_chains_operator::config::ChainsConfig::parse(&data).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_manifests_apply_and_grant_the_operator_enough() {
     let env = Env::new().await;
     let discovery = Discovery::new(env.client.clone()).run().await.unwrap();
-    for obj in read_manifests() {
+    for obj in read_manifests(&env) {
         let gvk = kube::core::GroupVersionKind::try_from(obj.types.as_ref().unwrap()).unwrap();
         let (ar, caps) = discovery.resolve_gvk(&gvk).unwrap_or_else(|| panic!("unknown kind {gvk:?}"));
         let api: Api<DynamicObject> = match caps.scope {

@@ -177,6 +177,16 @@ pub fn cosign() -> Option<PathBuf> {
     Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
+/// kubectl: KUBECTL_BIN, else what hack/tools.sh finds or builds.
+pub fn kubectl() -> PathBuf {
+    if let Some(bin) = std::env::var_os("KUBECTL_BIN") {
+        return PathBuf::from(bin);
+    }
+    let out = std::process::Command::new("bash").arg(repo().join("hack/tools.sh")).arg("kubectl").output().unwrap();
+    assert!(out.status.success(), "hack/tools.sh kubectl failed: {}", String::from_utf8_lossy(&out.stderr));
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
 /// Signs a blob with the real cosign using this key, and verifies it with the public key.
 pub fn cosign_sign_and_verify(cosign: &std::path::Path, key: &[u8], password: &[u8], public: &[u8]) {
     let dir = std::env::temp_dir().join(format!("cosign-{}", unique_ns("k")));
