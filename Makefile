@@ -1,7 +1,7 @@
 # Tekton Chains operator: common tasks. `make test` is what CI runs.
 SHELL := /bin/bash
 BIN := tekton-chains-operator
-CRD_COPIES := crds/crds.yaml config/crd/crds.yaml helm/tekton-chains-operator/crds/crds.yaml
+CRD_COPIES := crds/crds.yaml config/crd/crds.yaml helm/tekton-chains-operator/files/crds.yaml
 
 .PHONY: all build test test-unit test-integration test-run lint crds cluster-up cluster-down run run-down tools bench
 
@@ -33,6 +33,7 @@ tools:
 	bash hack/tools.sh mariadb >/dev/null
 	bash hack/tools.sh crane >/dev/null
 	bash hack/tools.sh kubectl >/dev/null
+	bash hack/tools.sh helm >/dev/null
 
 lint:
 	cargo fmt --all -- --check
@@ -42,7 +43,7 @@ lint:
 crds:
 	cargo run -q -- crd > crds/crds.yaml
 	cp crds/crds.yaml config/crd/crds.yaml
-	cp crds/crds.yaml helm/tekton-chains-operator/crds/crds.yaml
+	cp crds/crds.yaml helm/tekton-chains-operator/files/crds.yaml
 
 ## A local control plane; kubeconfig at .cluster/kubeconfig.
 cluster-up:

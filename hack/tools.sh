@@ -10,6 +10,7 @@
 #                             Trillian's MySQL schema (trillian.sql)
 #   hack/tools.sh crane    -> prints the path of crane (go-containerregistry)
 #   hack/tools.sh kubectl  -> prints the path of kubectl (the system one if any)
+#   hack/tools.sh helm     -> prints the path of helm (v3, from the module proxy)
 #   hack/tools.sh mariadb  -> prints the root of MariaDB unpacked from Debian
 #                             (usr/sbin/mariadbd, usr/bin/mariadb, libraries)
 #
@@ -23,6 +24,7 @@ REGISTRY_DEB="${REGISTRY_DEB:-docker-registry}"
 REKOR_VERSION="${REKOR_VERSION:-v1.5.4}"
 TRILLIAN_VERSION="${TRILLIAN_VERSION:-v1.7.3}"
 CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
+HELM_VERSION="${HELM_VERSION:-v3.19.0}"
 MARIADB_DEBS="${MARIADB_DEBS:-mariadb-server-core mariadb-client-core liburing2 libaio1}"
 CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tekton-chains-operator/tools}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -211,6 +213,19 @@ ensure_crane() {
   echo "$out"
 }
 
+# helm v3, go-installed (HELM_BIN, or a helm v3 on PATH, skips the build).
+ensure_helm() {
+  if [ -n "${HELM_BIN:-}" ]; then echo "$HELM_BIN"; return; fi
+  if command -v helm >/dev/null 2>&1 && helm version --short 2>/dev/null | grep -q '^v3'; then command -v helm; return; fi
+  local out="$CACHE/helm-$HELM_VERSION/helm"
+  mkdir -p "$(dirname "$out")"
+  if [ ! -x "$out" ]; then
+    log "helm $HELM_VERSION: building (first time only, a few minutes)"
+    GOBIN="$(dirname "$out")" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  fi
+  echo "$out"
+}
+
 # kubectl: the system one, else built like kube-apiserver (same version).
 ensure_kubectl() {
   if command -v kubectl >/dev/null 2>&1; then command -v kubectl; return; fi
@@ -231,5 +246,6 @@ case "${1:-}" in
   mariadb) ensure_mariadb ;;
   crane) ensure_crane ;;
   kubectl) ensure_kubectl ;;
-  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl" >&2; exit 2 ;;
+  helm) ensure_helm ;;
+  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm" >&2; exit 2 ;;
 esac

@@ -13,15 +13,8 @@ use support::{Env, eventually, unique_ns};
 use tekton_chains_operator::crd::TektonChain;
 use tekton_chains_operator::operator::{self, Context, Options};
 
-/// `kubectl <args>` against the test API server: (success, output).
 fn kubectl(env: &Env, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(support::kubectl())
-        .args(args)
-        .env("KUBECONFIG", &env.kubeconfig)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run kubectl");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    support::run_tool(env, "kubectl", args)
 }
 
 /// The objects of `kubectl kustomize config/default`.

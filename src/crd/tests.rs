@@ -3,7 +3,7 @@ use crate::config::KEYS;
 
 #[test]
 fn crd_manifests_match_the_rust_types() {
-    for copy in ["crds/crds.yaml", "config/crd/crds.yaml", "helm/tekton-chains-operator/crds/crds.yaml"] {
+    for copy in ["crds/crds.yaml", "config/crd/crds.yaml", "helm/tekton-chains-operator/files/crds.yaml"] {
         let path = format!("{}/{copy}", env!("CARGO_MANIFEST_DIR"));
         let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(

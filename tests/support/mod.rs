@@ -177,14 +177,22 @@ pub fn cosign() -> Option<PathBuf> {
     Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
-/// kubectl: KUBECTL_BIN, else what hack/tools.sh finds or builds.
-pub fn kubectl() -> PathBuf {
-    if let Some(bin) = std::env::var_os("KUBECTL_BIN") {
-        return PathBuf::from(bin);
-    }
-    let out = std::process::Command::new("bash").arg(repo().join("hack/tools.sh")).arg("kubectl").output().unwrap();
-    assert!(out.status.success(), "hack/tools.sh kubectl failed: {}", String::from_utf8_lossy(&out.stderr));
+/// A tool from hack/tools.sh (`kubectl`, `helm`, ...), found or built once and cached.
+pub fn tool(name: &str) -> PathBuf {
+    let out = std::process::Command::new("bash").arg(repo().join("hack/tools.sh")).arg(name).output().unwrap();
+    assert!(out.status.success(), "hack/tools.sh {name} failed: {}", String::from_utf8_lossy(&out.stderr));
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// Runs a tool with the test cluster's kubeconfig, in the repository: (success, output).
+pub fn run_tool(env: &Env, name: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(tool(name))
+        .args(args)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("running {name}: {e}"));
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 /// Signs a blob with the real cosign using this key, and verifies it with the public key.
