@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := tekton-chains-operator
 CRD_COPIES := crds/crds.yaml config/crd/crds.yaml helm/tekton-chains-operator/files/crds.yaml
 
-.PHONY: all build test test-unit test-integration test-run lint crds cluster-up cluster-down run run-down tools bench
+.PHONY: all build test test-unit test-integration test-run image lint crds cluster-up cluster-down run run-down tools bench
 
 all: build
 
@@ -34,10 +34,16 @@ tools:
 	bash hack/tools.sh crane >/dev/null
 	bash hack/tools.sh kubectl >/dev/null
 	bash hack/tools.sh helm >/dev/null
+	bash hack/tools.sh image-base >/dev/null
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+
+## The container image without a docker daemon (release binary + Debian base, pushed with crane)
+## to the local registry (IMAGE_REGISTRY=host:port for another).
+image:
+	bash hack/image.sh $(IMAGE_REGISTRY)
 
 ## Regenerates the CRD manifests from the Rust types.
 crds:

@@ -12,3 +12,9 @@ state_dir() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 alive() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+
+# The image name and tag, in one place: tekton-chains-operator:v<Cargo.toml version>.
+# The chart's appVersion, the kustomize image tag and the operator's
+# --signer-image default follow it (a unit test fails when they drift).
+image_tag() { echo "v$(sed -n 's/^version = "\(.*\)"/\1/p' "$here/Cargo.toml" | head -1)"; }
+image_ref() { echo "tekton-chains-operator:$(image_tag)"; }

@@ -11,6 +11,8 @@
 #   hack/tools.sh crane    -> prints the path of crane (go-containerregistry)
 #   hack/tools.sh kubectl  -> prints the path of kubectl (the system one if any)
 #   hack/tools.sh helm     -> prints the path of helm (v3, from the module proxy)
+#   hack/tools.sh image-base -> prints a minimal root filesystem from Debian
+#                             packages (glibc, libgcc, CA certificates) for the image
 #   hack/tools.sh mariadb  -> prints the root of MariaDB unpacked from Debian
 #                             (usr/sbin/mariadbd, usr/bin/mariadb, libraries)
 #
@@ -25,6 +27,7 @@ REKOR_VERSION="${REKOR_VERSION:-v1.5.4}"
 TRILLIAN_VERSION="${TRILLIAN_VERSION:-v1.7.3}"
 CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
 HELM_VERSION="${HELM_VERSION:-v3.19.0}"
+IMAGE_BASE_DEBS="${IMAGE_BASE_DEBS:-libc6 libgcc-s1 ca-certificates}"
 MARIADB_DEBS="${MARIADB_DEBS:-mariadb-server-core mariadb-client-core liburing2 libaio1}"
 CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tekton-chains-operator/tools}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -213,6 +216,29 @@ ensure_crane() {
   echo "$out"
 }
 
+# The image's base: what the binary links (glibc, libgcc_s) and the CA
+# bundle, unpacked from Debian packages; docs, locales and tools dropped.
+ensure_image_base() {
+  local dir="$CACHE/image-base"
+  if [ ! -f "$dir/etc/ssl/certs/ca-certificates.crt" ]; then
+    log "image base: downloading $IMAGE_BASE_DEBS from Debian (first time only)"
+    apt_unpack "$dir.new" $IMAGE_BASE_DEBS
+    (
+      cd "$dir.new"
+      rm -rf usr/share/doc usr/share/lintian usr/share/man usr/sbin usr/bin sbin bin usr/lib/x86_64-linux-gnu/gconv etc/ld.so.conf.d
+      mkdir -p etc/ssl/certs tmp
+      cat usr/share/ca-certificates/mozilla/*.crt >etc/ssl/certs/ca-certificates.crt
+      rm -rf usr/share/ca-certificates
+      printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >etc/passwd
+      printf 'root:x:0:\nnonroot:x:65532:\n' >etc/group
+      chmod 1777 tmp
+    )
+    rm -rf "$dir"
+    mv "$dir.new" "$dir"
+  fi
+  echo "$dir"
+}
+
 # helm v3, go-installed (HELM_BIN, or a helm v3 on PATH, skips the build).
 ensure_helm() {
   if [ -n "${HELM_BIN:-}" ]; then echo "$HELM_BIN"; return; fi
@@ -247,5 +273,6 @@ case "${1:-}" in
   crane) ensure_crane ;;
   kubectl) ensure_kubectl ;;
   helm) ensure_helm ;;
-  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm" >&2; exit 2 ;;
+  image-base) ensure_image_base ;;
+  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base" >&2; exit 2 ;;
 esac
