@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := tekton-chains-operator
 CRD_COPIES := crds/crds.yaml config/crd/crds.yaml helm/tekton-chains-operator/files/crds.yaml
 
-.PHONY: all build test test-unit test-integration test-run image lint crds cluster-up cluster-down run run-down tools bench
+.PHONY: all build test test-unit test-integration test-run image bundle lint crds cluster-up cluster-down run run-down tools bench
 
 all: build
 
@@ -35,6 +35,7 @@ tools:
 	bash hack/tools.sh kubectl >/dev/null
 	bash hack/tools.sh helm >/dev/null
 	bash hack/tools.sh image-base >/dev/null
+	bash hack/tools.sh operator-sdk >/dev/null
 
 lint:
 	cargo fmt --all -- --check
@@ -44,6 +45,11 @@ lint:
 ## to the local registry (IMAGE_REGISTRY=host:port for another).
 image:
 	bash hack/image.sh $(IMAGE_REGISTRY)
+
+## Regenerates the OLM bundle (bundle/) from the Rust types, config/rbac, config/manager and the samples.
+bundle:
+	rm -rf bundle/manifests bundle/metadata
+	cargo run -q -- crd --olm-bundle bundle
 
 ## Regenerates the CRD manifests from the Rust types.
 crds:

@@ -11,6 +11,7 @@
 #   hack/tools.sh crane    -> prints the path of crane (go-containerregistry)
 #   hack/tools.sh kubectl  -> prints the path of kubectl (the system one if any)
 #   hack/tools.sh helm     -> prints the path of helm (v3, from the module proxy)
+#   hack/tools.sh operator-sdk -> prints the path of operator-sdk
 #   hack/tools.sh image-base -> prints a minimal root filesystem from Debian
 #                             packages (glibc, libgcc, CA certificates) for the image
 #   hack/tools.sh mariadb  -> prints the root of MariaDB unpacked from Debian
@@ -27,6 +28,9 @@ REKOR_VERSION="${REKOR_VERSION:-v1.5.4}"
 TRILLIAN_VERSION="${TRILLIAN_VERSION:-v1.7.3}"
 CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
 HELM_VERSION="${HELM_VERSION:-v3.19.0}"
+# The newest operator-sdk the module proxy serves here; its golang.org/x/tools
+# is too old for current Go, so a newer one is required in the wrapper.
+OPERATOR_SDK_VERSION="${OPERATOR_SDK_VERSION:-v1.34.1}"
 IMAGE_BASE_DEBS="${IMAGE_BASE_DEBS:-libc6 libgcc-s1 ca-certificates}"
 MARIADB_DEBS="${MARIADB_DEBS:-mariadb-server-core mariadb-client-core liburing2 libaio1}"
 CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tekton-chains-operator/tools}"
@@ -239,6 +243,32 @@ ensure_image_base() {
   echo "$dir"
 }
 
+# operator-sdk, built in a wrapper module (`go install pkg@v` asks the
+# proxy for the version list, which it refuses for this module).
+ensure_operator_sdk() {
+  if [ -n "${OPERATOR_SDK_BIN:-}" ]; then echo "$OPERATOR_SDK_BIN"; return; fi
+  if command -v operator-sdk >/dev/null 2>&1; then command -v operator-sdk; return; fi
+  local out="$CACHE/operator-sdk-$OPERATOR_SDK_VERSION/operator-sdk"
+  mkdir -p "$(dirname "$out")"
+  if [ ! -x "$out" ]; then
+    log "operator-sdk $OPERATOR_SDK_VERSION: building (first time only, a few minutes)"
+    local work
+    work=$(mktemp -d)
+    (
+      cd "$work"
+      export GONOSUMDB=github.com/operator-framework GOFLAGS="$GOFLAGS -mod=mod"
+      go mod init tools.local/operator-sdk >/dev/null 2>&1
+      printf '//go:build tools\npackage tools\nimport _ "github.com/operator-framework/operator-sdk/cmd/operator-sdk"\n' >tools.go
+      go mod edit -require "github.com/operator-framework/operator-sdk@$OPERATOR_SDK_VERSION" -require golang.org/x/tools@v0.30.0
+      go mod tidy >/dev/null 2>&1 || go mod tidy
+      go build -trimpath -ldflags "-s -w" -o "$out.tmp" github.com/operator-framework/operator-sdk/cmd/operator-sdk
+      mv "$out.tmp" "$out"
+    ) || { rm -rf "$work"; return 1; }
+    rm -rf "$work"
+  fi
+  echo "$out"
+}
+
 # helm v3, go-installed (HELM_BIN, or a helm v3 on PATH, skips the build).
 ensure_helm() {
   if [ -n "${HELM_BIN:-}" ]; then echo "$HELM_BIN"; return; fi
@@ -274,5 +304,6 @@ case "${1:-}" in
   kubectl) ensure_kubectl ;;
   helm) ensure_helm ;;
   image-base) ensure_image_base ;;
-  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base" >&2; exit 2 ;;
+  operator-sdk) ensure_operator_sdk ;;
+  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk" >&2; exit 2 ;;
 esac

@@ -37,7 +37,11 @@ enum Command {
         signer: signer::Options,
     },
     /// Print the CRDs as YAML.
-    Crd,
+    Crd {
+        /// Write the OLM bundle (ClusterServiceVersion, CRDs, metadata) under this folder instead.
+        #[arg(long, value_name = "DIR")]
+        olm_bundle: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -62,8 +66,11 @@ impl OperatorArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Command::Crd = cli.command {
-        print!("{}", crd::crds_yaml());
+    if let Command::Crd { olm_bundle } = &cli.command {
+        match olm_bundle {
+            Some(dir) => crd::bundle::write(dir).with_context(|| format!("writing {}", dir.display()))?,
+            None => print!("{}", crd::crds_yaml()),
+        }
         return Ok(());
     }
     telemetry::init(cli.log_format);
@@ -91,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
                 res = signer::run(client, opts, extra) => res.context("signer")?,
             }
         }
-        Command::Crd => unreachable!(),
+        Command::Crd { .. } => unreachable!(),
     }
     Ok(())
 }

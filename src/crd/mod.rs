@@ -1,6 +1,7 @@
 //! Custom resources served by the operator, and their CRD manifests.
 
 mod boolstr;
+pub mod bundle;
 mod chain;
 mod fields;
 mod status;
