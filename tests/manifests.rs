@@ -37,6 +37,12 @@ fn read_manifests(env: &Env) -> Vec<DynamicObject> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kustomize_install_and_samples_pass_a_server_dry_run() {
     let env = Env::new().await;
+    // A server dry run cannot put objects in a namespace it only pretends to create.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
+    if namespaces.get_opt("tekton-chains-operator").await.unwrap().is_none() {
+        let ns = serde_json::from_value(json!({ "metadata": { "name": "tekton-chains-operator" } })).unwrap();
+        namespaces.create(&Default::default(), &ns).await.unwrap();
+    }
     let (ok, out) = kubectl(&env, &["apply", "-k", "config/default", "--dry-run=server"]);
     assert!(ok, "{out}");
     assert!(out.contains("deployment.apps/tekton-chains-operator "), "{out}");

@@ -105,3 +105,11 @@ fn transparency_entry_kind_and_url() {
     let e = ChainsConfig::parse(&map(&[("transparency.url", "ftp://rekor")])).unwrap_err().to_string();
     assert!(e.contains("allowed: an absolute http:// or https:// URL"), "{e}");
 }
+
+#[test]
+fn the_readme_lists_every_key() {
+    let readme = include_str!("../../README.md");
+    for k in KEYS {
+        assert!(readme.contains(&format!("| `{}` |", k.key)), "README.md lacks a row for {}", k.key);
+    }
+}
