@@ -22,7 +22,7 @@ use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientP
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client as OciClient, Reference};
 use serde_json::json;
-use support::{SignerProcess, apply_yaml, ar, client, namespace, workers};
+use support::{SignerProcess, Table, apply_yaml, ar, client, namespace, workers};
 use tekton_chains_operator::storage::oci::registry::USER_AGENT;
 
 fn n() -> usize {
@@ -128,18 +128,14 @@ async fn main() {
         figures.push(case(&client, &kubeconfig, &keys, r, i, n).await);
     }
     println!();
-    let header: String = registries.iter().map(|r| format!("{:>16}", r.label)).collect();
-    println!("{:<48}{header}", "");
-    let row = |name: &str, f: &dyn Fn(&Figures) -> String| {
-        let cells: String = figures.iter().map(|x| format!("{:>16}", f(x))).collect();
-        println!("{name:<48}{cells}");
-    };
-    row("images signed + attested per second", &|x| format!("{:.1}", x.rate));
-    row("manifests pushed per image (.sig + .att)", &|x| format!("{:.2}", x.pushes));
-    row("registry requests per image", &|x| format!("{:.2}", x.requests));
-    row("ServiceAccount + Secret reads per run", &|x| format!("{:.3}", x.reads));
-    row("failed attempts", &|x| format!("{:.0}", x.failures));
-    row("peak RSS (VmHWM), MiB", &|x| format!("{:.1}", x.rss));
+    let table = Table { name_width: 48, cell_width: 16, cases: &figures };
+    table.header("", registries.iter().map(|r| r.label));
+    table.row("images signed + attested per second", |x| format!("{:.1}", x.rate));
+    table.row("manifests pushed per image (.sig + .att)", |x| format!("{:.2}", x.pushes));
+    table.row("registry requests per image", |x| format!("{:.2}", x.requests));
+    table.row("ServiceAccount + Secret reads per run", |x| format!("{:.3}", x.reads));
+    table.row("failed attempts", |x| format!("{:.0}", x.failures));
+    table.row("peak RSS (VmHWM), MiB", |x| format!("{:.1}", x.rss));
     println!("({} signer workers; rates include process start)", workers());
 }
 

@@ -16,7 +16,7 @@ use futures::{StreamExt, stream};
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::{SignerProcess, apply_yaml, ar, client, namespace, workers};
+use support::{SignerProcess, Table, apply_yaml, ar, client, namespace, workers};
 
 fn n() -> usize {
     std::env::var("BENCH_REKOR_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
@@ -78,19 +78,15 @@ async fn main() {
         s.rss = s.rss.max(f.rss);
     }
     println!();
-    let header: String = cases.iter().map(|c| format!("{:>14}", c.label)).collect();
-    println!("{:<40}{header}", "transparency");
-    let row = |name: &str, f: &dyn Fn(&Figures) -> String| {
-        let cells: String = sums.iter().map(|x| format!("{:>14}", f(x))).collect();
-        println!("{name:<40}{cells}");
-    };
-    row("runs signed per second", &|x| format!("{:.1}", x.rate));
-    row("log entries per second", &|x| format!("{:.1}", x.entries));
-    row("Rekor requests per run", &|x| format!("{:.2}", x.requests));
-    row("failed attempts", &|x| format!("{:.0}", x.failures));
-    row("peak RSS (VmHWM), MiB", &|x| format!("{:.1}", x.rss));
+    let table = Table { name_width: 40, cell_width: 14, cases: &sums };
+    table.header("transparency", cases.iter().map(|c| c.label));
+    table.row("runs signed per second", |x| format!("{:.1}", x.rate));
+    table.row("log entries per second", |x| format!("{:.1}", x.entries));
+    table.row("Rekor requests per run", |x| format!("{:.2}", x.requests));
+    table.row("failed attempts", |x| format!("{:.0}", x.failures));
+    table.row("peak RSS (VmHWM), MiB", |x| format!("{:.1}", x.rss));
     let off = sums[0].rate;
-    row("rate vs off", &|x| format!("{:.2}x", x.rate / off));
+    table.row("rate vs off", |x| format!("{:.2}x", x.rate / off));
     println!(
         "({} signer workers; means of 2 passes per case, order A B C C B A; rates include process start)",
         workers()

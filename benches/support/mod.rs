@@ -149,3 +149,25 @@ pub fn p256_keys(tag: &str) -> PathBuf {
     assert!(st.success(), "openssl genpkey");
     keys
 }
+
+/// A figures table: a name column `name_width` wide, then one right-aligned
+/// column `cell_width` wide per case.
+pub struct Table<'a, T> {
+    pub name_width: usize,
+    pub cell_width: usize,
+    pub cases: &'a [T],
+}
+
+impl<T> Table<'_, T> {
+    /// The header line: `title`, then each case's label.
+    pub fn header<'l>(&self, title: &str, labels: impl Iterator<Item = &'l str>) {
+        let cells: String = labels.map(|l| format!("{l:>w$}", w = self.cell_width)).collect();
+        println!("{title:<w$}{cells}", w = self.name_width);
+    }
+
+    /// One row: `name`, then `f` of each case.
+    pub fn row(&self, name: &str, f: impl Fn(&T) -> String) {
+        let cells: String = self.cases.iter().map(|x| format!("{:>w$}", f(x), w = self.cell_width)).collect();
+        println!("{name:<w$}{cells}", w = self.name_width);
+    }
+}
