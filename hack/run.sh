@@ -92,9 +92,10 @@ if [ -f "$run_dir/operator.pid" ]; then kill "$(cat "$run_dir/operator.pid")" 2>
   --metrics-addr "127.0.0.1:$metrics_port" --probes-addr "127.0.0.1:$metrics_port" >"$run_dir/operator.log" 2>&1 &
 echo $! >"$run_dir/operator.pid"
 
-step "applying config/samples/tektonconfig.yaml, with transparency.url=$rekor_url"
+step "applying config/samples/tektonconfig.yaml, with targetNamespace=$ns, transparency.url=$rekor_url"
 k apply -f config/samples/tektonconfig.yaml >/dev/null
-k patch tektonconfig config --type merge -p "{\"spec\":{\"chain\":{\"transparency.url\":\"$rekor_url\"}}}" >/dev/null
+k patch tektonconfig config --type merge \
+  -p "{\"spec\":{\"targetNamespace\":\"$ns\",\"chain\":{\"transparency.url\":\"$rekor_url\"}}}" >/dev/null
 
 # wait_until WHAT CMD...: polls CMD for up to 90 s.
 wait_until() {
