@@ -3,7 +3,6 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use tekton_chains_operator::{crd, operator, signer, telemetry};
 
@@ -84,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
             let sources: Vec<telemetry::Render> = vec![Arc::new(move || m.render())];
             tokio::select! {
                 _ = operator::run_with(client, ctx) => {}
-                res = telemetry::serve(metrics_addr, sources, Arc::new(AtomicBool::new(true))) => res.context("metrics endpoint")?,
+                res = telemetry::serve(metrics_addr, sources, telemetry::Probes::ok()) => res.context("metrics endpoint")?,
             }
         }
         Command::Signer(opts) => signer::run(client().await?, opts, Vec::new()).await.context("signer")?,

@@ -79,6 +79,7 @@ pub const KEYS: &[KeySpec] = &[
     key("signers.x509.fulcio.provider", OneOf(&["", "google", "spiffe", "github", "filesystem"]), ""),
     key("signers.x509.identity.token.file", Text, ""),
     key("signers.x509.tuf.mirror.url", Url, ""),
+    key("signers.verify-before-skip", Bool, "false"),
     key("signers.kms.kmsref", KmsRef(&["gcpkms://", "awskms://", "azurekms://", "hashivault://"]), ""),
     key("signers.kms.auth.address", Text, ""),
     key("signers.kms.auth.token", Secret, ""),

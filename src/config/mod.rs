@@ -59,11 +59,7 @@ pub fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
     let Some(spec) = keys::spec(key) else {
         return Ok(());
     };
-    let err = |allowed: String| ConfigError {
-        key: key.to_string(),
-        value: (!keys::is_sensitive(key)).then(|| value.to_string()),
-        allowed,
-    };
+    let err = |allowed: String| ConfigError { key: key.to_string(), value: shown(key, value), allowed };
     match spec.kind {
         ValueKind::OneOf(words) => {
             if !words.contains(&value) {
@@ -105,6 +101,17 @@ pub fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
         ValueKind::Text | ValueKind::Secret => {}
     }
     Ok(())
+}
+
+/// How a value may appear in messages and logs: never for secret keys, and
+/// without the `user:password@` part of a URL for the others.
+pub fn shown(key: &str, value: &str) -> Option<String> {
+    (!keys::is_sensitive(key)).then(|| crate::http::redact_userinfo(value))
+}
+
+/// A map of config values as they may be shown (secret values hidden).
+pub fn shown_map(data: &BTreeMap<String, String>) -> BTreeMap<&str, String> {
+    data.iter().map(|(k, v)| (k.as_str(), shown(k, v).unwrap_or_else(|| "(hidden)".into()))).collect()
 }
 
 /// Validates a whole map; every bad key is reported, not just the first.

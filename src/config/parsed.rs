@@ -30,8 +30,8 @@ pub enum Transparency {
     Manual,
 }
 
-/// A validated `chains-config`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A validated `chains-config`. Its `Debug` hides secret values.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ChainsConfig {
     pub taskrun: ArtifactConfig,
     pub pipelinerun: ArtifactConfig,
@@ -46,6 +46,8 @@ pub struct ChainsConfig {
     pub build_type: String,
     pub oci_repository: String,
     pub oci_repository_insecure: bool,
+    /// `signers.verify-before-skip`: a run marked signed is checked first.
+    pub verify_before_skip: bool,
     /// Every key with its effective value (defaults filled in).
     pub values: BTreeMap<String, String>,
 }
@@ -105,8 +107,21 @@ impl ChainsConfig {
             build_type: get("builddefinition.buildtype").to_string(),
             oci_repository: get("storage.oci.repository").to_string(),
             oci_repository_insecure: flag("storage.oci.repository.insecure"),
+            verify_before_skip: flag("signers.verify-before-skip"),
             values,
         })
+    }
+}
+
+impl std::fmt::Debug for ChainsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainsConfig")
+            .field("taskrun", &self.taskrun)
+            .field("pipelinerun", &self.pipelinerun)
+            .field("oci", &self.oci)
+            .field("transparency", &self.transparency)
+            .field("values", &super::shown_map(&self.values))
+            .finish_non_exhaustive()
     }
 }
 

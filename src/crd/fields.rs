@@ -9,7 +9,8 @@ use super::BoolOrString;
 
 /// Every `chains-config` key. A field left out leaves that ConfigMap key to
 /// whoever else sets it (a user's `kubectl patch`, or the signer's default).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// Its `Debug` hides secret values (tokens, Mongo URLs).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChainConfigFields {
     /// TaskRun payload format: in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4, tekton.
     #[serde(rename = "artifacts.taskrun.format", default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +102,9 @@ pub struct ChainConfigFields {
     /// TUF mirror URL.
     #[serde(rename = "signers.x509.tuf.mirror.url", default, skip_serializing_if = "Option::is_none")]
     pub signers_x509_tuf_mirror_url: Option<String>,
+    /// Check a run marked signed before skipping it: re-sign it when its stored signature does not verify.
+    #[serde(rename = "signers.verify-before-skip", default, skip_serializing_if = "Option::is_none")]
+    pub signers_verify_before_skip: Option<BoolOrString>,
     /// KMS key reference: gcpkms://, awskms://, azurekms://, hashivault://.
     #[serde(rename = "signers.kms.kmsref", default, skip_serializing_if = "Option::is_none")]
     pub signers_kms_kmsref: Option<String>,
@@ -131,6 +135,12 @@ pub struct ChainConfigFields {
     /// SLSA v1 buildType: https://tekton.dev/chains/v2/slsa or .../slsa-tekton.
     #[serde(rename = "builddefinition.buildtype", default, skip_serializing_if = "Option::is_none")]
     pub builddefinition_buildtype: Option<String>,
+}
+
+impl std::fmt::Debug for ChainConfigFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(crate::config::shown_map(&self.to_config_data())).finish()
+    }
 }
 
 impl ChainConfigFields {

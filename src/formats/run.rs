@@ -83,6 +83,16 @@ impl<'a> Run<'a> {
             .collect()
     }
 
+    /// The run's `labels` or `annotations` without Chains' own keys
+    /// (`chains.tekton.dev/*`): those change while Chains works on the run
+    /// (retries, signatures), so they are never part of a payload. `None`
+    /// when the map is absent or not an object.
+    pub fn metadata_without_chains(&self, field: &str) -> Option<serde_json::Map<String, Value>> {
+        let m = self.obj["metadata"][field].as_object()?;
+        let prefix = crate::tekton::annotations::PREFIX;
+        Some(m.iter().filter(|(k, _)| !k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+
     /// A string param from `spec.params`.
     pub fn param(&self, name: &str) -> Option<&'a str> {
         self.obj["spec"]["params"].as_array()?.iter().find(|p| p["name"] == name)?["value"].as_str()

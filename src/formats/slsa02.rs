@@ -95,21 +95,16 @@ fn invocation(run: &Run) -> Value {
         json!({})
     };
     let mut env = Map::new();
-    if let Some(m) = run.obj["metadata"]["annotations"].as_object() {
-        // Chains' own annotations and kubectl's copy of the object are not the build's environment.
-        let kept: Map<String, Value> = m
-            .iter()
-            .filter(|(k, _)| {
-                !k.starts_with("chains.tekton.dev/") && *k != "kubectl.kubernetes.io/last-applied-configuration"
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+    if let Some(m) = run.metadata_without_chains("annotations") {
+        // kubectl's copy of the object is not the build's environment.
+        let kept: Map<String, Value> =
+            m.into_iter().filter(|(k, _)| k != "kubectl.kubernetes.io/last-applied-configuration").collect();
         if !kept.is_empty() {
             env.insert("annotations".into(), Value::Object(kept));
         }
     }
-    if let Some(m) = run.obj["metadata"]["labels"].as_object().filter(|m| !m.is_empty()) {
-        env.insert("labels".into(), Value::Object(m.clone()));
+    if let Some(m) = run.metadata_without_chains("labels").filter(|m| !m.is_empty()) {
+        env.insert("labels".into(), Value::Object(m));
     }
     let mut inv = json!({ "configSource": config_source, "parameters": params });
     if !env.is_empty() {

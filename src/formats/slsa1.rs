@@ -55,8 +55,9 @@ pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, childr
         internal["tekton-pipelines-feature-flags"] = Value::Object(ff.clone());
     }
     if config.build_type.ends_with("slsa-tekton") {
-        internal["labels"] = run.obj["metadata"]["labels"].clone();
-        internal["annotations"] = run.obj["metadata"]["annotations"].clone();
+        let field = |f: &str| run.metadata_without_chains(f).map(Value::Object).unwrap_or(Value::Null);
+        internal["labels"] = field("labels");
+        internal["annotations"] = field("annotations");
     }
 
     let mut metadata = json!({ "invocationId": run.uid() });

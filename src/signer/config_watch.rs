@@ -1,33 +1,30 @@
-//! Keeps the current pipeline: builds a new one on each chains-config change,
-//! without a restart, and keeps the last good one when a new config is
-//! invalid. Settings this release cannot serve are reported once per change,
-//! in the log and as an Event on chains-config.
+//! Keeps the current pipeline: builds a new one on each chains-config
+//! change, without a restart. Fails closed: until a valid chains-config is
+//! seen, and after it is deleted, nothing is signed and `/readyz` says why.
+//! A bad edit keeps the last good config (as upstream does). Every problem
+//! is reported once, in the log and as a Warning Event on chains-config
+//! naming the key; settings this release cannot serve likewise.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client, Resource};
+use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::events;
+use super::metrics::Metrics;
 use super::pipeline::{Parts, Pipeline};
 use crate::config::{ChainsConfig, Transparency};
 use crate::tekton::objects::CHAINS_CONFIG;
+use crate::telemetry::Probes;
 
-/// Parses ConfigMap data, logging which key was bad; `None` keeps the old config.
-pub fn parse(data: &BTreeMap<String, String>, namespace: &str) -> Option<ChainsConfig> {
-    match ChainsConfig::parse(data) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            warn!(configmap = %format!("{namespace}/{CHAINS_CONFIG}"), error = %e, "invalid chains-config; keeping the last good config");
-            None
-        }
-    }
-}
+/// What workers sign with: `None` while there is no valid config.
+pub type Current = Option<Arc<Pipeline>>;
 
 /// Builds the pipeline of `config` and logs what it refuses.
 pub fn build(config: ChainsConfig, parts: &Parts) -> Arc<Pipeline> {
@@ -46,50 +43,100 @@ pub fn build(config: ChainsConfig, parts: &Parts) -> Arc<Pipeline> {
     Arc::new(pipeline)
 }
 
-/// Watches chains-config in `namespace` and publishes the pipeline of each good version.
-pub async fn watch_config(
-    client: Client,
-    namespace: String,
-    parts: Parts,
-    recorder: Recorder,
-    tx: watch::Sender<Arc<Pipeline>>,
-) {
-    let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
-    let wc = watcher::Config::default().fields(&format!("metadata.name={CHAINS_CONFIG}"));
-    let mut stream = watcher::watcher(api, wc).boxed();
-    // The config whose refusals were last reported as Events (the initial
-    // pipeline is built before the watch starts, so it is reported here too).
-    let mut announced: Option<ChainsConfig> = None;
-    while let Some(ev) = stream.next().await {
-        match ev {
-            Ok(Event::Apply(cm) | Event::InitApply(cm)) => {
-                let Some(c) = parse(cm.data.as_ref().unwrap_or(&BTreeMap::new()), &namespace) else { continue };
-                if *tx.borrow().config != c {
-                    tx.send_replace(build(c.clone(), &parts));
+/// Watches chains-config and publishes the pipeline of each good version.
+pub struct ConfigWatch {
+    pub client: Client,
+    pub namespace: String,
+    pub parts: Parts,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub probes: Arc<Probes>,
+    pub tx: watch::Sender<Current>,
+}
+
+impl ConfigWatch {
+    /// Runs until the watch ends.
+    pub async fn run(self) {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
+        let wc = watcher::Config::default().fields(&format!("metadata.name={CHAINS_CONFIG}"));
+        let mut stream = watcher::watcher(api, wc).boxed();
+        // The problem last reported, and the config whose refusals were.
+        let mut reported: Option<String> = None;
+        let mut announced: Option<ChainsConfig> = None;
+        let mut listed = false;
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok(Event::Init) => listed = false,
+                Ok(Event::Apply(cm) | Event::InitApply(cm)) => {
+                    listed = true;
+                    self.apply(&cm, &mut reported, &mut announced).await;
                 }
-                if announced.as_ref() == Some(&c) {
-                    continue;
-                }
-                let refusals = tx.borrow().refusals();
-                for r in refusals {
-                    let ev = KubeEvent {
-                        type_: EventType::Warning,
-                        reason: "UnsupportedConfig".into(),
-                        note: Some(format!("{}; runs that need it end signed=failed", r.error())),
-                        action: "LoadConfig".into(),
-                        secondary: None,
-                    };
-                    if let Err(e) = recorder.publish(&ev, &cm.object_ref(&())).await {
-                        warn!(error = %e, "recording event");
-                    }
-                }
-                announced = Some(c);
+                Ok(Event::InitDone) if !listed => self.missing(&mut reported).await,
+                Ok(Event::Delete(_)) => self.missing(&mut reported).await,
+                Ok(Event::InitDone) => {}
+                Err(e) => warn!(error = %e, "watching chains-config"),
             }
-            Ok(Event::Delete(_)) => {
-                tx.send_replace(build(ChainsConfig::default(), &parts));
-            }
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, "watching chains-config"),
         }
+    }
+
+    fn name(&self) -> String {
+        format!("{}/{CHAINS_CONFIG}", self.namespace)
+    }
+
+    async fn apply(&self, cm: &ConfigMap, reported: &mut Option<String>, announced: &mut Option<ChainsConfig>) {
+        let empty = BTreeMap::new();
+        let reference = events::config_reference(&self.namespace, cm.uid());
+        let config = match ChainsConfig::parse(cm.data.as_ref().unwrap_or(&empty)) {
+            Ok(c) => c,
+            Err(errors) => {
+                let have = self.tx.borrow().is_some();
+                let consequence =
+                    if have { "keeping the last good config" } else { "nothing is signed until it is fixed" };
+                let problem = format!("invalid chains-config: {errors}; {consequence}");
+                warn!(configmap = %self.name(), error = %errors, consequence, "invalid chains-config");
+                if !have {
+                    self.probes.set_unready(Some(problem.clone()));
+                }
+                self.report(&reference, "InvalidConfig", problem, reported).await;
+                return;
+            }
+        };
+        *reported = None;
+        let changed = self.tx.borrow().as_ref().is_none_or(|p| *p.config != config);
+        if changed {
+            self.tx.send_replace(Some(build(config.clone(), &self.parts)));
+        }
+        self.probes.set_unready(None);
+        self.metrics.config_loaded.set(1);
+        if announced.as_ref() == Some(&config) {
+            return;
+        }
+        let refusals = self.tx.borrow().as_ref().map(|p| p.refusals()).unwrap_or_default();
+        for r in refusals {
+            let note = format!("{}; runs that need it end signed=failed", r.error());
+            events::publish(&self.recorder, &self.metrics, &reference, EventType::Warning, "UnsupportedConfig", "LoadConfig", &note)
+                .await;
+        }
+        *announced = Some(config);
+    }
+
+    /// No chains-config: stop signing (fail closed) until one appears.
+    async fn missing(&self, reported: &mut Option<String>) {
+        let problem = format!("ConfigMap {} does not exist; nothing is signed until it does", self.name());
+        warn!(configmap = %self.name(), "chains-config is missing; signing stopped");
+        self.tx.send_replace(None);
+        self.metrics.config_loaded.set(0);
+        self.probes.set_unready(Some(problem.clone()));
+        let reference = events::config_reference(&self.namespace, None);
+        self.report(&reference, "ConfigMissing", problem, reported).await;
+    }
+
+    /// One Warning Event per distinct problem.
+    async fn report(&self, reference: &k8s_openapi::api::core::v1::ObjectReference, reason: &str, problem: String, reported: &mut Option<String>) {
+        if reported.as_deref() == Some(problem.as_str()) {
+            return;
+        }
+        events::publish(&self.recorder, &self.metrics, reference, EventType::Warning, reason, "LoadConfig", &problem).await;
+        *reported = Some(problem);
     }
 }

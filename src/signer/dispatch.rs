@@ -4,17 +4,19 @@
 //! from the queue and read each one from the watch's latest object or with
 //! one GET.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt as _, StreamExt};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, GetParams};
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::mpsc;
-use tracing::warn;
+use tracing::{error, warn};
 
 use super::Signer;
+use super::error::Error;
 use super::queue::{Idle, Job, Next, RunKey};
 use super::worker::{self, Outcome};
 use crate::formats::RunKind;
@@ -56,8 +58,23 @@ impl Signer {
     fn observe(&self, kind: RunKind, o: DynamicObject, fin: &mpsc::UnboundedSender<FinalizerOp>) {
         let has_fin = o.finalizers().iter().any(|f| f == kind.finalizer());
         let deleting = o.metadata.deletion_timestamp.is_some();
-        let settled = is_settled(o.annotations().get(SIGNED).map(String::as_str));
+        let signed = o.annotations().get(SIGNED).map(String::as_str);
+        let settled = is_settled(signed);
         let finished = crate::formats::run::finished(&o.data["status"]).is_some();
+        let uid = o.uid().unwrap_or_default();
+        let state = self.ctx.memory.get(&uid);
+        // A run marked signed is looked at once per version it was not
+        // checked (or written) at, when the config asks for it.
+        let verify = signed == Some("true")
+            && finished
+            && state.verified.as_deref() != o.resource_version().as_deref()
+            && self.ctx.pipeline.borrow().as_ref().is_some_and(|p| p.config.verify_before_skip);
+        if state.gave_up && !settled {
+            return;
+        }
+        if verify {
+            self.enqueue(kind, &o);
+        }
         if settled || !finished {
             // Never hold a run back: drop the finalizer once signed, failed, or deleted unfinished.
             let present = if has_fin && (settled || deleting) {
@@ -67,14 +84,18 @@ impl Signer {
             } else {
                 return;
             };
-            let uid = o.uid().unwrap_or_default();
-            if self.finalizing.lock().expect("finalizing lock").insert(uid) {
+            if self.finalizing.lock().insert(uid) {
                 // Only the metadata: what the conditional patch needs.
                 let obj = serde_json::json!({ "metadata": o.metadata });
                 let _ = fin.send(FinalizerOp { kind, obj, present });
             }
             return;
         }
+        self.enqueue(kind, &o);
+    }
+
+    /// Queues a run (or refreshes the object of a queued one).
+    fn enqueue(&self, kind: RunKind, o: &DynamicObject) {
         let key = RunKey {
             kind,
             namespace: o.namespace().unwrap_or_default(),
@@ -87,9 +108,9 @@ impl Signer {
             .unwrap_or_else(k8s_openapi::jiff::Timestamp::now)
             .as_millisecond();
         // Kept as JSON: a third of the parsed object's memory, or less.
-        let bytes = serde_json::to_vec(&o).unwrap_or_default();
+        let bytes = serde_json::to_vec(o).unwrap_or_default();
         let size = bytes.len();
-        let mut queue = self.queue.lock().expect("queue lock");
+        let mut queue = self.queue.lock();
         let new = queue.offer(key, finished_ms, bytes, size);
         self.metrics.queue_depth.set(queue.len() as i64);
         drop(queue);
@@ -107,28 +128,41 @@ impl Signer {
                 async move {
                     worker::set_finalizer(&me.ctx.client, &me.metrics, op.kind, &op.obj, op.present).await;
                     let uid = op.obj["metadata"]["uid"].as_str().unwrap_or_default();
-                    me.finalizing.lock().expect("finalizing lock").remove(uid);
+                    me.finalizing.lock().remove(uid);
                 }
             })
             .await
     }
 
-    /// Takes runs from the queue and signs them, forever.
+    /// Takes runs from the queue and signs them, forever; while there is no
+    /// valid config, it waits (runs stay queued).
     pub(super) async fn worker(self: Arc<Self>) {
+        let mut config = self.ctx.pipeline.clone();
         loop {
+            while config.borrow_and_update().is_none() {
+                if config.changed().await.is_err() {
+                    return;
+                }
+            }
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let popped = self.queue.lock().expect("queue lock").pop(Instant::now());
+            let popped = self.queue.lock().pop(Instant::now());
             match popped {
                 Ok(job) => self.work(job).await,
                 Err(Idle { until: Some(at) }) => {
                     tokio::select! {
                         _ = notified => {}
                         _ = tokio::time::sleep_until(at.into()) => {}
+                        _ = config.changed() => {}
                     }
                 }
-                Err(Idle { until: None }) => notified.await,
+                Err(Idle { until: None }) => {
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = config.changed() => {}
+                    }
+                }
             }
         }
     }
@@ -142,31 +176,57 @@ impl Signer {
             None => self.read(&key).await,
         };
         let next = match obj {
-            Ok(Some(obj)) => match worker::process(&self.ctx, key.kind, &obj).await {
+            Ok(Some(obj)) => match self.contained(&key, &obj).await {
                 Outcome::Signed | Outcome::Failed | Outcome::Skipped => Next::Done,
-                Outcome::Conflict => Next::Again,
                 Outcome::Retry(d) | Outcome::Wait(d) => Next::At(Instant::now() + d),
             },
             Ok(None) => Next::Done,
             Err(()) => Next::At(Instant::now() + Duration::from_secs(2)),
         };
         self.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
-        let mut queue = self.queue.lock().expect("queue lock");
+        let mut queue = self.queue.lock();
         queue.finish(&key.uid, next);
         self.metrics.queue_depth.set(queue.len() as i64);
-        drop(queue);
-        if next == Next::Again {
-            self.notify.notify_one();
+    }
+
+    /// Signs one run within the job deadline, containing any panic: a run
+    /// whose signing panics ends `signed=failed` with an Event naming it and
+    /// the cause, and the worker goes on.
+    async fn contained(&self, key: &RunKey, obj: &serde_json::Value) -> Outcome {
+        let deadline = self.job_deadline;
+        let job = tokio::time::timeout(deadline, worker::process(&self.ctx, key.kind, obj));
+        let cause = match AssertUnwindSafe(job).catch_unwind().await {
+            Ok(Ok(outcome)) => return outcome,
+            Ok(Err(_)) => {
+                warn!(namespace = %key.namespace, name = %key.name, uid = %key.uid, secs = deadline.as_secs(), "signing took too long; stopped");
+                Error::Deadline { run: describe(key), secs: deadline.as_secs() }
+            }
+            Err(panic) => {
+                self.metrics.panics.inc();
+                let message = panic_message(panic.as_ref());
+                error!(namespace = %key.namespace, name = %key.name, uid = %key.uid, panic = %message, "signing panicked; marking the run failed");
+                Error::Internal { run: describe(key), message: format!("panic: {message}") }
+            }
+        };
+        let settle = worker::abandon(&self.ctx, key.kind, obj, cause);
+        match AssertUnwindSafe(settle).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Retry(worker::MAX_BACKOFF),
         }
     }
 
-    /// One GET of a queued run, served from the API server's watch cache
+    /// One GET of a queued run (within the job deadline), served from the API server's watch cache
     /// (cheap; a stale version only costs a conditional-patch conflict and a
     /// second look); `None` when it is gone (or replaced by another run of
     /// the same name).
     async fn read(&self, key: &RunKey) -> Result<Option<serde_json::Value>, ()> {
         let api = worker::runs(&self.ctx.client, key.kind, &key.namespace);
-        match api.get_with(&key.name, &GetParams::any()).await {
+        let got = tokio::time::timeout(self.job_deadline, api.get_with(&key.name, &GetParams::any())).await;
+        let Ok(got) = got else {
+            warn!(namespace = %key.namespace, name = %key.name, uid = %key.uid, "reading run: timed out");
+            return Err(());
+        };
+        match got {
             Ok(o) if o.uid().as_deref() == Some(key.uid.as_str()) => Ok(serde_json::to_value(o).ok()),
             Ok(_) => Ok(None),
             Err(kube::Error::Api(e)) if e.code == 404 => Ok(None),
@@ -176,4 +236,19 @@ impl Signer {
             }
         }
     }
+}
+
+/// `Kind namespace/name` of a queued run.
+fn describe(key: &RunKey) -> String {
+    format!("{} {}/{}", key.kind.kind(), key.namespace, key.name)
+}
+
+/// The text of a panic payload (a `&str` or `String`; anything else unnamed).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    crate::http::excerpt(text.as_bytes(), 300)
 }

@@ -48,6 +48,19 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Signing one run took longer than its deadline (`--job-deadline`).
+    #[error("signing {run} took longer than {secs}s; stopped")]
+    Deadline { run: String, secs: u64 },
+    /// A bug: signing this run panicked. The worker goes on; the run ends
+    /// `signed=failed`.
+    #[error("internal error while signing {run}: {message}")]
+    Internal { run: String, message: String },
+    /// The run kept changing under every patch.
+    #[error("{run} changed under {conflicts} patches in a row")]
+    Changing { run: String, conflicts: u32 },
+    /// A run names more images than one run may have signed.
+    #[error("{run} names {count} images; at most {max} are signed per run")]
+    TooManyImages { run: String, count: usize, max: usize },
     /// The leader Lease could not be taken or kept.
     #[error("Lease {namespace}/{name}: {message}")]
     Lease { namespace: String, name: &'static str, message: String },
@@ -61,7 +74,22 @@ impl Error {
             Self::Key { source, .. } => source.retryable(),
             Self::Storage { source, .. } => source.retryable,
             Self::Transparency { source, .. } => source.retryable,
-            Self::Kube { .. } | Self::Lease { .. } => true,
+            // A request the API server refuses as invalid (too large, malformed) fails the same way again.
+            Self::Kube { source: kube::Error::Api(e), .. } => !matches!(e.code, 400 | 413 | 422),
+            Self::Kube { .. } | Self::Lease { .. } | Self::Deadline { .. } | Self::Changing { .. } => true,
+            Self::Internal { .. } | Self::TooManyImages { .. } => false,
+        }
+    }
+
+    /// Whether the failure is a remote being down or overloaded (connection
+    /// refused, 5xx, 429): such failures are retried for longer.
+    pub fn unavailable(&self) -> bool {
+        match self {
+            Self::Storage { source, .. } => source.unavailable,
+            Self::Transparency { source, .. } => source.unavailable,
+            Self::Kube { source: kube::Error::Api(e), .. } => e.code >= 500 || e.code == 429,
+            Self::Kube { .. } => true,
+            _ => false,
         }
     }
 
@@ -74,6 +102,10 @@ impl Error {
             Self::Transparency { .. } => "transparency",
             Self::Kube { .. } => "kube",
             Self::Lease { .. } => "lease",
+            Self::Deadline { .. } => "deadline",
+            Self::Changing { .. } => "conflict",
+            Self::Internal { .. } => "internal",
+            Self::TooManyImages { .. } => "too_many_images",
         }
     }
 }

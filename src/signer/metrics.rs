@@ -30,6 +30,8 @@ pub struct RunCounters {
     pub payload_stored: Counter,
     pub marked_signed: Counter,
     pub signing_failures: Counter,
+    /// Runs marked signed whose stored signature did not verify (re-signed).
+    pub unverified_signed: Counter,
 }
 
 /// All signer metrics.
@@ -52,6 +54,12 @@ pub struct Metrics {
     pub registry_pushes: Counter,
     /// HTTP requests to transparency logs (Rekor).
     pub transparency_requests: Counter,
+    /// 1 while a valid chains-config is loaded (0: nothing is signed).
+    pub config_loaded: Gauge,
+    /// Jobs that panicked (their runs end signed=failed; the worker goes on).
+    pub panics: Counter,
+    /// Workers restarted after dying outside a job.
+    pub worker_restarts: Counter,
     registry: Registry,
 }
 
@@ -82,6 +90,12 @@ impl Metrics {
                 "marked_signed",
                 format!("Total number of objects marked as signed for {kind}s"),
                 &c.marked_signed,
+            );
+            add(
+                &mut registry,
+                "unverified_signed",
+                format!("Total number of {kind}s marked signed whose signature did not verify, signed again"),
+                &c.unverified_signed,
             );
             add(
                 &mut registry,
@@ -126,7 +140,16 @@ impl Metrics {
             "HTTP requests to transparency logs (Rekor)",
             transparency_requests.clone(),
         );
+        let config_loaded = Gauge::default();
+        registry.register("signer_config_loaded", "1 while a valid chains-config is loaded", config_loaded.clone());
+        let panics = Counter::default();
+        registry.register("signer_job_panics", "Signing jobs that panicked (run marked failed)", panics.clone());
+        let worker_restarts = Counter::default();
+        registry.register("signer_worker_restarts", "Signing workers restarted", worker_restarts.clone());
         Arc::new(Self {
+            config_loaded,
+            panics,
+            worker_restarts,
             taskrun,
             pipelinerun,
             api_writes,

@@ -7,35 +7,39 @@
 mod config_watch;
 mod dispatch;
 pub mod error;
+mod events;
 mod leader;
+pub mod memory;
 pub mod metrics;
 pub mod pipeline;
 pub mod queue;
+mod verify;
 pub mod worker;
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::events::Recorder;
 use tokio::sync::{Notify, mpsc, watch};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use error::Error;
 use metrics::Metrics;
-use pipeline::{Parts, Pipeline};
+use pipeline::Parts;
 use queue::{Queue, QueueOrder};
 use worker::Ctx;
 
-use crate::config::ChainsConfig;
 use crate::formats::RunKind;
 use crate::signing::KeyDir;
 use crate::storage;
-use crate::tekton::objects::{CHAINS_CONFIG, CONTROLLER, SIGNING_SECRETS_PATH};
-use crate::telemetry::{self, Render};
+use crate::tekton::objects::{CONTROLLER, SIGNING_SECRETS_PATH};
+use crate::telemetry::{self, Probes, Render};
 
 /// Settings of the signing loop (flags of `signer` and `run`).
 #[derive(Debug, Clone, clap::Args)]
@@ -85,6 +89,10 @@ pub struct Options {
     /// Sign only while holding the Lease `tekton-chains-signer` in the system namespace.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
+    /// How long signing one run may take in all (signing, log, storage,
+    /// patch); then it counts as a failed attempt.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub job_deadline: Duration,
     /// How long a Lease holder stays leader without renewing.
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     pub lease_duration: Duration,
@@ -96,7 +104,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
         _ => Err(format!("{s:?}: unit must be ms, s or m")),
     }
 }
@@ -113,25 +121,31 @@ pub struct Signer {
     /// Runs with a finalizer patch queued or in flight (by uid).
     finalizing: Mutex<std::collections::HashSet<String>>,
     /// Taken by [`Signer::run`], which feeds config changes into it.
-    pipeline_tx: Mutex<Option<watch::Sender<Arc<Pipeline>>>>,
+    pipeline_tx: Mutex<Option<watch::Sender<config_watch::Current>>>,
     pub metrics: Arc<Metrics>,
+    /// What `/healthz` and `/readyz` answer.
+    pub probes: Arc<Probes>,
+    /// How long one run's signing may take.
+    job_deadline: Duration,
 }
+
+/// Worker deaths (outside a job) tolerated per minute before the signer
+/// reports itself broken on `/healthz`.
+const MAX_WORKER_RESTARTS: usize = 5;
 
 /// Runs the signing loop, with its HTTP endpoints, until the future is
 /// dropped or the Lease is lost. `extra` metrics (the operator's, in `run`
 /// mode) are served alongside the signer's.
 pub async fn run(client: Client, opts: Options, extra: Vec<Render>) -> std::io::Result<()> {
     let signer = Signer::new(client.clone(), &opts).await;
-    let ready = Arc::new(AtomicBool::new(false));
     let m = signer.metrics.clone();
     let mut sources: Vec<Render> = vec![Arc::new(move || m.render())];
     sources.extend(extra);
     let mut servers = tokio::task::JoinSet::new();
-    servers.spawn(telemetry::serve(opts.probes_addr.clone(), sources.clone(), ready.clone()));
+    servers.spawn(telemetry::serve(opts.probes_addr.clone(), sources.clone(), signer.probes.clone()));
     if opts.metrics_addr != opts.probes_addr {
-        servers.spawn(telemetry::serve(opts.metrics_addr.clone(), sources, ready.clone()));
+        servers.spawn(telemetry::serve(opts.metrics_addr.clone(), sources, signer.probes.clone()));
     }
-    ready.store(true, Ordering::Relaxed);
     tokio::select! {
         _ = signer.run(client, &opts) => Ok(()),
         Some(Ok(Err(e))) = servers.join_next() => Err(e),
@@ -161,10 +175,18 @@ impl Signer {
         let storage = storage::Parts { oci: Some(Arc::new(oci)) };
         let rekor = crate::transparency::rekor::Shared::new(metrics.transparency_requests.clone());
         let parts = Parts { x509: keys.clone(), log: None, rekor: Some(Arc::new(rekor)), storage };
-        let initial = config_watch::build(initial_config(&client, &opts.system_namespace).await, &parts);
-        let (pipeline_tx, pipeline) = watch::channel(initial);
+        Self::with_parts(client, opts, parts, keys, metrics)
+    }
+
+    /// Builds the signer from its parts (tests put a transparency log of
+    /// their own in `parts.log`).
+    pub fn with_parts(client: Client, opts: &Options, parts: Parts, keys: Arc<KeyDir>, metrics: Arc<Metrics>) -> Arc<Self> {
+        // Nothing is signed until chains-config is read and valid.
+        let (pipeline_tx, pipeline) = watch::channel(None);
         let recorder = Recorder::new(client.clone(), CONTROLLER.into());
-        let ctx = Ctx { client, pipeline, metrics: metrics.clone(), recorder, backoff: opts.retry_backoff };
+        let memory = Arc::default();
+        let ctx = Ctx { client, pipeline, metrics: metrics.clone(), recorder, backoff: opts.retry_backoff, memory };
+        let why = format!("no chains-config read yet from {}", opts.system_namespace);
         Arc::new(Self {
             ctx,
             parts,
@@ -174,6 +196,8 @@ impl Signer {
             finalizing: Mutex::default(),
             pipeline_tx: Mutex::new(Some(pipeline_tx)),
             metrics,
+            probes: Probes::starting(&why),
+            job_deadline: opts.job_deadline,
         })
     }
 
@@ -193,10 +217,17 @@ impl Signer {
                 }
             }
         }
-        if let Some(tx) = self.pipeline_tx.lock().expect("pipeline lock").take() {
-            let recorder = Recorder::new(client.clone(), CONTROLLER.into());
-            let ns = opts.system_namespace.clone();
-            tasks.spawn(config_watch::watch_config(client.clone(), ns, self.parts.clone(), recorder, tx));
+        if let Some(tx) = self.pipeline_tx.lock().take() {
+            let watch = config_watch::ConfigWatch {
+                client: client.clone(),
+                namespace: opts.system_namespace.clone(),
+                parts: self.parts.clone(),
+                recorder: Recorder::new(client.clone(), CONTROLLER.into()),
+                metrics: self.metrics.clone(),
+                probes: self.probes.clone(),
+                tx,
+            };
+            tasks.spawn(watch.run());
         }
         let (keys, every) = (self.keys.clone(), opts.key_refresh);
         tasks.spawn(async move {
@@ -207,9 +238,10 @@ impl Signer {
         });
         let (fin_tx, fin_rx) = mpsc::unbounded_channel();
         tasks.spawn(self.clone().finalizers(fin_rx));
-        let workers = opts.threads_per_controller.max(1);
-        for _ in 0..workers {
-            tasks.spawn(self.clone().worker());
+        let count = opts.threads_per_controller.max(1);
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..count {
+            workers.spawn(self.clone().worker());
         }
         let namespaces: Vec<Option<String>> =
             if opts.namespaces.is_empty() { vec![None] } else { opts.namespaces.iter().cloned().map(Some).collect() };
@@ -223,29 +255,59 @@ impl Signer {
                 tasks.spawn(self.clone().watch(kind, api, fin_tx.clone()));
             }
         }
-        info!(namespaces = ?opts.namespaces, workers, order = ?opts.queue_order, "signer started");
-        match leader {
-            Some(mut rx) => {
-                while *rx.borrow() {
-                    if rx.changed().await.is_err() {
-                        break;
+        info!(namespaces = ?opts.namespaces, workers = count, order = ?opts.queue_order, "signer started");
+        let lost = async move {
+            match leader {
+                Some(mut rx) => {
+                    while *rx.borrow() {
+                        if rx.changed().await.is_err() {
+                            break;
+                        }
                     }
                 }
-                warn!("lost the leader Lease; stopping");
+                None => std::future::pending().await,
             }
-            None => while tasks.join_next().await.is_some() {},
+        };
+        tokio::pin!(lost);
+        let mut deaths: VecDeque<Instant> = VecDeque::new();
+        loop {
+            tokio::select! {
+                _ = &mut lost => {
+                    warn!("lost the leader Lease; stopping");
+                    return;
+                }
+                Some(res) = tasks.join_next() => {
+                    // Watches, the config watch and the finalizer task never end on their own.
+                    let why = format!("a signer task stopped: {}", describe_exit(res));
+                    error!(reason = %why, "stopping");
+                    self.probes.set_broken(why);
+                    return;
+                }
+                Some(res) = workers.join_next() => {
+                    deaths.push_back(Instant::now());
+                    while deaths.front().is_some_and(|t| t.elapsed() > Duration::from_secs(60)) {
+                        deaths.pop_front();
+                    }
+                    if deaths.len() > MAX_WORKER_RESTARTS {
+                        let why = format!("signing workers keep dying ({} in a minute): {}", deaths.len(), describe_exit(res));
+                        error!(reason = %why, "stopping");
+                        self.probes.set_broken(why);
+                        return;
+                    }
+                    warn!(exit = %describe_exit(res), "a signing worker died; starting another");
+                    self.metrics.worker_restarts.inc();
+                    workers.spawn(self.clone().worker());
+                }
+            }
         }
     }
 }
 
-async fn initial_config(client: &Client, namespace: &str) -> ChainsConfig {
-    let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), namespace);
-    match api.get_opt(CHAINS_CONFIG).await {
-        Ok(Some(cm)) => config_watch::parse(&cm.data.unwrap_or_default(), namespace).unwrap_or_default(),
-        Ok(None) => ChainsConfig::default(),
-        Err(e) => {
-            warn!(error = %e, "reading chains-config; using defaults until the watch delivers it");
-            ChainsConfig::default()
-        }
+/// How a task ended, for logs and `/healthz`.
+fn describe_exit(res: Result<(), tokio::task::JoinError>) -> String {
+    match res {
+        Ok(()) => "it returned".into(),
+        Err(e) if e.is_panic() => format!("panic: {}", dispatch::panic_message(e.into_panic().as_ref())),
+        Err(e) => e.to_string(),
     }
 }

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt as _;
 use futures::future::join_all;
 
 use super::error::Error;
@@ -82,7 +83,7 @@ pub struct Payload {
 }
 
 /// What [`Pipeline::execute`] did for one run.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Done {
     /// Annotations for the run's final patch (without `signed`).
     pub annotations: Annotations,
@@ -102,6 +103,12 @@ pub struct Failed {
     pub error: Error,
     pub annotations: Annotations,
 }
+
+/// Images one run may have signed: each costs a signature, pushes and a log
+/// entry, and a run's results are the tenant's to write.
+pub const MAX_IMAGES_PER_RUN: usize = 256;
+/// Payloads of one run signed, logged and stored at once.
+const FANOUT: usize = 8;
 
 /// The signing pipeline of one chains-config.
 #[derive(Clone)]
@@ -129,6 +136,17 @@ impl Pipeline {
             }),
         };
         Self { config, taskrun, pipelinerun, oci, log }
+    }
+
+    /// The signer of an artifact type whose payloads go to `tekton` storage
+    /// (run annotations), for checking what a run already carries.
+    pub fn tekton_signer(&self, a: Artifact) -> Option<Arc<dyn Signer>> {
+        match self.route(a) {
+            Route::On { signer, backends } if backends.iter().any(|b| b.kind() == StorageKind::Tekton) => {
+                Some(signer.clone())
+            }
+            _ => None,
+        }
     }
 
     /// Settings of this config that runs will be refused for.
@@ -179,6 +197,10 @@ impl Pipeline {
             }
         }
         // Images are signed for TaskRuns only, as upstream does.
+        if run.kind == RunKind::TaskRun && artifacts.images.len() > MAX_IMAGES_PER_RUN {
+            let run = format!("{} {}/{}", run.kind.kind(), run.namespace(), run.name());
+            return Err(Error::TooManyImages { run, count: artifacts.images.len(), max: MAX_IMAGES_PER_RUN });
+        }
         if run.kind == RunKind::TaskRun && !artifacts.images.is_empty() {
             match self.route(Artifact::Oci) {
                 Route::Off => {}
@@ -204,7 +226,8 @@ impl Pipeline {
             Transparency::On => true,
             Transparency::Manual => run.annotation(TRANSPARENCY_UPLOAD) == Some("true"),
         });
-        let results = join_all(payloads.into_iter().map(|p| self.one(run, p, upload))).await;
+        let futures: Vec<_> = payloads.into_iter().map(|p| self.one(run, p, upload)).collect();
+        let results: Vec<OneResult> = futures::stream::iter(futures).buffer_unordered(FANOUT).collect().await;
         let mut done = Done::default();
         let mut error = None;
         for r in results {
@@ -227,10 +250,12 @@ impl Pipeline {
     /// One payload through signer → log → backends; every backend is tried
     /// even when another fails.
     async fn one(&self, run: &Run<'_>, p: Payload, log: Option<&Arc<dyn TransparencyLog>>) -> OneResult {
-        let Route::On { signer, backends } = self.route(p.artifact) else {
-            unreachable!("plan only yields payloads of enabled artifact types")
-        };
         let mut out = OneResult::default();
+        let Route::On { signer, backends } = self.route(p.artifact) else {
+            // plan only yields payloads of enabled artifact types.
+            out.error = Some(Error::Internal { run: p.key, message: "a payload of a disabled artifact type".into() });
+            return out;
+        };
         let subject = match &p.subject {
             Subject::Run => p.key.clone(),
             Subject::Image(img) => format!("{}@{}", img.repo, img.digest),

@@ -7,7 +7,6 @@
 use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 use p256::pkcs8::EncodePublicKey as _;
 use sha2::{Digest as _, Sha256, Sha384};
-use sigstore::crypto::signing_key::SigStoreKeyPair;
 
 use super::KeyError;
 
@@ -55,10 +54,11 @@ impl SigningKey {
     /// Reads an encrypted cosign key (`ENCRYPTED COSIGN PRIVATE KEY` or
     /// `ENCRYPTED SIGSTORE PRIVATE KEY`, scrypt + nacl secretbox over PKCS#8).
     pub fn from_cosign_pem(pem: &[u8], password: &[u8], file: &str, password_file: &str) -> Result<Self, KeyError> {
-        let pair = SigStoreKeyPair::from_encrypted_pem(pem, password)
-            .map_err(|_| KeyError::Decrypt { file: file.into(), password_file: password_file.into() })?;
-        let der =
-            pair.private_key_to_der().map_err(|e| KeyError::Parse { file: file.into(), message: e.to_string() })?;
+        use super::cosign_key::{DecryptError, decrypt};
+        let der = decrypt(pem, password).map_err(|e| match e {
+            DecryptError::Password => KeyError::Decrypt { file: file.into(), password_file: password_file.into() },
+            DecryptError::Format(message) => KeyError::Parse { file: file.into(), message },
+        })?;
         Self::from_pkcs8_der(&der, file)
     }
 

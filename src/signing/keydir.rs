@@ -1,13 +1,20 @@
 //! The signing-secrets folder as a [`Signer`]: it signs only with the key the
-//! folder holds now. Every use re-reads the key files (a few small reads and a
-//! hash) and parses them again only when their contents changed, so a removed
-//! or replaced key is never used again, and a good key costs no re-parse.
+//! folder holds now. Every use looks at the key files' metadata (inode,
+//! size, times: no read), and the files are read and parsed again only when
+//! that changed, so a removed or replaced key is never used again, a good
+//! key is decrypted once per change, and key bytes are read only then (and
+//! zeroized after). Files changed within the last seconds are read and
+//! hashed anyway, since file times are coarse.
 
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
+use parking_lot::{Mutex, RwLock};
 use sha2::{Digest as _, Sha256};
 use tracing::{info, warn};
+use zeroize::Zeroizing;
 
 use super::signer::{Signature, Signer, Verifier};
 use super::{KeyError, SigningKey};
@@ -34,23 +41,69 @@ impl LoadedKey {
 pub struct KeyDir {
     dir: PathBuf,
     state: RwLock<State>,
+    /// One load (read, decrypt) at a time, so a change is decrypted once.
+    loading: Mutex<()>,
 }
 
 struct State {
-    /// Hash of the files the cached result was made from.
+    /// Metadata of the files the cached result was made from.
+    stamp: Option<Stamp>,
+    /// Hash of their contents.
     fingerprint: Option<[u8; 32]>,
     key: Result<Arc<LoadedKey>, KeyError>,
 }
 
-/// The contents of the key files at one moment.
-struct Snapshot {
-    files: Vec<(&'static str, Vec<u8>)>,
+/// Files changed this recently are read even when their metadata matches.
+const RECENT: Duration = Duration::from_secs(2);
+
+/// The key files' metadata at one moment: per file, (device, inode, size,
+/// mtime, ctime) in nanoseconds, or `None` when absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    files: Vec<Option<(u64, u64, u64, i128, i128)>>,
 }
+
+fn names() -> impl Iterator<Item = &'static str> {
+    KEY_FILES.iter().copied().chain([COSIGN_PASSWORD])
+}
+
+impl Stamp {
+    fn read(dir: &Path) -> Self {
+        let ns = |s: i64, n: i64| s as i128 * 1_000_000_000 + n as i128;
+        let files = names()
+            .map(|n| {
+                std::fs::metadata(dir.join(n))
+                    .ok()
+                    .map(|m| (m.dev(), m.ino(), m.size(), ns(m.mtime(), m.mtime_nsec()), ns(m.ctime(), m.ctime_nsec())))
+            })
+            .collect();
+        Self { files }
+    }
+
+    /// True when a file changed so recently that its times may not show a
+    /// second change.
+    fn recent(&self) -> bool {
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos() as i128;
+        self.files.iter().flatten().any(|f| now - f.3.max(f.4) < RECENT.as_nanos() as i128)
+    }
+}
+
+/// The contents of the key files at one moment (zeroized when dropped).
+struct Snapshot {
+    files: Vec<(&'static str, Zeroizing<Vec<u8>>)>,
+}
+
+/// Largest key or password file read.
+const MAX_FILE: u64 = 64 << 10;
 
 impl Snapshot {
     fn read(dir: &Path) -> Self {
-        let names = KEY_FILES.iter().copied().chain([COSIGN_PASSWORD]);
-        Self { files: names.map(|n| (n, std::fs::read(dir.join(n)).unwrap_or_default())).collect() }
+        let read = |n: &str| {
+            let path = dir.join(n);
+            let small = std::fs::metadata(&path).is_ok_and(|m| m.len() <= MAX_FILE);
+            Zeroizing::new(if small { std::fs::read(path).unwrap_or_default() } else { Vec::new() })
+        };
+        Self { files: names().map(|n| (n, read(n))).collect() }
     }
 
     fn get(&self, name: &str) -> Option<&[u8]> {
@@ -61,7 +114,7 @@ impl Snapshot {
         let mut h = Sha256::new();
         for (_, content) in &self.files {
             h.update((content.len() as u64).to_le_bytes());
-            h.update(content);
+            h.update(content.as_slice());
         }
         h.finalize().into()
     }
@@ -72,10 +125,11 @@ impl KeyDir {
     pub fn open(dir: impl Into<PathBuf>) -> Self {
         let dir = dir.into();
         let state = State {
+            stamp: None,
             fingerprint: None,
             key: Err(KeyError::Missing { dir: dir.clone(), looked_for: LOOKED_FOR.into() }),
         };
-        let kd = Self { dir, state: RwLock::new(state) };
+        let kd = Self { dir, state: RwLock::new(state), loading: Mutex::new(()) };
         kd.refresh();
         kd
     }
@@ -85,36 +139,50 @@ impl KeyDir {
         self.load_now().0
     }
 
-    /// Re-reads the folder and logs a change; returns true when the files changed.
+    /// Looks at the folder and logs a change; returns true when the files changed.
     pub fn refresh(&self) -> bool {
         self.load_now().1
     }
 
+    fn cached(&self, stamp: &Stamp) -> Option<Result<Arc<LoadedKey>, KeyError>> {
+        let state = self.state.read();
+        (state.stamp.as_ref() == Some(stamp) && !stamp.recent()).then(|| state.key.clone())
+    }
+
     /// The current key, and whether the files changed since the last look.
     fn load_now(&self) -> (Result<Arc<LoadedKey>, KeyError>, bool) {
+        let stamp = Stamp::read(&self.dir);
+        if let Some(k) = self.cached(&stamp) {
+            return (k, false);
+        }
+        let _one = self.loading.lock();
+        if let Some(k) = self.cached(&stamp) {
+            return (k, false);
+        }
         let snap = Snapshot::read(&self.dir);
         let fp = snap.fingerprint();
         {
-            let state = self.state.read().expect("key lock");
+            let mut state = self.state.write();
             if state.fingerprint == Some(fp) {
+                state.stamp = Some(stamp);
                 return (state.key.clone(), false);
             }
         }
         let loaded = load(&self.dir, &snap).map(Arc::new);
-        // A key is never taken from files caught mid-update: read them again,
+        drop(snap);
+        // A key is never taken from files caught mid-update: look again,
         // and use the result only if nothing changed meanwhile.
-        if Snapshot::read(&self.dir).fingerprint() != fp {
+        if Stamp::read(&self.dir) != stamp {
             return (Err(KeyError::Changing { dir: self.dir.clone() }), true);
         }
-        let mut state = self.state.write().expect("key lock");
-        if state.fingerprint != Some(fp) {
-            match &loaded {
-                Ok(k) => info!(file = k.file, algorithm = k.key.algorithm(), "loaded signing key"),
-                Err(e) => warn!(error = %e, "no usable signing key; runs fail until one is added"),
-            }
-            state.fingerprint = Some(fp);
-            state.key = loaded.clone();
+        match &loaded {
+            Ok(k) => info!(file = k.file, algorithm = k.key.algorithm(), "loaded signing key"),
+            Err(e) => warn!(error = %e, "no usable signing key; runs fail until one is added"),
         }
+        let mut state = self.state.write();
+        state.stamp = Some(stamp);
+        state.fingerprint = Some(fp);
+        state.key = loaded.clone();
         (loaded, true)
     }
 }
@@ -143,7 +211,7 @@ const LOOKED_FOR: &str = "x509.pem, or cosign.key with cosign.password";
 fn load(dir: &Path, snap: &Snapshot) -> Result<LoadedKey, KeyError> {
     let [x509, cosign] = [KEY_FILES[0], KEY_FILES[1]];
     if let Some(pem) = snap.get(x509) {
-        let text = String::from_utf8_lossy(pem);
+        let text = Zeroizing::new(String::from_utf8_lossy(pem).into_owned());
         return SigningKey::from_pkcs8_pem(&text, x509).map(|key| LoadedKey::new(key, x509));
     }
     if let Some(pem) = snap.get(cosign) {

@@ -2,12 +2,14 @@
 //! folder ([`KeyDir`]: x509.pem / cosign.key); DSSE envelopes; the [`Signed`]
 //! value handed to storage; cosign-compatible key generation.
 
+pub mod cosign_key;
 pub mod dsse;
 mod key;
 mod keydir;
 mod keygen;
 mod signed;
 mod signer;
+pub mod verify;
 
 use std::path::PathBuf;
 

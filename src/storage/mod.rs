@@ -42,6 +42,9 @@ pub struct StorageError {
     pub status: Option<u16>,
     /// Whether trying again later can help.
     pub retryable: bool,
+    /// The remote could not be reached, or answered 5xx/408/429: it may
+    /// just be down for a while (retried for longer than other failures).
+    pub unavailable: bool,
 }
 
 /// A backend this release does not have.

@@ -105,6 +105,8 @@ pub enum EntryError {
     BadTimestamp,
     #[error("logID {got} is not the log key's ({want})")]
     WrongLog { got: String, want: String },
+    #[error("the log answered with an entry for something else: {0}")]
+    NotOurs(String),
 }
 
 /// Reads `{ "<uuid>": { entry } }`, the log's answer for one entry.
@@ -114,6 +116,61 @@ pub fn parse(body: &[u8]) -> Result<(String, Entry), EntryError> {
     let (uuid, value) = map.into_iter().next().ok_or_else(|| EntryError::Malformed("no entry".into()))?;
     let entry = serde_json::from_value(value).map_err(|e| EntryError::Malformed(e.to_string()))?;
     Ok((uuid, entry))
+}
+
+/// The digest fields that tie an entry to what was sent, by entry kind:
+/// `(kind, apiVersion, [(path, value)])` of the proposed entry.
+fn identity(v: &Value) -> Option<(String, String, Vec<(&'static str, String)>)> {
+    let kind = v.get("kind")?.as_str()?.to_string();
+    let version = v.get("apiVersion")?.as_str()?.to_string();
+    let spec = v.get("spec")?;
+    let at = |path: &[&str]| -> Option<String> {
+        let mut cur = spec;
+        for p in path {
+            cur = cur.get(p)?;
+        }
+        cur.as_str().map(str::to_string)
+    };
+    let fields: Vec<(&'static str, Option<String>)> = match kind.as_str() {
+        "hashedrekord" => vec![
+            ("spec.data.hash.value", at(&["data", "hash", "value"])),
+            ("spec.signature.content", at(&["signature", "content"])),
+        ],
+        "intoto" => vec![("spec.content.payloadHash.value", at(&["content", "payloadHash", "value"]))],
+        "dsse" => vec![(
+            "spec.payloadHash.value",
+            at(&["payloadHash", "value"]).or_else(|| {
+                // The proposed form carries the envelope; its payload is base64.
+                let env: Value = serde_json::from_str(&at(&["proposedContent", "envelope"])?).ok()?;
+                let payload = STANDARD.decode(env.get("payload")?.as_str()?).ok()?;
+                Some(sha256_hex(&payload))
+            }),
+        )],
+        _ => return None,
+    };
+    let fields = fields.into_iter().map(|(k, v)| v.map(|v| (k, v))).collect::<Option<Vec<_>>>()?;
+    Some((kind, version, fields))
+}
+
+impl Entry {
+    /// Checks that the log's entry records what was `sent` (the proposed
+    /// entry): same kind and version, same digests (and, for
+    /// `hashedrekord`, the same signature).
+    pub fn matches(&self, sent: &Value) -> Result<(), EntryError> {
+        let body = STANDARD.decode(&self.body).map_err(|_| EntryError::Malformed("body is not base64".into()))?;
+        let body: Value = serde_json::from_slice(&body).map_err(|_| EntryError::Malformed("body is not JSON".into()))?;
+        let want = identity(sent).ok_or_else(|| EntryError::NotOurs("unknown entry kind sent".into()))?;
+        let got = identity(&body).ok_or_else(|| EntryError::NotOurs("an entry of another kind".into()))?;
+        if (&got.0, &got.1) != (&want.0, &want.1) {
+            return Err(EntryError::NotOurs(format!("{} {} instead of {} {}", got.0, got.1, want.0, want.1)));
+        }
+        for ((field, w), (_, g)) in want.2.iter().zip(&got.2) {
+            if w != g {
+                return Err(EntryError::NotOurs(format!("{field} differs")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A log's public key (`GET /api/v1/log/publicKey`).

@@ -31,6 +31,9 @@ pub struct TransparencyError {
     pub status: Option<u16>,
     /// Whether trying again later can help.
     pub retryable: bool,
+    /// The log could not be reached, or answered 5xx/408/429: it may just
+    /// be down for a while (retried for longer than other failures).
+    pub unavailable: bool,
 }
 
 /// Uploads signed artifacts to a transparency log.

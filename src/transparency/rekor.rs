@@ -10,11 +10,18 @@
 //!   storage failed does not upload again when it is retried, and the same
 //!   entry wanted by several runs at once is sent once while the others wait;
 //! - an entry that exists but is not yet integrated (409, then 404 for its
-//!   `Location`) is fetched again for a few seconds.
+//!   `Location`) is fetched again for a few seconds;
+//! - every answer is read up to a cap ([`REPLY_CAP`], [`KEY_CAP`]), every
+//!   upload ends within [`UPLOAD_DEADLINE`], a `Location` on another host is
+//!   never followed, and the entry the log answers with must record what
+//!   was sent (same kind and digests).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use prometheus_client::metrics::counter::Counter;
 use reqwest::{StatusCode, header};
@@ -22,17 +29,25 @@ use reqwest::{StatusCode, header};
 use super::entry::{self, Entry, LogKey};
 use super::{LogEntry, TransparencyError, TransparencyLog};
 use crate::config::LogEntryKind;
-use crate::http::{USER_AGENT, error_chain};
+use crate::http::{self, BodyError, CONNECT_TIMEOUT, REQUEST_TIMEOUT, USER_AGENT, error_chain, read_capped};
 use crate::signing::Signed;
 
-/// Finished uploads remembered, oldest forgotten first.
+/// Finished uploads remembered, least recently used forgotten first.
 const MEMO_SIZE: usize = 1024;
+/// Largest entry answer read (an entry, with its attestation).
+pub const REPLY_CAP: usize = 8 << 20;
+/// Largest public key answer read.
+pub const KEY_CAP: usize = 64 << 10;
+/// How long one upload (POST, 409 follow-up, key fetch) may take in all.
+pub const UPLOAD_DEADLINE: Duration = Duration::from_secs(60);
+/// Logs whose public key is kept.
+const KEYS_KEPT: usize = 16;
 
 /// What every [`Rekor`] shares: the HTTP client, log keys and the memo.
 pub struct Shared {
     http: reqwest::Client,
-    keys: Mutex<HashMap<String, Arc<LogKey>>>,
-    memo: Mutex<Memo>,
+    keys: Mutex<lru::LruCache<String, Arc<LogKey>>>,
+    memo: Mutex<lru::LruCache<String, LogEntry>>,
     /// Uploads in flight, by memo key: a second upload of the same entry
     /// waits for the first.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -40,47 +55,36 @@ pub struct Shared {
     requests: Counter,
 }
 
-#[derive(Default)]
-struct Memo {
-    entries: HashMap<String, LogEntry>,
-    order: VecDeque<String>,
-}
-
-impl Memo {
-    fn insert(&mut self, key: String, entry: LogEntry) {
-        if self.entries.insert(key.clone(), entry).is_none() {
-            self.order.push_back(key);
-        }
-        while self.order.len() > MEMO_SIZE {
-            if let Some(old) = self.order.pop_front() {
-                self.entries.remove(&old);
-            }
-        }
-    }
-}
-
 impl Shared {
     /// `requests` counts every HTTP request sent to a log.
     pub fn new(requests: Counter) -> Self {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(USER_AGENT)
             .build()
             .expect("an HTTP client with default TLS settings builds");
-        Self { http, keys: Mutex::default(), memo: Mutex::default(), inflight: Mutex::default(), requests }
+        let n = |n| NonZeroUsize::new(n).expect("non-zero");
+        Self {
+            http,
+            keys: Mutex::new(lru::LruCache::new(n(KEYS_KEPT))),
+            memo: Mutex::new(lru::LruCache::new(n(MEMO_SIZE))),
+            inflight: Mutex::default(),
+            requests,
+        }
     }
 
     /// The log's public key, from the cache unless `refresh`.
     async fn log_key(&self, url: &str, refresh: bool) -> Result<Arc<LogKey>, TransparencyError> {
-        if !refresh && let Some(k) = self.keys.lock().expect("keys lock").get(url) {
+        if !refresh && let Some(k) = self.keys.lock().get(url) {
             return Ok(k.clone());
         }
         let res = self.send(url, self.http.get(format!("{url}/api/v1/log/publicKey"))).await?;
-        let pem = expect_ok(url, res).await?;
+        let pem = expect_ok(url, res, KEY_CAP).await?;
         let key = LogKey::from_pem(&String::from_utf8_lossy(&pem)).map_err(|e| permanent(url, None, e.to_string()))?;
         let key = Arc::new(key);
-        self.keys.lock().expect("keys lock").insert(url.to_string(), key.clone());
+        self.keys.lock().put(url.to_string(), key.clone());
         Ok(key)
     }
 
@@ -88,9 +92,10 @@ impl Shared {
         self.requests.inc();
         req.send().await.map_err(|e| TransparencyError {
             url: url.to_string(),
-            message: format!("unreachable: {}", error_chain(&e)),
+            message: format!("{}: {}", if e.is_timeout() { "timed out" } else { "unreachable" }, error_chain(&e)),
             status: None,
             retryable: true,
+            unavailable: true,
         })
     }
 }
@@ -124,10 +129,9 @@ impl Rekor {
             let Some(location) = location else {
                 return Err(permanent(url, Some(409), "409 Conflict without a Location header".into()));
             };
-            let location = if location.starts_with("http") { location } else { format!("{url}{location}") };
-            self.existing(&location).await?
+            self.existing(&same_origin_location(url, &location)?).await?
         } else {
-            expect_ok(url, res).await?
+            expect_ok(url, res, REPLY_CAP).await?
         };
         entry::parse(&answer).map_err(|e| permanent(url, None, e.to_string()))
     }
@@ -138,13 +142,13 @@ impl Rekor {
         let mut wait = Duration::from_millis(100);
         loop {
             let res = self.shared.send(&self.url, self.shared.http.get(location)).await?;
-            match expect_ok(&self.url, res).await {
+            match expect_ok(&self.url, res, REPLY_CAP).await {
                 Err(e) if e.status == Some(404) && wait < Duration::from_secs(3) => {
                     tokio::time::sleep(wait).await;
                     wait *= 2;
                 }
                 Err(e) if e.status == Some(404) => {
-                    return Err(TransparencyError { retryable: true, ..e });
+                    return Err(TransparencyError { retryable: true, unavailable: true, ..e });
                 }
                 other => return other,
             }
@@ -152,9 +156,10 @@ impl Rekor {
     }
 
     /// Uploads `body` (memo miss), checks the entry and remembers it.
-    async fn upload_new(&self, body: Vec<u8>, memo_key: &str) -> Result<LogEntry, TransparencyError> {
+    async fn upload_new(&self, sent: &serde_json::Value, body: Vec<u8>, memo_key: &str) -> Result<LogEntry, TransparencyError> {
         let url = &self.url;
         let (uuid, entry) = self.create(body).await?;
+        entry.matches(sent).map_err(|e| permanent(url, None, format!("entry {}: {e}", http::excerpt(uuid.as_bytes(), 80))))?;
         let key = self.shared.log_key(url, false).await?;
         if entry.verify(&key).is_err() {
             // The log may have a new key: fetch it once before refusing the entry.
@@ -167,33 +172,49 @@ impl Rekor {
             bundle: Some(entry.bundle()),
             uuid,
         };
-        self.shared.memo.lock().expect("memo lock").insert(memo_key.to_string(), out.clone());
+        self.shared.memo.lock().put(memo_key.to_string(), out.clone());
         Ok(out)
     }
 
     fn remembered(&self, memo_key: &str) -> Option<LogEntry> {
-        self.shared.memo.lock().expect("memo lock").entries.get(memo_key).cloned()
+        self.shared.memo.lock().get(memo_key).cloned()
     }
 }
 
 #[async_trait::async_trait]
 impl TransparencyLog for Rekor {
     async fn upload(&self, signed: &Signed) -> Result<LogEntry, TransparencyError> {
+        match tokio::time::timeout(UPLOAD_DEADLINE, self.upload_now(signed)).await {
+            Ok(r) => r,
+            Err(_) => Err(TransparencyError {
+                url: self.url.clone(),
+                message: format!("gave up after {}s (the log is too slow)", UPLOAD_DEADLINE.as_secs()),
+                status: None,
+                retryable: true,
+                unavailable: true,
+            }),
+        }
+    }
+}
+
+impl Rekor {
+    async fn upload_now(&self, signed: &Signed) -> Result<LogEntry, TransparencyError> {
         let url = &self.url;
-        let body = serde_json::to_vec(&entry::proposed(signed, self.kind)).expect("entry serializes");
+        let sent = entry::proposed(signed, self.kind);
+        let body = serde_json::to_vec(&sent).expect("entry serializes");
         let memo_key = format!("{url}\n{}", entry::sha256_hex(&body));
         if let Some(e) = self.remembered(&memo_key) {
             return Ok(e);
         }
-        let lock = self.shared.inflight.lock().expect("inflight lock").entry(memo_key.clone()).or_default().clone();
+        let lock = self.shared.inflight.lock().entry(memo_key.clone()).or_default().clone();
         let result = {
             let _turn = lock.lock().await;
             match self.remembered(&memo_key) {
                 Some(e) => Ok(e),
-                None => self.upload_new(body, &memo_key).await,
+                None => self.upload_new(&sent, body, &memo_key).await,
             }
         };
-        let mut inflight = self.shared.inflight.lock().expect("inflight lock");
+        let mut inflight = self.shared.inflight.lock();
         // Ours and the map's: nobody else waits for this entry.
         if Arc::strong_count(&lock) <= 2 {
             inflight.remove(&memo_key);
@@ -202,56 +223,67 @@ impl TransparencyLog for Rekor {
     }
 }
 
-/// The body of a 2xx answer; any other status becomes an error, retryable
-/// for 5xx, 408 and 429.
-async fn expect_ok(url: &str, res: reqwest::Response) -> Result<Vec<u8>, TransparencyError> {
+/// The body of a 2xx answer (at most `cap` bytes); any other status becomes
+/// an error, retryable for 5xx, 408 and 429, with the log's message as a
+/// short, escaped excerpt.
+async fn expect_ok(url: &str, res: reqwest::Response, cap: usize) -> Result<Vec<u8>, TransparencyError> {
     let status = res.status();
-    let body = res.bytes().await.map_err(|e| TransparencyError {
-        url: url.to_string(),
-        message: format!("reading the answer: {}", error_chain(&e)),
-        status: Some(status.as_u16()),
-        retryable: true,
-    })?;
     if status.is_success() {
-        return Ok(body.to_vec());
+        return read_capped(res, cap).await.map_err(|e| TransparencyError {
+            url: url.to_string(),
+            unavailable: matches!(e, BodyError::Read(_)),
+            message: e.to_string(),
+            status: Some(status.as_u16()),
+            retryable: true,
+        });
     }
+    let body = read_capped(res, http::ERROR_BODY_CAP).await.unwrap_or_default();
     // Rekor's errors are `{"code": n, "message": "..."}`.
     let detail = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
-    let retryable =
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(|m| http::excerpt(m.as_bytes(), http::EXCERPT_CHARS)))
+        .unwrap_or_else(|| http::excerpt(&body, http::EXCERPT_CHARS));
+    let unavailable =
         status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT;
     Err(TransparencyError {
         url: url.to_string(),
         message: format!("{status}: {detail}"),
         status: Some(status.as_u16()),
-        retryable,
+        retryable: unavailable,
+        unavailable,
     })
 }
 
+/// The URL of a 409's `Location`: relative to the log, or absolute on the
+/// log's own origin; anything else is refused (never followed).
+pub fn same_origin_location(log: &str, location: &str) -> Result<String, TransparencyError> {
+    let base = url::Url::parse(log).map_err(|e| permanent(log, Some(409), format!("log URL: {e}")))?;
+    let joined = base.join(location).map_err(|_| permanent(log, Some(409), "409 with a Location that is not a URL".into()))?;
+    if !http::same_origin(&base, &joined) {
+        let other = joined.origin().ascii_serialization();
+        return Err(permanent(log, Some(409), format!("409 with a Location on another host ({other}); not followed")));
+    }
+    Ok(joined.to_string())
+}
+
 fn permanent(url: &str, status: Option<u16>, message: String) -> TransparencyError {
-    TransparencyError { url: url.to_string(), message, status, retryable: false }
+    TransparencyError { url: url.to_string(), message, status, retryable: false, unavailable: false }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn entry(i: u64) -> LogEntry {
-        LogEntry { log_index: i, uuid: i.to_string(), url: String::new(), bundle: None }
-    }
-
     #[test]
-    fn the_memo_is_bounded_and_forgets_the_oldest() {
-        let mut m = Memo::default();
-        for i in 0..(MEMO_SIZE as u64 + 10) {
-            m.insert(i.to_string(), entry(i));
-        }
-        assert_eq!(m.entries.len(), MEMO_SIZE);
-        assert!(!m.entries.contains_key("0"));
-        assert!(m.entries.contains_key(&(MEMO_SIZE + 9).to_string()));
-        m.insert("20".into(), entry(20));
-        assert_eq!(m.order.len(), MEMO_SIZE);
+    fn a_409_location_is_followed_on_the_log_only() {
+        let log = "http://127.0.0.1:3000";
+        assert_eq!(same_origin_location(log, "/api/v1/log/entries/ab").unwrap(), "http://127.0.0.1:3000/api/v1/log/entries/ab");
+        assert_eq!(
+            same_origin_location(log, "http://127.0.0.1:3000/api/v1/log/entries/ab").unwrap(),
+            "http://127.0.0.1:3000/api/v1/log/entries/ab"
+        );
+        let e = same_origin_location(log, "http://169.254.169.254/latest/meta-data").unwrap_err();
+        assert!(!e.retryable && e.message.contains("another host"), "{e}");
+        assert!(same_origin_location(log, "https://127.0.0.1:3000/x").is_err());
     }
 }

@@ -239,6 +239,7 @@ pub fn signer_options(
         key_refresh: Duration::from_millis(200),
         leader_election: true,
         lease_duration: Duration::from_secs(3),
+        job_deadline: Duration::from_secs(120),
         queue_order: Default::default(),
         queue_cache_mib: 16,
         registry_ca_file: None,

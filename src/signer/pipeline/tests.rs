@@ -247,6 +247,7 @@ fn a_backend_failure_fails_the_run_with_its_context_and_keeps_what_other_backend
         message: "HTTP 503".into(),
         status: Some(503),
         retryable: true,
+        unavailable: true,
     };
     let c = config(&[]);
     let p = with_backend(

@@ -116,46 +116,77 @@ pub enum Merge {
     Push { manifest: Vec<u8>, media_type: String, config: Vec<u8> },
 }
 
+/// Why a tag's manifest cannot take a layer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    #[error("not a JSON object")]
+    NotAnObject,
+    #[error("{0}")]
+    Field(String),
+}
+
 /// Appends `layer` to the manifest the tag holds now (`None` when the tag
 /// does not exist). Every existing layer and manifest field is kept; the
 /// config is rebuilt to list all layers. The same layer (same digest and
-/// annotations, the Rekor bundle aside) is never added twice.
-pub fn merge(existing: Option<&Value>, layer: &Layer) -> Merge {
+/// annotations, the Rekor bundle aside) is never added twice. A manifest
+/// that is not an image manifest (a registry's or tenant's junk) is refused.
+pub fn merge(existing: Option<&Value>, layer: &Layer) -> Result<Merge, LayoutError> {
     let ours = layer.descriptor();
-    let mut manifest = existing
-        .cloned()
-        .unwrap_or_else(|| json!({ "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {}, "layers": [] }));
-    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+    let mut manifest = match existing {
+        None => serde_json::Map::from_iter([
+            ("schemaVersion".to_string(), json!(2)),
+            ("mediaType".to_string(), json!(OCI_MANIFEST)),
+        ]),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(LayoutError::NotAnObject),
+    };
+    let media_type = match manifest.get("mediaType") {
+        None => OCI_MANIFEST.to_string(),
+        Some(Value::String(t)) if t == OCI_MANIFEST || t == DOCKER_MANIFEST => t.clone(),
+        Some(other) => {
+            let shown = crate::http::excerpt(other.to_string().as_bytes(), 80);
+            return Err(LayoutError::Field(format!("mediaType {shown} is not an image manifest")));
+        }
+    };
+    let layers = match manifest.get("layers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(l)) if l.iter().all(Value::is_object) => l.clone(),
+        Some(_) => return Err(LayoutError::Field("layers is not a list of descriptors".into())),
+    };
     // The bundle is left out of the comparison: the log signs a fresh
     // timestamp each time an entry is fetched, so a retry's differs.
     let annotations = |l: &Value| {
-        let mut a = l["annotations"].as_object().cloned().unwrap_or_default();
+        let mut a = l.get("annotations").and_then(Value::as_object).cloned().unwrap_or_default();
         a.remove(BUNDLE_ANNOTATION);
         a
     };
     let present = layers.iter().any(|l| {
-        l["digest"] == ours["digest"] && l["mediaType"] == ours["mediaType"] && annotations(l) == annotations(&ours)
+        l.get("digest") == ours.get("digest")
+            && l.get("mediaType") == ours.get("mediaType")
+            && annotations(l) == annotations(&ours)
     });
     if present {
-        return Merge::Present;
+        return Ok(Merge::Present);
     }
     let mut layers = layers;
     layers.push(ours);
-    let media_type = manifest["mediaType"].as_str().unwrap_or(OCI_MANIFEST).to_string();
     let config_type = if media_type == DOCKER_MANIFEST { DOCKER_CONFIG } else { OCI_CONFIG };
     let config = config_blob(&layers);
-    manifest["layers"] = Value::Array(layers);
-    manifest["config"] = json!({ "mediaType": config_type, "size": config.len(), "digest": sha256_digest(&config) });
-    manifest["mediaType"] = Value::String(media_type.clone());
-    let manifest = serde_json::to_vec(&manifest).expect("manifest serializes");
-    Merge::Push { manifest, media_type, config }
+    manifest.insert("layers".into(), Value::Array(layers));
+    manifest.insert(
+        "config".into(),
+        json!({ "mediaType": config_type, "size": config.len(), "digest": sha256_digest(&config) }),
+    );
+    manifest.insert("mediaType".into(), Value::String(media_type.clone()));
+    let manifest = serde_json::to_vec(&manifest).expect("a JSON map serializes");
+    Ok(Merge::Push { manifest, media_type, config })
 }
 
 /// The image config of a signature image, as go-containerregistry writes
 /// it for layers appended to an empty image.
 fn config_blob(layers: &[Value]) -> Vec<u8> {
     let zero = "0001-01-01T00:00:00Z";
-    let diff_ids: Vec<&Value> = layers.iter().map(|l| &l["digest"]).collect();
+    let diff_ids: Vec<&Value> = layers.iter().map(|l| l.get("digest").unwrap_or(&Value::Null)).collect();
     let history: Vec<Value> = layers.iter().map(|_| json!({ "created": zero })).collect();
     serde_json::to_vec(&json!({
         "architecture": "", "created": zero, "history": history, "os": "",

@@ -11,13 +11,14 @@
 //!   matching one tried until a push succeeds.
 
 pub mod auth;
+pub mod distribution;
 pub mod layout;
 pub mod registry;
 pub mod secrets;
 
 use std::sync::Arc;
 
-use futures::future::try_join_all;
+use futures::{StreamExt as _, TryStreamExt as _, stream};
 use tracing::debug;
 
 use self::layout::{Layer, Tag};
@@ -27,6 +28,9 @@ use super::{Annotations, Backend, StorageError};
 use crate::config::{ChainsConfig, StorageKind};
 use crate::formats::{Image, Run, RunKind, artifacts};
 use crate::signing::{Signed, Subject};
+
+/// Pushes of one artifact in flight at once.
+const PUSH_CONCURRENCY: usize = 4;
 
 /// The long-lived parts every `oci` backend shares (they outlive config changes).
 pub struct Shared {
@@ -119,12 +123,12 @@ fn refused(target: &Target, account: &str, candidates: &[Option<&auth::Credentia
             format!("with the credentials of Secret(s) {} of ServiceAccount {account}", names.join(", "))
         }
     };
-    let status = e.status.map(|s| format!("HTTP {s}: ")).unwrap_or_default();
     StorageError {
         target: format!("registry {}, repository {}", target.registry, target.repository),
-        message: format!("pushing {} {tried}: {status}{}", target.tag, e.message),
+        message: format!("pushing {} {tried}: {}", target.tag, e.message),
         status: e.status,
         retryable: true,
+        unavailable: e.unavailable,
     }
 }
 
@@ -161,7 +165,12 @@ impl Backend for Oci {
             // A `tekton`-format payload has no image to go next to (upstream skips it too).
             _ => Vec::new(),
         };
-        try_join_all(pushes.iter().map(|(t, l)| self.push(run, t, l))).await?;
+        // A few pushes at a time: a run may name many images.
+        let futures: Vec<_> = pushes.iter().map(|(t, l)| self.push(run, t, l)).collect();
+        stream::iter(futures)
+            .buffer_unordered(PUSH_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
         Ok(Annotations::new())
     }
 }

@@ -1,28 +1,31 @@
-//! The registry edge: one OCI client per registry and credential (each
-//! with its own connection pool and token cache, reused across runs), the
-//! scheme each registry speaks, and appending a layer to a tag with a
-//! read-modify-write that is serialised per tag inside this process.
+//! The registry edge: the scheme each registry speaks (probed once, kept a
+//! while), and appending a layer to a tag with a read-modify-write that is
+//! serialised per tag inside this process. Every append has a total
+//! deadline ([`APPEND_DEADLINE`]), so a slow registry holds neither a worker
+//! nor a tag lock for long.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
 
 use super::Target;
 use super::auth::Credential;
+use super::distribution::{Distribution, Endpoint};
 use super::layout::{self, Layer, Merge};
 
 /// The User-Agent of every registry request (the bench counts requests by it).
 pub use crate::http::USER_AGENT;
-use crate::http::error_chain as chain;
+use crate::http::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, error_chain};
 
-/// Clients kept at most (registries × credentials); the cache is emptied when full.
-const MAX_CLIENTS: usize = 256;
+/// How long one append (probe, read, uploads, manifest) may take in all.
+pub const APPEND_DEADLINE: Duration = Duration::from_secs(60);
+/// Registries whose scheme is remembered, and for how long.
+const PROBES_KEPT: usize = 256;
+const PROBE_TTL: Duration = Duration::from_secs(600);
 
 /// How a registry is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,28 +34,23 @@ pub enum Scheme {
     Http,
 }
 
-/// What the first `GET /v2/` told about a registry.
-#[derive(Clone)]
-struct Probe {
-    scheme: Scheme,
-    /// It answered without asking for credentials.
-    open: bool,
-    /// A plain HTTP client for it (same TLS settings).
-    http: reqwest::Client,
-}
-
-/// Who a client pushes as: anonymous, or a credential's fingerprint.
-type ClientKey = (String, Scheme, bool, Option<String>);
-
 /// A registry call that failed: the HTTP status, when there was one, and a
 /// message that never holds a credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     pub status: Option<u16>,
     pub message: String,
+    /// The registry could not be reached or answered 5xx/408/429: it may
+    /// just be down for a while.
+    pub unavailable: bool,
 }
 
 impl Refused {
+    /// A refusal that is not about availability.
+    pub fn new(status: Option<u16>, message: String) -> Self {
+        Self { status, message, unavailable: false }
+    }
+
     /// 401 and 403: another credential may do.
     pub fn is_auth(&self) -> bool {
         matches!(self.status, Some(401 | 403))
@@ -70,9 +68,11 @@ pub enum Appended {
 
 /// All registry access of one signer.
 pub struct Registries {
-    roots: Vec<Certificate>,
-    probes: Mutex<HashMap<(String, bool), Probe>>,
-    clients: Mutex<HashMap<ClientKey, Client>>,
+    /// Verifying and (for `insecure` registries) non-verifying clients.
+    secure: reqwest::Client,
+    insecure: reqwest::Client,
+    probes: Mutex<lru::LruCache<(String, bool), (Scheme, Instant)>>,
+    distribution: Distribution,
     locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
     /// Manifests pushed.
     pub pushes: Counter,
@@ -81,14 +81,27 @@ pub struct Registries {
 impl Registries {
     /// Trusts the system roots plus `roots_pem` (a PEM bundle, may be empty).
     pub fn new(roots_pem: Option<Vec<u8>>, pushes: Counter) -> Self {
-        let end = "-----END CERTIFICATE-----";
-        let text = String::from_utf8_lossy(&roots_pem.unwrap_or_default()).into_owned();
-        let roots = text
-            .split_inclusive(end)
-            .filter(|c| c.contains(end))
-            .map(|c| Certificate { encoding: CertificateEncoding::Pem, data: c.trim().as_bytes().to_vec() })
-            .collect();
-        Self { roots, probes: Mutex::default(), clients: Mutex::default(), locks: Mutex::default(), pushes }
+        let roots = roots_pem.and_then(|p| reqwest::Certificate::from_pem_bundle(&p).ok()).unwrap_or_default();
+        let build = |accept_invalid: bool| {
+            reqwest::Client::builder()
+                .tls_danger_accept_invalid_certs(accept_invalid)
+                .tls_certs_merge(roots.clone())
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::limited(3))
+                .user_agent(USER_AGENT)
+                .build()
+                .expect("an HTTP client with these TLS settings builds")
+        };
+        let kept = NonZeroUsize::new(PROBES_KEPT).expect("non-zero");
+        Self {
+            secure: build(false),
+            insecure: build(true),
+            probes: Mutex::new(lru::LruCache::new(kept)),
+            distribution: Distribution::default(),
+            locks: Mutex::default(),
+            pushes,
+        }
     }
 
     /// Whether `registry` is on the loopback interface.
@@ -101,178 +114,92 @@ impl Registries {
         host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 
+    fn http(&self, insecure: bool) -> &reqwest::Client {
+        if insecure { &self.insecure } else { &self.secure }
+    }
+
     /// How `registry` is reached: https, or plain http for a loopback or
-    /// `insecure` registry that does not answer https; and whether it asks
-    /// for credentials at all. Probed once (one `GET /v2/`).
-    async fn probe(&self, registry: &str, insecure: bool) -> Result<Probe, Refused> {
+    /// `insecure` registry that does not answer https. Probed once (one
+    /// `GET /v2/`) and remembered for a while.
+    async fn endpoint(&self, registry: &str, insecure: bool) -> Result<Endpoint, Refused> {
         let key = (registry.to_string(), insecure);
-        if let Some(p) = self.probes.lock().expect("probes lock").get(&key) {
-            return Ok(p.clone());
-        }
-        let http = reqwest::Client::builder()
-            .tls_danger_accept_invalid_certs(insecure)
-            .tls_certs_merge(
-                self.roots.iter().filter_map(|c| reqwest::Certificate::from_pem_bundle(&c.data).ok()).flatten(),
-            )
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .user_agent(USER_AGENT)
-            .build()
-            .map_err(|e| Refused { status: None, message: format!("building an HTTP client: {e}") })?;
-        let unreachable = |e: &reqwest::Error| Refused { status: None, message: format!("unreachable: {}", chain(e)) };
-        let (scheme, res) = match http.get(format!("https://{registry}/v2/")).send().await {
-            Ok(r) => (Scheme::Https, r),
+        let known = self.probes.lock().get(&key).filter(|(_, at)| at.elapsed() < PROBE_TTL).map(|(s, _)| *s);
+        let scheme = match known {
+            Some(s) => s,
+            None => {
+                let s = self.probe(registry, insecure).await?;
+                self.probes.lock().put(key, (s, Instant::now()));
+                s
+            }
+        };
+        let base = match scheme {
+            Scheme::Https => format!("https://{registry}"),
+            Scheme::Http => format!("http://{registry}"),
+        };
+        Ok(Endpoint { base, insecure: insecure || scheme == Scheme::Http })
+    }
+
+    async fn probe(&self, registry: &str, insecure: bool) -> Result<Scheme, Refused> {
+        let http = self.http(insecure);
+        let unreachable =
+            |e: &reqwest::Error| Refused { status: None, message: format!("unreachable: {}", error_chain(e)), unavailable: true };
+        match http.get(format!("https://{registry}/v2/")).send().await {
+            Ok(_) => Ok(Scheme::Https),
             // A TLS server whose certificate is not trusted is not a plain-http one.
-            Err(e) if (insecure || Self::is_loopback(registry)) && !chain(&e).contains("certificate") => {
+            Err(e) if (insecure || Self::is_loopback(registry)) && !error_chain(&e).contains("certificate") => {
                 match http.get(format!("http://{registry}/v2/")).send().await {
-                    Ok(r) => (Scheme::Http, r),
-                    Err(_) => return Err(unreachable(&e)),
+                    Ok(_) => Ok(Scheme::Http),
+                    Err(_) => Err(unreachable(&e)),
                 }
             }
-            Err(e) => return Err(unreachable(&e)),
-        };
-        let open = res.status().is_success() && !res.headers().contains_key(reqwest::header::WWW_AUTHENTICATE);
-        let p = Probe { scheme, open, http };
-        self.probes.lock().expect("probes lock").insert(key, p.clone());
-        Ok(p)
-    }
-
-    /// The client for `registry` as `cred` (anonymous when `None`).
-    fn client(
-        &self,
-        registry: &str,
-        probe: &Probe,
-        insecure: bool,
-        cred: Option<&Credential>,
-    ) -> Result<Client, Refused> {
-        let key = (registry.to_string(), probe.scheme, insecure, cred.map(fingerprint));
-        let mut clients = self.clients.lock().expect("clients lock");
-        if let Some(c) = clients.get(&key) {
-            return Ok(c.clone());
+            Err(e) => Err(unreachable(&e)),
         }
-        if clients.len() >= MAX_CLIENTS {
-            clients.clear();
-        }
-        let config = ClientConfig {
-            protocol: match probe.scheme {
-                Scheme::Https => ClientProtocol::Https,
-                Scheme::Http => ClientProtocol::Http,
-            },
-            accept_invalid_certificates: insecure,
-            extra_root_certificates: self.roots.clone(),
-            use_monolithic_push: true,
-            connect_timeout: Some(Duration::from_secs(10)),
-            read_timeout: Some(Duration::from_secs(30)),
-            user_agent: USER_AGENT,
-            ..Default::default()
-        };
-        let client = Client::try_from(config).map_err(|e| Refused { status: None, message: describe(&e) })?;
-        clients.insert(key, client.clone());
-        Ok(client)
-    }
-
-    /// The manifest a tag holds now, `None` when there is none. A registry
-    /// that asks for no credentials is read with a plain GET, since the OCI
-    /// client would ask `/v2/` for a challenge before every request.
-    async fn current(
-        &self,
-        probe: &Probe,
-        client: &Client,
-        reference: &Reference,
-        auth: &RegistryAuth,
-    ) -> Result<Option<serde_json::Value>, Refused> {
-        let accept = [layout::OCI_MANIFEST, layout::DOCKER_MANIFEST];
-        let body = if probe.open {
-            let scheme = if probe.scheme == Scheme::Http { "http" } else { "https" };
-            let url = format!(
-                "{scheme}://{}/v2/{}/manifests/{}",
-                reference.registry(),
-                reference.repository(),
-                reference.tag().unwrap_or_default()
-            );
-            let res = probe
-                .http
-                .get(&url)
-                .header("Accept", accept.join(", "))
-                .send()
-                .await
-                .map_err(|e| Refused { status: e.status().map(|s| s.as_u16()), message: chain(&e) })?;
-            match res.status().as_u16() {
-                404 => return Ok(None),
-                s if !(200..300).contains(&s) => {
-                    return Err(Refused { status: Some(s), message: format!("GET {url}: HTTP {s}") });
-                }
-                _ => res.bytes().await.map_err(|e| Refused { status: None, message: chain(&e) })?,
-            }
-        } else {
-            match client.pull_manifest_raw(reference, auth, &accept).await {
-                Ok((body, _)) => body,
-                Err(e) if status(&e) == Some(404) => return Ok(None),
-                Err(e) => return Err(Refused { status: status(&e), message: describe(&e) }),
-            }
-        };
-        serde_json::from_slice(&body).map(Some).map_err(|e| Refused {
-            status: None,
-            message: format!("reading the manifest of {}: {e}", reference.tag().unwrap_or_default()),
-        })
     }
 
     /// Appends `layer` to `repository:tag` on `registry` as `cred`: reads
     /// the manifest the tag holds, adds the layer unless it is there, and
     /// pushes layer, config and manifest. Appends to one tag never overlap
     /// in this process, so two runs that built one image both keep theirs.
+    /// The whole append ends within [`APPEND_DEADLINE`].
     pub async fn append(&self, t: &Target, cred: Option<&Credential>, layer: &Layer) -> Result<Appended, Refused> {
-        let probe = self.probe(&t.registry, t.insecure).await?;
-        let lock = self.tag_lock(&format!("{}/{}:{}", t.registry, t.repository, t.tag));
-        let _held = lock.lock().await;
-        if probe.open {
-            // A registry that asked for no credentials gets none (and no auth
-            // round trips), unless it refuses the push: then it is asked with them.
-            match self.append_as(&probe, t, None, layer).await {
-                Err(e) if e.is_auth() && cred.is_some() => {
-                    let closed = Probe { open: false, ..probe };
-                    self.probes.lock().expect("probes lock").insert((t.registry.clone(), t.insecure), closed.clone());
-                    self.append_as(&closed, t, cred, layer).await
-                }
-                r => r,
-            }
-        } else {
-            self.append_as(&probe, t, cred, layer).await
+        match tokio::time::timeout(APPEND_DEADLINE, self.append_now(t, cred, layer)).await {
+            Ok(r) => r,
+            Err(_) => Err(Refused {
+                status: None,
+                message: format!("gave up after {}s (the registry is too slow)", APPEND_DEADLINE.as_secs()),
+                unavailable: true,
+            }),
         }
     }
 
-    /// [`Registries::append`] as one identity, with the tag's lock held.
-    async fn append_as(
-        &self,
-        probe: &Probe,
-        t: &Target,
-        cred: Option<&Credential>,
-        layer: &Layer,
-    ) -> Result<Appended, Refused> {
-        let client = self.client(&t.registry, probe, t.insecure, cred)?;
-        let auth = match cred {
-            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.to_string()),
-            None => RegistryAuth::Anonymous,
+    async fn append_now(&self, t: &Target, cred: Option<&Credential>, layer: &Layer) -> Result<Appended, Refused> {
+        let ep = self.endpoint(&t.registry, t.insecure).await?;
+        let http = self.http(t.insecure);
+        let lock = self.tag_lock(&format!("{}/{}:{}", t.registry, t.repository, t.tag));
+        let _held = lock.lock().await;
+        let d = &self.distribution;
+        let existing = d.manifest(http, &ep, &t.repository, &t.tag, cred).await?;
+        let existing = match existing {
+            None => None,
+            Some(body) => Some(serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| {
+                Refused::new(None, format!("the manifest of {} is not JSON: {}", t.tag, crate::http::excerpt(e.to_string().as_bytes(), 120)))
+            })?),
         };
-        let reference = Reference::with_tag(t.registry.clone(), t.repository.clone(), t.tag.clone());
-        let existing = self.current(probe, &client, &reference, &auth).await?;
-        let Merge::Push { manifest, media_type, config } = layout::merge(existing.as_ref(), layer) else {
+        let merged = layout::merge(existing.as_ref(), layer)
+            .map_err(|e| Refused::new(None, format!("the manifest of {}: {e}", t.tag)))?;
+        let Merge::Push { manifest, media_type, config } = merged else {
             return Ok(Appended::Present);
         };
-        let refused = |e: OciDistributionError| Refused { status: status(&e), message: describe(&e) };
-        client.push_blob(&reference, layer.data.clone(), &layer.digest()).await.map_err(refused)?;
-        let config_digest = layout::sha256_digest(&config);
-        client.push_blob(&reference, config, &config_digest).await.map_err(refused)?;
-        let content_type = reqwest::header::HeaderValue::from_str(&media_type)
-            .map_err(|e| Refused { status: None, message: format!("manifest media type {media_type:?}: {e}") })?;
-        client.push_manifest_raw(&reference, manifest, content_type).await.map_err(refused)?;
+        d.push_blob(http, &ep, &t.repository, &layer.digest(), &layer.data, cred).await?;
+        d.push_blob(http, &ep, &t.repository, &layout::sha256_digest(&config), &config, cred).await?;
+        d.push_manifest(http, &ep, &t.repository, &t.tag, &media_type, &manifest, cred).await?;
         self.pushes.inc();
         Ok(Appended::Pushed)
     }
 
     /// The lock of one tag; unused locks are dropped as new ones are made.
     fn tag_lock(&self, tag: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().expect("tag locks");
+        let mut locks = self.locks.lock();
         if let Some(l) = locks.get(tag).and_then(Weak::upgrade) {
             return l;
         }
@@ -281,42 +208,10 @@ impl Registries {
         locks.insert(tag.to_string(), Arc::downgrade(&l));
         l
     }
-}
 
-/// A credential's identity for the client cache: a hash, never the secret.
-fn fingerprint(c: &Credential) -> String {
-    let mut bytes = Vec::new();
-    for part in [c.registry.as_bytes(), c.username.as_bytes(), c.password.as_bytes()] {
-        bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
-        bytes.extend_from_slice(part);
-    }
-    layout::sha256_digest(&bytes)
-}
-
-/// The HTTP status behind an OCI client error, when there was one.
-fn status(e: &OciDistributionError) -> Option<u16> {
-    match e {
-        OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => Some(401),
-        OciDistributionError::ServerError { code, .. } => Some(*code),
-        OciDistributionError::ImageManifestNotFoundError(_) => Some(404),
-        OciDistributionError::RegistryError { envelope, .. } => Some(match envelope.errors.first().map(|e| &e.code) {
-            Some(OciErrorCode::Unauthorized) => 401,
-            Some(OciErrorCode::Denied) => 403,
-            Some(OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::BlobUnknown) => 404,
-            Some(OciErrorCode::Toomanyrequests) => 429,
-            _ => 400,
-        }),
-        OciDistributionError::RequestError(e) => e.status().map(|s| s.as_u16()),
-        _ => None,
-    }
-}
-
-/// An OCI client error as text (URLs and registry messages; the client
-/// never puts credentials in either).
-fn describe(e: &OciDistributionError) -> String {
-    match e {
-        OciDistributionError::RequestError(r) => chain(r),
-        other => other.to_string(),
+    /// Registries whose scheme is remembered now (bounded).
+    pub fn remembered(&self) -> usize {
+        self.probes.lock().len()
     }
 }
 

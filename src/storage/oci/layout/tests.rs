@@ -70,7 +70,7 @@ fn logged_signatures_carry_the_rekor_bundle() {
 #[test]
 fn a_new_tag_gets_an_oci_manifest_with_a_matching_config() {
     let l = Layer::signature(&signed(None, false));
-    let m = merge(None, &l);
+    let m = merge(None, &l).unwrap();
     let Merge::Push { config, media_type, .. } = &m else { panic!() };
     let v = manifest(&m);
     assert_eq!(media_type, OCI_MANIFEST);
@@ -92,7 +92,7 @@ fn another_signers_layers_and_fields_are_kept_and_ours_is_added_once() {
         "annotations": { "org.example/keep": "yes" },
     });
     let l = Layer::signature(&signed(None, false));
-    let m = merge(Some(&theirs), &l);
+    let m = merge(Some(&theirs), &l).unwrap();
     let Merge::Push { media_type, .. } = &m else { panic!() };
     assert_eq!(media_type, DOCKER_MANIFEST);
     let v = manifest(&m);
@@ -101,11 +101,31 @@ fn another_signers_layers_and_fields_are_kept_and_ours_is_added_once() {
     assert_eq!(v["annotations"]["org.example/keep"], "yes");
     assert_eq!(v["config"]["mediaType"], DOCKER_CONFIG);
     // Pushed again (a retry): nothing to do.
-    assert_eq!(merge(Some(&v), &l), Merge::Present);
+    assert_eq!(merge(Some(&v), &l), Ok(Merge::Present));
     // The same payload with another certificate is another signature.
-    assert!(matches!(merge(Some(&v), &Layer::signature(&signed(Some("C"), false))), Merge::Push { .. }));
+    assert!(matches!(merge(Some(&v), &Layer::signature(&signed(Some("C"), false))), Ok(Merge::Push { .. })));
     // A retry whose log entry came back with a fresh timestamp: still present.
     let mut again = l.clone();
     again.annotations.insert(BUNDLE_ANNOTATION.into(), r#"{"SignedEntryTimestamp":"bmV3"}"#.into());
-    assert_eq!(merge(Some(&v), &again), Merge::Present);
+    assert_eq!(merge(Some(&v), &again), Ok(Merge::Present));
+}
+
+#[test]
+fn a_manifest_that_is_not_an_image_manifest_is_refused_not_a_panic() {
+    let l = Layer::signature(&signed(None, false));
+    for junk in [json!([]), json!(1), json!("x"), json!(null), json!(true)] {
+        assert_eq!(merge(Some(&junk), &l), Err(LayoutError::NotAnObject), "{junk}");
+    }
+    for junk in [
+        json!({ "layers": 5 }),
+        json!({ "layers": [1, 2] }),
+        json!({ "layers": {} }),
+        json!({ "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [] }),
+        json!({ "mediaType": 7 }),
+    ] {
+        assert!(matches!(merge(Some(&junk), &l), Err(LayoutError::Field(_))), "{junk}");
+    }
+    // Odd but harmless fields are kept.
+    let odd = json!({ "layers": [{ "digest": 5, "annotations": [] }], "config": "x" });
+    assert!(matches!(merge(Some(&odd), &l), Ok(Merge::Push { .. })));
 }
