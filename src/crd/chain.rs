@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{EnvVar, Toleration};
+use k8s_openapi::api::core::v1::{EnvVar, ResourceRequirements, Toleration};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,10 @@ pub struct ChainSpec {
     /// Controller tuning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performance: Option<Performance>,
+    /// CPU and memory requests and limits of the Chains controller container
+    /// (default: requests 100m CPU and 64Mi, limit 256Mi memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
     #[serde(flatten)]
     pub keys: ChainConfigFields,
 }

@@ -9,7 +9,7 @@ use kube::core::ApiResource;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
-use super::desired::{DesiredObject, Mode};
+use super::desired::{CREATED_BY, DesiredObject, Mode, Ownership};
 use super::error::{Error, Result};
 
 /// Field manager for everything the operator applies.
@@ -61,14 +61,25 @@ impl Applier {
             }
             (Mode::Apply(apply), live) => (apply, live),
             (Mode::ApplyWithSeed { apply, seed }, None) => {
-                // Defaults go in under their own manager, so later applies never remove them.
-                let mut body = apply.clone();
+                // Defaults go in under their own manager, so later applies
+                // never remove them; the applied fields stay the operator's
+                // alone, so uninstall can take exactly them out again.
+                let mut body = serde_json::json!({
+                    "apiVersion": apply["apiVersion"], "kind": apply["kind"],
+                    "metadata": { "name": obj.name, "namespace": obj.namespace },
+                });
                 super::desired::merge(&mut body, seed);
                 self.create(&api, &body, SEED_MANAGER, &what).await?;
                 (apply, None)
             }
             (Mode::ApplyWithSeed { apply, .. }, live) => (apply, live),
         };
+        if let Some(live) = &current
+            && obj.ownership == (Ownership::Owned { adopt: false })
+            && !is_ours(live)
+        {
+            return Err(Error::NotOurs { object: what });
+        }
         if let Some(live) = current.filter(|live| is_subset(apply, &serde_json::to_value(live).unwrap_or_default())) {
             return Ok(live);
         }
@@ -88,6 +99,48 @@ impl Applier {
                 api.get(&obj.name_any()).await.map_err(Error::kube("get", what))
             }
             Err(e) => Err(Error::kube("create", what)(e)),
+        }
+    }
+
+    /// Takes the operator's fields out of a shared object (the keys the CR
+    /// set, labels); keys users set stay. The object is deleted only when
+    /// the operator created it and nothing but its own defaults (`seed`
+    /// data) is left. Returns true when it was deleted.
+    pub async fn release(&self, obj: &DesiredObject, seed: Option<&Value>) -> Result<bool> {
+        let api = self.api(&obj.resource, obj.namespace.as_deref());
+        let what = obj.describe();
+        let Some(live) = api.get_opt(&obj.name).await.map_err(Error::kube("get", &what))? else {
+            return Ok(false);
+        };
+        let mine = live.managed_fields().iter().any(|m| m.manager.as_deref() == Some(FIELD_MANAGER));
+        let live = if mine {
+            let empty = serde_json::json!({
+                "apiVersion": obj.resource.api_version, "kind": obj.resource.kind,
+                "metadata": { "name": obj.name, "namespace": obj.namespace },
+            });
+            self.count_write();
+            let params = PatchParams::apply(FIELD_MANAGER).force();
+            api.patch(&obj.name, &params, &Patch::Apply(&empty)).await.map_err(Error::kube("release", &what))?
+        } else {
+            live
+        };
+        let created = live.annotations().get(CREATED_BY).map(String::as_str) == Some(FIELD_MANAGER);
+        let defaults = seed.and_then(|s| s.get("data")).and_then(Value::as_object);
+        let data = live.data.get("data").and_then(Value::as_object);
+        let only_defaults = data.is_none_or(|d| d.iter().all(|(k, v)| defaults.and_then(|s| s.get(k)) == Some(v)));
+        if !(created && only_defaults) {
+            return Ok(false);
+        }
+        self.count_write();
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions { uid: live.uid(), resource_version: live.resource_version() }),
+            ..DeleteParams::background()
+        };
+        match api.delete(&obj.name, &dp).await {
+            Ok(_) => Ok(true),
+            // Changed meanwhile (a user's edit): it stays.
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(false),
+            Err(e) => Err(Error::kube("delete", &what)(e)),
         }
     }
 
@@ -112,6 +165,13 @@ impl Applier {
             Err(e) => Err(Error::kube("delete", &what)(e)),
         }
     }
+}
+
+/// True when a live object is the operator's: owned by a TektonChain, or
+/// labelled as managed by this operator (an earlier TektonChain's).
+pub fn is_ours(live: &DynamicObject) -> bool {
+    live.owner_references().iter().any(|o| o.kind == "TektonChain" && o.api_version.starts_with("operator.tekton.dev/"))
+        || live.labels().get("app.kubernetes.io/managed-by").map(String::as_str) == Some(FIELD_MANAGER)
 }
 
 /// True when every field of `want` is present and equal in `have`: lists must

@@ -11,7 +11,7 @@ use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
 use super::Context;
-use super::desired::{self, DesiredObject};
+use super::desired::{self, DesiredObject, Mode, Ownership};
 use super::error::{Error, Result};
 use super::signing_secret;
 use super::status::write_status;
@@ -78,10 +78,11 @@ async fn apply(chain: Arc<TektonChain>, ctx: &Context) -> Result<Action> {
             Ok(live) => live,
             Err(e) => {
                 let msg = e.to_string();
+                let reason = if matches!(e, Error::NotOurs { .. }) { "NotOwned" } else { "ApplyFailed" };
                 let conditions = vec![
                     ConditionUpdate::new("ConfigValid", true, "Valid", ""),
-                    ConditionUpdate::new("Installed", false, "ApplyFailed", msg.clone()),
-                    ConditionUpdate::new("Ready", false, "ApplyFailed", msg),
+                    ConditionUpdate::new("Installed", false, reason, msg.clone()),
+                    ConditionUpdate::new("Ready", false, reason, msg),
                 ];
                 write_status(ctx, chain.as_ref(), conditions, installed_namespace(&chain)).await?;
                 return Err(e);
@@ -137,8 +138,14 @@ async fn uninstall(chain: &TektonChain, ctx: &Context, ns: &str, everything: boo
     let uid = chain.uid().unwrap_or_default();
     let valid = ValidChain { namespace: ns.to_string(), config_data: Default::default() };
     let objects: Vec<DesiredObject> = desired::build(chain, &valid, &ctx.build);
-    for obj in objects.iter().rev().filter(|o| o.removable && (everything || o.namespace.is_some())) {
-        if ctx.applier.delete_owned(obj, &uid).await? {
+    for obj in objects.iter().rev().filter(|o| everything || o.namespace.is_some()) {
+        let deleted = match (&obj.ownership, &obj.mode) {
+            (Ownership::Owned { .. }, _) => ctx.applier.delete_owned(obj, &uid).await?,
+            (Ownership::Shared, Mode::ApplyWithSeed { seed, .. }) => ctx.applier.release(obj, Some(seed)).await?,
+            (Ownership::Shared, _) => ctx.applier.release(obj, None).await?,
+            (Ownership::Kept, _) => false,
+        };
+        if deleted {
             info!(object = %obj.describe(), "deleted");
         }
     }

@@ -16,6 +16,11 @@ pub enum Error {
     Decode { object: String, message: String },
     #[error("generating the signing key for {secret}: {message}")]
     KeyGeneration { secret: String, message: String },
+    /// An object of the install's name exists and is not the operator's: it
+    /// is never adopted (a forced apply would take it over, and uninstall
+    /// would then delete it).
+    #[error("{object} exists and was not created by this operator; it is left alone (delete it, or install into another targetNamespace)")]
+    NotOurs { object: String },
 }
 
 impl Error {
@@ -31,6 +36,7 @@ impl Error {
             Error::Finalizer { .. } => "finalizer",
             Error::Decode { .. } => "decode",
             Error::KeyGeneration { .. } => "keygen",
+            Error::NotOurs { .. } => "not_ours",
         }
     }
 

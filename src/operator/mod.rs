@@ -103,13 +103,13 @@ pub async fn run_with(client: Client, ctx: Arc<Context>) {
     futures::join!(chains, configs);
 }
 
-/// Maps an installed object to its TektonChain. (`owns` would look the
-/// cluster-scoped owner up in the child's namespace and never find it.)
+/// Maps an installed object to its TektonChain: its owner, or (for the
+/// ConfigMaps, which carry none) the one TektonChain there may be. (`owns`
+/// would look the cluster-scoped owner up in the child's namespace and
+/// never find it.)
 fn owning_chain<K: Resource>(obj: K) -> Option<ObjectRef<TektonChain>> {
-    obj.owner_references()
-        .iter()
-        .find(|o| o.kind == "TektonChain" && o.controller == Some(true))
-        .map(|o| ObjectRef::new(&o.name))
+    let owner = obj.owner_references().iter().find(|o| o.kind == "TektonChain" && o.controller == Some(true));
+    Some(ObjectRef::new(owner.map_or(crate::crd::CHAIN_NAME, |o| o.name.as_str())))
 }
 
 /// Counts a finished reconcile, and a failed one by its error's label.

@@ -18,13 +18,17 @@ pub const CONDITION: &str = "SigningSecret";
 
 /// The key files present (non-empty) in a Secret.
 pub fn key_files(secret: &DynamicObject) -> Vec<&'static str> {
-    let data = &secret.data["data"];
-    names::KEY_FILES
-        .iter()
-        .copied()
-        .filter(|k| data.get(*k).and_then(Value::as_str).is_some_and(|v| !v.is_empty()))
-        .collect()
+    files_in(secret, names::KEY_FILES)
 }
+
+/// Which of `files` the Secret holds (non-empty).
+fn files_in(secret: &DynamicObject, files: &[&'static str]) -> Vec<&'static str> {
+    let data = &secret.data["data"];
+    files.iter().copied().filter(|k| data.get(*k).and_then(Value::as_str).is_some_and(|v| !v.is_empty())).collect()
+}
+
+/// Files key generation writes besides `cosign.key`; one already there stops it.
+const GENERATED_FILES: &[&str] = &["cosign.pub", names::COSIGN_PASSWORD];
 
 /// Makes sure the Secret matches `generate`, without ever replacing a key.
 pub async fn reconcile(applier: &Applier, ns: &str, generate: bool, secret: &DynamicObject) -> Result<ConditionUpdate> {
@@ -45,6 +49,19 @@ pub async fn reconcile(applier: &Applier, ns: &str, generate: bool, secret: &Dyn
             format!(
                 "{what} holds no x509.pem or cosign.key: add one (cosign generate-key-pair k8s://{ns}/{}) or set generateSigningSecret: true",
                 names::SIGNING_SECRET
+            ),
+        ));
+    }
+    let partial = files_in(secret, GENERATED_FILES);
+    if !partial.is_empty() {
+        return Ok(ConditionUpdate::new(
+            CONDITION,
+            false,
+            "PartialKey",
+            format!(
+                "{what} holds {} but no key; no key is generated, since that would overwrite {}: add cosign.key (or x509.pem), or empty the Secret",
+                partial.join(" and "),
+                if partial.len() == 1 { "it" } else { "them" }
             ),
         ));
     }

@@ -67,7 +67,7 @@ fn desired_chain(tc: &TektonConfig, ns: &str, mut chain: ChainSpec) -> DesiredOb
         namespace: None,
         name: CHAIN_NAME.into(),
         mode: Mode::Apply(body),
-        removable: true,
+        ownership: desired::Ownership::Owned { adopt: true },
     })
 }
 

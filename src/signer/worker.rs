@@ -39,7 +39,9 @@ pub const MAX_RETRIES: u32 = 3;
 pub const MAX_UNAVAILABLE_RETRIES: u32 = 10;
 /// Conflicting patches of one attempt before it counts as failed.
 pub const MAX_CONFLICTS: u32 = 10;
-/// The longest wait between attempts.
+/// The longest wait between attempts, as a multiple of the first (5 s → 60 s).
+pub const MAX_BACKOFF_FACTOR: u32 = 12;
+/// The wait after a failure to settle a run that panicked or timed out.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Everything a worker needs.
@@ -85,9 +87,10 @@ fn seconds_since(t: Option<&str>) -> f64 {
         .unwrap_or(f64::INFINITY)
 }
 
-/// The delay before attempt `attempts + 1`: `base`, doubling, at most [`MAX_BACKOFF`].
+/// The delay before attempt `attempts + 1`: `base`, doubling, at most
+/// [`MAX_BACKOFF_FACTOR`] times `base`.
 pub fn backoff(base: Duration, attempts: u32) -> Duration {
-    base.saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16))).min(MAX_BACKOFF)
+    base.saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16))).min(base.saturating_mul(MAX_BACKOFF_FACTOR))
 }
 
 /// The delay after the `n`th conflicting patch: 50 ms, doubling, at most 5 s.
@@ -424,8 +427,9 @@ mod tests {
         assert_eq!(backoff(b, 1), Duration::from_secs(5));
         assert_eq!(backoff(b, 2), Duration::from_secs(10));
         assert_eq!(backoff(b, 4), Duration::from_secs(40));
-        assert_eq!(backoff(b, 5), MAX_BACKOFF);
-        assert_eq!(backoff(b, u32::MAX), MAX_BACKOFF);
+        assert_eq!(backoff(b, 5), Duration::from_secs(60));
+        assert_eq!(backoff(b, u32::MAX), Duration::from_secs(60));
+        assert_eq!(backoff(Duration::from_millis(100), 30), Duration::from_millis(1200));
         assert_eq!(backoff(b, 0), Duration::from_secs(5));
         assert_eq!(conflict_delay(1), Duration::from_millis(50));
         assert_eq!(conflict_delay(3), Duration::from_millis(200));

@@ -117,3 +117,59 @@ fn reference_vector_keys_load() {
     let k = SigningKey::from_pkcs8_pem(&x509, "x509.pem").unwrap();
     assert_eq!(k.algorithm(), "ecdsa-p256");
 }
+
+#[test]
+fn hostile_cosign_key_files_are_refused_without_running_a_huge_scrypt() {
+    let g = generate_cosign_key_pair().unwrap();
+    let (label, body) = pkcs8::der::pem::decode_vec(g.private_pem.as_bytes()).unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let pem = |v: &serde_json::Value| {
+        pkcs8::der::pem::encode_string(label, pkcs8::LineEnding::LF, &serde_json::to_vec(v).unwrap()).unwrap()
+    };
+    for (n, r, p) in [(1u64 << 30, 8, 1), (32768, 1024, 1), (32768, 8, 64), (3, 8, 1)] {
+        json["kdf"]["params"] = serde_json::json!({ "N": n, "r": r, "p": p });
+        let started = std::time::Instant::now();
+        let err = SigningKey::from_cosign_pem(pem(&json).as_bytes(), g.password.as_bytes(), "cosign.key", "cosign.password")
+            .unwrap_err();
+        assert!(matches!(err, KeyError::Parse { .. }), "{err}");
+        assert!(err.to_string().contains("scrypt parameters"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+    for junk in [&b"not pem"[..], b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"] {
+        assert!(SigningKey::from_cosign_pem(junk, b"pw", "cosign.key", "cosign.password").is_err());
+    }
+}
+
+#[test]
+fn stored_signatures_are_checked_against_the_key_and_the_payload() {
+    use super::verify::check_stored;
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let (_, pem) = pkcs8_pems().remove(0);
+    let k = SigningKey::from_pkcs8_pem(&pem, "x509.pem").unwrap();
+    let public = k.public_key_pem();
+    let payload = b"{\"status\":{}}";
+    let sig = k.sign(payload);
+    assert_eq!(check_stored(&public, payload, false, Some(&b64(payload)), Some(&b64(&sig))), Ok(()));
+    assert!(check_stored(&public, payload, false, None, None).is_err());
+    assert!(check_stored(&public, payload, false, Some(&b64(b"other")), Some(&b64(&sig))).is_err());
+    assert!(check_stored(&public, payload, false, Some(&b64(payload)), Some(&b64(b"forged"))).is_err());
+    // DSSE: the envelope must wrap this payload and be signed over its PAE.
+    let env = dsse::wrap(dsse::IN_TOTO_PAYLOAD_TYPE, payload, |pae| k.sign(pae));
+    let env_b64 = b64(&serde_json::to_vec(&env).unwrap());
+    assert_eq!(check_stored(&public, payload, true, Some(&b64(payload)), Some(&env_b64)), Ok(()));
+    let other = SigningKey::from_pkcs8_pem(&pkcs8_pems().remove(1).1, "x509.pem").unwrap();
+    let forged = dsse::wrap(dsse::IN_TOTO_PAYLOAD_TYPE, payload, |pae| other.sign(pae));
+    let forged_b64 = b64(&serde_json::to_vec(&forged).unwrap());
+    assert!(check_stored(&public, payload, true, Some(&b64(payload)), Some(&forged_b64)).is_err());
+}
+
+#[test]
+fn signatures_are_deterministic_so_a_retry_logs_and_pushes_nothing_new() {
+    // ECDSA (RFC 6979) and ed25519 sign the same bytes the same way: a
+    // retried run's signature, Rekor entry and OCI layer are the same ones.
+    for (alg, pem) in pkcs8_pems() {
+        let k = SigningKey::from_pkcs8_pem(&pem, "x509.pem").unwrap();
+        assert_eq!(k.sign(b"payload"), k.sign(b"payload"), "{alg}");
+    }
+}

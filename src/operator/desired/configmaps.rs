@@ -3,22 +3,23 @@
 //! chains-config carries only the keys the CR sets (the signer fills in
 //! defaults), so keys users patch by hand survive. The other ConfigMaps get
 //! their defaults once, at creation, and are never overwritten afterwards.
+//! None carries an ownerReference (garbage collection would take users'
+//! keys with it): they are [`Ownership::Shared`].
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{Value, json};
 
 use super::overrides::{config_map_override, merge};
-use super::{DesiredObject, Mode, core, metadata, names, object};
+use super::{CREATED_BY, DesiredObject, Mode, Ownership, core, names, object, shared_metadata};
 use crate::crd::TektonChain;
+use crate::operator::apply::FIELD_MANAGER;
 use crate::operator::validate::ValidChain;
 
 pub fn objects(
     chain: &TektonChain,
     valid: &ValidChain,
     labels: &BTreeMap<String, String>,
-    owner: &OwnerReference,
     version: &str,
 ) -> Vec<DesiredObject> {
     let ns = valid.namespace.as_str();
@@ -28,7 +29,7 @@ pub fn objects(
         leader_election.insert("buckets".to_string(), b.to_string());
     }
     let specs: [(&str, BTreeMap<String, String>, Option<Value>); 5] = [
-        (names::CHAINS_CONFIG, valid.config_data.clone(), None),
+        (names::CHAINS_CONFIG, valid.config_data.clone(), Some(json!({}))),
         (
             names::CONFIG_LOGGING,
             BTreeMap::new(),
@@ -44,14 +45,14 @@ pub fn objects(
             leader_election,
             Some(json!({ "lease-duration": "60s", "renew-deadline": "40s", "retry-period": "10s", "buckets": "1" })),
         ),
-        (names::CHAINS_INFO, [("version".to_string(), version.to_string())].into(), None),
+        (names::CHAINS_INFO, [("version".to_string(), version.to_string())].into(), Some(json!({}))),
     ];
     specs
         .into_iter()
-        .map(|(name, data, seed)| {
+        .map(|(name, data, defaults)| {
             let mut apply = json!({
                 "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": metadata(name, Some(ns), labels, owner),
+                "metadata": shared_metadata(name, ns, labels),
             });
             if !data.is_empty() {
                 apply["data"] = json!(data);
@@ -59,11 +60,12 @@ pub fn objects(
             if let Some(o) = config_map_override(&chain.spec.chain, name) {
                 merge(&mut apply, &o);
             }
-            let mode = match seed {
-                Some(seed) => Mode::ApplyWithSeed { apply, seed: json!({ "data": seed }) },
-                None => Mode::Apply(apply),
-            };
-            object(core("ConfigMap", "configmaps"), Some(ns), name, mode, true)
+            // Defaults, and the mark that the operator created it, go in once.
+            let mut seed = json!({ "metadata": { "annotations": { CREATED_BY: FIELD_MANAGER } } });
+            if let Some(data) = defaults.filter(|d| d.as_object().is_some_and(|o| !o.is_empty())) {
+                seed["data"] = data;
+            }
+            object(core("ConfigMap", "configmaps"), Some(ns), name, Mode::ApplyWithSeed { apply, seed }, Ownership::Shared)
         })
         .collect()
 }

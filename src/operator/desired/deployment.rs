@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{Value, json};
 
 use super::overrides::{deployment_override, merge};
-use super::{BuildContext, DesiredObject, Mode, api_resource, core, metadata, names, object};
+use super::{BuildContext, DesiredObject, Mode, Ownership, api_resource, core, metadata, names, object};
 use crate::crd::TektonChain;
 
 /// Port of `/metrics`.
@@ -62,6 +62,10 @@ pub fn deployment(
         }
     }
     let replicas = spec.chain.performance.as_ref().and_then(|p| p.replicas).unwrap_or(1);
+    let resources = match &spec.chain.resources {
+        Some(r) => json!(r),
+        None => default_resources(),
+    };
 
     let mut pod_spec = json!({
         "serviceAccountName": names::SERVICE_ACCOUNT,
@@ -71,6 +75,7 @@ pub fn deployment(
             "image": ctx.image,
             "args": args,
             "env": env,
+            "resources": resources,
             "ports": [
                 { "name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP" },
                 { "name": "probes", "containerPort": PROBES_PORT, "protocol": "TCP" },
@@ -124,8 +129,14 @@ pub fn deployment(
         Some(ns),
         names::DEPLOYMENT,
         Mode::Apply(body),
-        true,
+        Ownership::Owned { adopt: false },
     )
+}
+
+/// The controller's resources when the TektonChain sets none: room for one
+/// encrypted cosign key's scrypt (32 MiB) on top of the signer's ~25 MiB.
+pub fn default_resources() -> Value {
+    json!({ "requests": { "cpu": "100m", "memory": "64Mi" }, "limits": { "memory": "256Mi" } })
 }
 
 pub fn service(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReference) -> DesiredObject {
@@ -137,5 +148,5 @@ pub fn service(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReferen
             "ports": [{ "name": "http-metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT, "protocol": "TCP" }],
         },
     });
-    object(core("Service", "services"), Some(ns), names::SERVICE, Mode::Apply(body), true)
+    object(core("Service", "services"), Some(ns), names::SERVICE, Mode::Apply(body), Ownership::Owned { adopt: false })
 }

@@ -36,6 +36,27 @@ pub enum Mode {
     CreateOnly(Value),
 }
 
+/// Who an object belongs to, which decides what apply and uninstall do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// The operator's: carries an ownerReference, deleted on uninstall. A
+    /// live object of that name that is not the operator's is left alone
+    /// (never adopted), unless `adopt`.
+    Owned { adopt: bool },
+    /// Shared with users (ConfigMaps they edit by hand): no ownerReference;
+    /// the operator's keys are merged into whatever is there, and on
+    /// uninstall only they are removed. It is deleted only when the
+    /// operator created it and nothing a user set is left in it.
+    Shared,
+    /// Created if absent, then never written or deleted (the Namespace, the
+    /// signing Secret).
+    Kept,
+}
+
+/// Annotation on objects the operator created (not found), so uninstall
+/// never deletes an object somebody else made.
+pub const CREATED_BY: &str = "operator.tekton.dev/created-by";
+
 /// One object of the install.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredObject {
@@ -43,8 +64,7 @@ pub struct DesiredObject {
     pub namespace: Option<String>,
     pub name: String,
     pub mode: Mode,
-    /// Whether uninstall deletes it (false for the Namespace and the signing Secret).
-    pub removable: bool,
+    pub ownership: Ownership,
 }
 
 impl DesiredObject {
@@ -73,7 +93,7 @@ pub fn build(chain: &TektonChain, valid: &ValidChain, ctx: &BuildContext) -> Vec
     let labels = common_labels(&ctx.version);
     let mut objects = vec![namespace(ns, &labels)];
     objects.extend(rbac::objects(ns, &labels, &owner));
-    objects.extend(configmaps::objects(chain, valid, &labels, &owner, &ctx.version));
+    objects.extend(configmaps::objects(chain, valid, &labels, &ctx.version));
     objects.push(signing_secret(ns, &labels));
     objects.push(deployment::deployment(chain, ns, &labels, &owner, ctx));
     objects.push(deployment::service(ns, &labels, &owner));
@@ -102,7 +122,7 @@ fn namespace(ns: &str, labels: &BTreeMap<String, String>) -> DesiredObject {
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": { "name": ns, "labels": labels },
     });
-    object(core("Namespace", "namespaces"), None, ns, Mode::CreateOnly(body), false)
+    object(core("Namespace", "namespaces"), None, ns, Mode::CreateOnly(body), Ownership::Kept)
 }
 
 fn signing_secret(ns: &str, labels: &BTreeMap<String, String>) -> DesiredObject {
@@ -111,7 +131,12 @@ fn signing_secret(ns: &str, labels: &BTreeMap<String, String>) -> DesiredObject 
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": { "name": names::SIGNING_SECRET, "namespace": ns, "labels": labels },
     });
-    object(core("Secret", "secrets"), Some(ns), names::SIGNING_SECRET, Mode::CreateOnly(body), false)
+    object(core("Secret", "secrets"), Some(ns), names::SIGNING_SECRET, Mode::CreateOnly(body), Ownership::Kept)
+}
+
+/// Standard object metadata with labels, without an owner.
+fn shared_metadata(name: &str, ns: &str, labels: &BTreeMap<String, String>) -> Value {
+    json!({ "name": name, "namespace": ns, "labels": labels })
 }
 
 /// Standard object metadata with labels and the controlling owner.
@@ -123,8 +148,8 @@ fn metadata(name: &str, ns: Option<&str>, labels: &BTreeMap<String, String>, own
     m
 }
 
-fn object(resource: ApiResource, ns: Option<&str>, name: &str, mode: Mode, removable: bool) -> DesiredObject {
-    DesiredObject { resource, namespace: ns.map(String::from), name: name.into(), mode, removable }
+fn object(resource: ApiResource, ns: Option<&str>, name: &str, mode: Mode, ownership: Ownership) -> DesiredObject {
+    DesiredObject { resource, namespace: ns.map(String::from), name: name.into(), mode, ownership }
 }
 
 fn core(kind: &str, plural: &str) -> ApiResource {

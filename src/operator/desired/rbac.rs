@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{Value, json};
 
-use super::{DesiredObject, Mode, api_resource, core, metadata, names, object};
+use super::{DesiredObject, Mode, Ownership, api_resource, core, metadata, names, object};
 
 /// Cluster-wide rules the signer needs: read and annotate runs (and their
 /// finalizers), read pods, service accounts and pull secrets for registry
@@ -49,14 +49,14 @@ pub fn objects(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReferen
             Some(ns),
             sa,
             apply("ServiceAccount", sa, Some(ns), json!({})),
-            true,
+            Ownership::Owned { adopt: false },
         ),
         object(
             rbac("ClusterRole", "clusterroles"),
             None,
             names::CLUSTER_ROLE,
             apply("ClusterRole", names::CLUSTER_ROLE, None, json!({ "rules": cluster_rules() })),
-            true,
+            Ownership::Owned { adopt: false },
         ),
         object(
             rbac("ClusterRoleBinding", "clusterrolebindings"),
@@ -71,14 +71,14 @@ pub fn objects(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReferen
                     "subjects": subjects,
                 }),
             ),
-            true,
+            Ownership::Owned { adopt: false },
         ),
         object(
             rbac("Role", "roles"),
             Some(ns),
             names::ROLE,
             apply("Role", names::ROLE, Some(ns), json!({ "rules": namespace_rules() })),
-            true,
+            Ownership::Owned { adopt: false },
         ),
         object(
             rbac("RoleBinding", "rolebindings"),
@@ -93,7 +93,7 @@ pub fn objects(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReferen
                     "subjects": subjects,
                 }),
             ),
-            true,
+            Ownership::Owned { adopt: false },
         ),
     ]
 }

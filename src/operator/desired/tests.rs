@@ -51,7 +51,7 @@ fn install_has_every_object() {
     // The key and the namespace are never applied over or removed.
     for (kind, name) in [("Secret", "signing-secrets"), ("Namespace", "openshift-pipelines")] {
         let o = find(&objs, kind, name);
-        assert!(matches!(o.mode, Mode::CreateOnly(_)) && !o.removable);
+        assert!(matches!(o.mode, Mode::CreateOnly(_)) && o.ownership == Ownership::Kept);
         assert!(body(o)["metadata"].get("ownerReferences").is_none());
     }
 }
