@@ -89,6 +89,10 @@ pub struct Options {
     /// Sign only while holding the Lease `tekton-chains-signer` in the system namespace.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
+    /// How long one request to a registry, token endpoint or transparency
+    /// log may take (connect to last byte); a whole push or upload gets twice that.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub http_timeout: Duration,
     /// How long signing one run may take in all (signing, log, storage,
     /// patch); then it counts as a failed attempt.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
@@ -169,11 +173,15 @@ impl Signer {
             }
         });
         let oci = storage::oci::Shared {
-            registries: storage::oci::registry::Registries::new(roots, metrics.registry_pushes.clone()),
+            registries: storage::oci::registry::Registries::new(
+                roots,
+                metrics.registry_pushes.clone(),
+                Some(opts.http_timeout),
+            ),
             secrets: storage::oci::secrets::Secrets::new(client.clone(), metrics.secret_reads.clone()),
         };
         let storage = storage::Parts { oci: Some(Arc::new(oci)) };
-        let rekor = crate::transparency::rekor::Shared::new(metrics.transparency_requests.clone());
+        let rekor = crate::transparency::rekor::Shared::new(metrics.transparency_requests.clone(), Some(opts.http_timeout));
         let parts = Parts { x509: keys.clone(), log: None, rekor: Some(Arc::new(rekor)), storage };
         Self::with_parts(client, opts, parts, keys, metrics)
     }

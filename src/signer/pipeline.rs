@@ -197,14 +197,14 @@ impl Pipeline {
             }
         }
         // Images are signed for TaskRuns only, as upstream does.
-        if run.kind == RunKind::TaskRun && artifacts.images.len() > MAX_IMAGES_PER_RUN {
-            let run = format!("{} {}/{}", run.kind.kind(), run.namespace(), run.name());
-            return Err(Error::TooManyImages { run, count: artifacts.images.len(), max: MAX_IMAGES_PER_RUN });
-        }
         if run.kind == RunKind::TaskRun && !artifacts.images.is_empty() {
             match self.route(Artifact::Oci) {
                 Route::Off => {}
                 Route::Refused(r) => return Err(r.error()),
+                Route::On { .. } if artifacts.images.len() > MAX_IMAGES_PER_RUN => {
+                    let run = format!("{} {}/{}", run.kind.kind(), run.namespace(), run.name());
+                    return Err(Error::TooManyImages { run, count: artifacts.images.len(), max: MAX_IMAGES_PER_RUN });
+                }
                 Route::On { .. } => out.extend(artifacts.images.iter().map(|img| Payload {
                     artifact: Artifact::Oci,
                     subject: Subject::Image(img.clone()),

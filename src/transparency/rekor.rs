@@ -12,7 +12,7 @@
 //! - an entry that exists but is not yet integrated (409, then 404 for its
 //!   `Location`) is fetched again for a few seconds;
 //! - every answer is read up to a cap ([`REPLY_CAP`], [`KEY_CAP`]), every
-//!   upload ends within [`UPLOAD_DEADLINE`], a `Location` on another host is
+//!   upload ends within two request timeouts, a `Location` on another host is
 //!   never followed, and the entry the log answers with must record what
 //!   was sent (same kind and digests).
 
@@ -29,7 +29,7 @@ use reqwest::{StatusCode, header};
 use super::entry::{self, Entry, LogKey};
 use super::{LogEntry, TransparencyError, TransparencyLog};
 use crate::config::LogEntryKind;
-use crate::http::{self, BodyError, CONNECT_TIMEOUT, REQUEST_TIMEOUT, USER_AGENT, error_chain, read_capped};
+use crate::http::{self, CONNECT_TIMEOUT, REQUEST_TIMEOUT, USER_AGENT, error_chain, read_capped};
 use crate::signing::Signed;
 
 /// Finished uploads remembered, least recently used forgotten first.
@@ -38,8 +38,9 @@ const MEMO_SIZE: usize = 1024;
 pub const REPLY_CAP: usize = 8 << 20;
 /// Largest public key answer read.
 pub const KEY_CAP: usize = 64 << 10;
-/// How long one upload (POST, 409 follow-up, key fetch) may take in all.
-pub const UPLOAD_DEADLINE: Duration = Duration::from_secs(60);
+/// How long one upload (POST, 409 follow-up, key fetch) may take in all, in
+/// request timeouts (30 s each by default: one minute).
+pub const UPLOAD_DEADLINE_REQUESTS: u32 = 2;
 /// Logs whose public key is kept.
 const KEYS_KEPT: usize = 16;
 
@@ -53,14 +54,18 @@ pub struct Shared {
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// HTTP requests made to transparency logs.
     requests: Counter,
+    /// The whole-upload deadline.
+    deadline: Duration,
 }
 
 impl Shared {
-    /// `requests` counts every HTTP request sent to a log.
-    pub fn new(requests: Counter) -> Self {
+    /// `requests` counts every HTTP request sent to a log; each ends within
+    /// `timeout` ([`REQUEST_TIMEOUT`] by default).
+    pub fn new(requests: Counter, timeout: Option<Duration>) -> Self {
+        let timeout = timeout.unwrap_or(REQUEST_TIMEOUT);
         let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(USER_AGENT)
             .build()
@@ -72,6 +77,7 @@ impl Shared {
             memo: Mutex::new(lru::LruCache::new(n(MEMO_SIZE))),
             inflight: Mutex::default(),
             requests,
+            deadline: timeout.saturating_mul(UPLOAD_DEADLINE_REQUESTS),
         }
     }
 
@@ -95,7 +101,7 @@ impl Shared {
             message: format!("{}: {}", if e.is_timeout() { "timed out" } else { "unreachable" }, error_chain(&e)),
             status: None,
             retryable: true,
-            unavailable: true,
+            unavailable: !e.is_timeout(),
         })
     }
 }
@@ -184,14 +190,14 @@ impl Rekor {
 #[async_trait::async_trait]
 impl TransparencyLog for Rekor {
     async fn upload(&self, signed: &Signed) -> Result<LogEntry, TransparencyError> {
-        match tokio::time::timeout(UPLOAD_DEADLINE, self.upload_now(signed)).await {
+        match tokio::time::timeout(self.shared.deadline, self.upload_now(signed)).await {
             Ok(r) => r,
             Err(_) => Err(TransparencyError {
                 url: self.url.clone(),
-                message: format!("gave up after {}s (the log is too slow)", UPLOAD_DEADLINE.as_secs()),
+                message: format!("gave up after {:?} (the log is too slow)", self.shared.deadline),
                 status: None,
                 retryable: true,
-                unavailable: true,
+                unavailable: false,
             }),
         }
     }
@@ -231,7 +237,7 @@ async fn expect_ok(url: &str, res: reqwest::Response, cap: usize) -> Result<Vec<
     if status.is_success() {
         return read_capped(res, cap).await.map_err(|e| TransparencyError {
             url: url.to_string(),
-            unavailable: matches!(e, BodyError::Read(_)),
+            unavailable: false,
             message: e.to_string(),
             status: Some(status.as_u16()),
             retryable: true,

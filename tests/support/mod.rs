@@ -16,6 +16,7 @@ use tekton_chains_operator::crd::{self, TektonChain, TektonConfig};
 use tekton_chains_operator::operator::{self, Context, Options};
 use tokio::sync::{Mutex, MutexGuard};
 
+pub mod hostile;
 pub mod registry;
 pub mod rekor;
 pub mod runs;
@@ -240,6 +241,7 @@ pub fn signer_options(
         leader_election: true,
         lease_duration: Duration::from_secs(3),
         job_deadline: Duration::from_secs(120),
+        http_timeout: Duration::from_secs(30),
         queue_order: Default::default(),
         queue_cache_mib: 16,
         registry_ca_file: None,

@@ -325,13 +325,13 @@ pub fn fingerprint(c: &Credential) -> String {
 }
 
 fn unreachable(e: reqwest::Error) -> Refused {
-    let what = if e.is_timeout() { "timed out" } else { "unreachable" };
-    Refused { status: None, message: format!("{what}: {}", error_chain(&e)), unavailable: true }
+    // Too slow is not "down": a timeout counts like any other failure.
+    let (what, unavailable) = if e.is_timeout() { ("timed out", false) } else { ("unreachable", true) };
+    Refused { status: None, message: format!("{what}: {}", error_chain(&e)), unavailable }
 }
 
 fn body_error(what: &str, e: BodyError) -> Refused {
-    let unavailable = matches!(e, BodyError::Read(_));
-    Refused { status: None, message: format!("{what}: {e}"), unavailable }
+    Refused::new(None, format!("{what}: {e}"))
 }
 
 /// A non-2xx answer: its status and the registry's error, as an excerpt.

@@ -1,8 +1,8 @@
 //! The registry edge: the scheme each registry speaks (probed once, kept a
 //! while), and appending a layer to a tag with a read-modify-write that is
 //! serialised per tag inside this process. Every append has a total
-//! deadline ([`APPEND_DEADLINE`]), so a slow registry holds neither a worker
-//! nor a tag lock for long.
+//! deadline (two request timeouts), so a slow registry holds neither a
+//! worker nor a tag lock for long.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -21,8 +21,9 @@ use super::layout::{self, Layer, Merge};
 pub use crate::http::USER_AGENT;
 use crate::http::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, error_chain};
 
-/// How long one append (probe, read, uploads, manifest) may take in all.
-pub const APPEND_DEADLINE: Duration = Duration::from_secs(60);
+/// How long one append (probe, read, uploads, manifest) may take in all,
+/// in request timeouts (30 s each by default: one minute).
+pub const APPEND_DEADLINE_REQUESTS: u32 = 2;
 /// Registries whose scheme is remembered, and for how long.
 const PROBES_KEPT: usize = 256;
 const PROBE_TTL: Duration = Duration::from_secs(600);
@@ -73,21 +74,25 @@ pub struct Registries {
     insecure: reqwest::Client,
     probes: Mutex<lru::LruCache<(String, bool), (Scheme, Instant)>>,
     distribution: Distribution,
+    /// The whole-append deadline.
+    deadline: Duration,
     locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
     /// Manifests pushed.
     pub pushes: Counter,
 }
 
 impl Registries {
-    /// Trusts the system roots plus `roots_pem` (a PEM bundle, may be empty).
-    pub fn new(roots_pem: Option<Vec<u8>>, pushes: Counter) -> Self {
+    /// Trusts the system roots plus `roots_pem` (a PEM bundle, may be empty);
+    /// every request ends within `timeout` ([`REQUEST_TIMEOUT`] by default).
+    pub fn new(roots_pem: Option<Vec<u8>>, pushes: Counter, timeout: Option<Duration>) -> Self {
+        let timeout = timeout.unwrap_or(REQUEST_TIMEOUT);
         let roots = roots_pem.and_then(|p| reqwest::Certificate::from_pem_bundle(&p).ok()).unwrap_or_default();
         let build = |accept_invalid: bool| {
             reqwest::Client::builder()
                 .tls_danger_accept_invalid_certs(accept_invalid)
                 .tls_certs_merge(roots.clone())
-                .connect_timeout(CONNECT_TIMEOUT)
-                .timeout(REQUEST_TIMEOUT)
+                .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+                .timeout(timeout)
                 .redirect(reqwest::redirect::Policy::limited(3))
                 .user_agent(USER_AGENT)
                 .build()
@@ -99,6 +104,7 @@ impl Registries {
             insecure: build(true),
             probes: Mutex::new(lru::LruCache::new(kept)),
             distribution: Distribution::default(),
+            deadline: timeout.saturating_mul(APPEND_DEADLINE_REQUESTS),
             locks: Mutex::default(),
             pushes,
         }
@@ -160,15 +166,12 @@ impl Registries {
     /// the manifest the tag holds, adds the layer unless it is there, and
     /// pushes layer, config and manifest. Appends to one tag never overlap
     /// in this process, so two runs that built one image both keep theirs.
-    /// The whole append ends within [`APPEND_DEADLINE`].
+    /// The whole append ends within two request timeouts.
     pub async fn append(&self, t: &Target, cred: Option<&Credential>, layer: &Layer) -> Result<Appended, Refused> {
-        match tokio::time::timeout(APPEND_DEADLINE, self.append_now(t, cred, layer)).await {
+        match tokio::time::timeout(self.deadline, self.append_now(t, cred, layer)).await {
             Ok(r) => r,
-            Err(_) => Err(Refused {
-                status: None,
-                message: format!("gave up after {}s (the registry is too slow)", APPEND_DEADLINE.as_secs()),
-                unavailable: true,
-            }),
+            // Too slow is not "down": it counts like any other failure.
+            Err(_) => Err(Refused::new(None, format!("gave up after {:?} (the registry is too slow)", self.deadline))),
         }
     }
 
