@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make bench: a fresh local API server, registry and Rekor, then
-# benches/signer.rs, benches/oci.rs and benches/transparency.rs (release
-# build). BENCH_RUNS (default 1000), BENCH_PRESENT (default 10000),
-# BENCH_OCI_RUNS (default 300) and BENCH_REKOR_RUNS (default 200) size them;
-# BENCH_ONLY=signer|oci|transparency runs one of them.
+# benches/signer.rs, benches/oci.rs, benches/transparency.rs and
+# benches/keys.rs (release build). BENCH_RUNS (default 1000), BENCH_PRESENT
+# (default 10000), BENCH_OCI_RUNS (default 300), BENCH_REKOR_RUNS (default
+# 200) and BENCH_KEY_RUNS (default 200) size them;
+# BENCH_ONLY=signer|oci|transparency|keys runs one of them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -38,6 +39,7 @@ case "${BENCH_ONLY:-}" in
   signer) cargo bench --bench signer ;;
   oci) cargo bench --bench oci ;;
   transparency) rekor; cargo bench --bench transparency ;;
-  "") rekor; cargo bench --bench signer; cargo bench --bench oci; cargo bench --bench transparency ;;
-  *) echo "BENCH_ONLY must be signer, oci or transparency" >&2; exit 2 ;;
+  keys) cargo bench --bench keys ;;
+  "") rekor; cargo bench --bench signer; cargo bench --bench oci; cargo bench --bench transparency; cargo bench --bench keys ;;
+  *) echo "BENCH_ONLY must be signer, oci, transparency or keys" >&2; exit 2 ;;
 esac

@@ -120,8 +120,11 @@ async fn seed_tektonchain_installs_everything_and_becomes_ready() {
         "tekton-chains-config-leader-election",
         "chains-info",
     ] {
+        // Shared with users: no ownerReference (garbage collection would
+        // take their keys), marked as created by the operator.
         let cm: ConfigMap = env.api(&ns).get(name).await.unwrap();
-        assert!(owned_by(&cm, &uid), "{name}");
+        assert!(cm.metadata.owner_references.is_none(), "{name}");
+        assert_eq!(cm.annotations()["operator.tekton.dev/created-by"], "tekton-chains-operator", "{name}");
         assert_eq!(cm.labels()["app.kubernetes.io/part-of"], "tekton-chains", "{name}");
     }
     let info: ConfigMap = env.api(&ns).get("chains-info").await.unwrap();
@@ -418,4 +421,105 @@ async fn versions(env: &Env, ns: &str) -> Vec<(String, String)> {
 fn b64(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Keys a user set by hand in chains-config, and a default they changed in
+/// config-logging, survive disable, enable, and the TektonChain's deletion;
+/// the keys the CR set go; ConfigMaps with nothing of the user's left are
+/// deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hand_edits_survive_disable_enable_and_uninstall() {
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let ns = unique_ns("handedit");
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "transparency.enabled": "true" })).await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    let cms: Api<ConfigMap> = env.api(&ns);
+    let hand = json!({ "data": { "artifacts.taskrun.format": "tekton", "example.com/note": "mine" } });
+    cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&hand)).await.unwrap();
+    let level = json!({ "data": { "loglevel.controller": "debug" } });
+    cms.patch("config-logging", &PatchParams::default(), &Patch::Merge(&level)).await.unwrap();
+
+    let kept = |data: BTreeMap<String, String>| {
+        data.get("artifacts.taskrun.format").map(String::as_str) == Some("tekton")
+            && data.get("example.com/note").map(String::as_str) == Some("mine")
+    };
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "transparency.enabled": "true", "disabled": true })).await;
+    chain_condition(&env, "chain", "Ready", "True").await;
+    let sa: Api<ServiceAccount> = env.api(&ns);
+    eventually("owned objects removed", || async { sa.get_opt("tekton-chains-controller").await.ok()?.is_none().then_some(()) }).await;
+    let cc = cms.get("chains-config").await.unwrap();
+    let data = cc.data.clone().unwrap_or_default();
+    assert!(kept(data.clone()), "hand-set keys kept on disable: {data:?}");
+    assert!(!data.contains_key("transparency.enabled"), "the CR's key went: {data:?}");
+    assert!(cc.metadata.owner_references.is_none());
+    assert_eq!(cms.get("config-logging").await.unwrap().data.unwrap()["loglevel.controller"], "debug");
+    for untouched in ["tekton-chains-config-observability", "tekton-chains-config-leader-election", "chains-info"] {
+        assert!(cms.get_opt(untouched).await.unwrap().is_none(), "{untouched}: nothing of the user's, deleted");
+    }
+
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "transparency.enabled": "true" })).await;
+    eventually("re-enabled with both the user's and the CR's keys", || async {
+        let d = cms.get("chains-config").await.ok()?.data?;
+        (kept(d.clone()) && d.get("transparency.enabled").map(String::as_str) == Some("true")).then_some(())
+    })
+    .await;
+
+    let chains: Api<TektonChain> = env.cluster_api();
+    chains.delete("chain", &Default::default()).await.unwrap();
+    eventually("TektonChain gone", || async { chains.get_opt("chain").await.ok()?.is_none().then_some(()) }).await;
+    let d = cms.get("chains-config").await.unwrap().data.unwrap_or_default();
+    assert!(kept(d.clone()) && !d.contains_key("transparency.enabled"), "{d:?}");
+    assert_eq!(cms.get("config-logging").await.unwrap().data.unwrap()["loglevel.controller"], "debug");
+}
+
+/// Objects of the install's names that the operator did not create are not
+/// adopted (no forced apply takes them over) and so never deleted; a Secret
+/// holding only cosign.pub is never filled over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn objects_the_operator_did_not_create_are_never_adopted_or_overwritten() {
+    let env = Env::new().await;
+    let ns = unique_ns("foreign");
+    let nss: Api<k8s_openapi::api::core::v1::Namespace> = env.cluster_api();
+    nss.create(&Default::default(), &serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap()).await.unwrap();
+    let sa: Api<ServiceAccount> = env.api(&ns);
+    let theirs = json!({ "metadata": { "name": "tekton-chains-controller", "namespace": ns, "labels": { "owner": "someone-else" } } });
+    sa.create(&Default::default(), &serde_json::from_value(theirs).unwrap()).await.unwrap();
+    let deployments: Api<Deployment> = env.api(&ns);
+    let foreign = json!({ "metadata": { "name": "tekton-chains-controller", "namespace": ns },
+        "spec": { "selector": { "matchLabels": { "app": "x" } },
+                  "template": { "metadata": { "labels": { "app": "x" } }, "spec": { "containers": [{ "name": "x", "image": "x" }] } } } });
+    deployments.create(&Default::default(), &serde_json::from_value(foreign).unwrap()).await.unwrap();
+    let secrets: Api<Secret> = env.api(&ns);
+    let pub_only = json!({ "metadata": { "name": "signing-secrets", "namespace": ns },
+                           "stringData": { "cosign.pub": "-----BEGIN PUBLIC KEY-----\nMINE\n-----END PUBLIC KEY-----\n" } });
+    secrets.create(&Default::default(), &serde_json::from_value(pub_only).unwrap()).await.unwrap();
+
+    let _op = env.start_operator();
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "generateSigningSecret": true })).await;
+    let (reason, message) = chain_condition(&env, "chain", "Installed", "False").await;
+    assert_eq!(reason, "NotOwned", "{message}");
+    assert!(message.contains(&format!("ServiceAccount {ns}/tekton-chains-controller")) && message.contains("not created by this operator"), "{message}");
+    let live = sa.get("tekton-chains-controller").await.unwrap();
+    assert!(live.metadata.owner_references.is_none() && live.labels()["owner"] == "someone-else", "not taken over");
+
+    // Uninstall leaves what was theirs.
+    let chains: Api<TektonChain> = env.cluster_api();
+    chains.delete("chain", &Default::default()).await.unwrap();
+    eventually("TektonChain gone", || async { chains.get_opt("chain").await.ok()?.is_none().then_some(()) }).await;
+    assert_eq!(sa.get("tekton-chains-controller").await.unwrap().labels()["owner"], "someone-else");
+    let d = deployments.get("tekton-chains-controller").await.unwrap();
+    assert_eq!(d.spec.unwrap().template.spec.unwrap().containers[0].image.as_deref(), Some("x"), "theirs, untouched");
+
+    // Theirs removed: the operator installs, but never fills a Secret that holds cosign.pub.
+    sa.delete("tekton-chains-controller", &Default::default()).await.unwrap();
+    deployments.delete("tekton-chains-controller", &Default::default()).await.unwrap();
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "generateSigningSecret": true })).await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    let (reason, message) = chain_condition(&env, "chain", "SigningSecret", "False").await;
+    assert_eq!(reason, "PartialKey", "{message}");
+    assert!(message.contains("cosign.pub"), "{message}");
+    let data = secrets.get("signing-secrets").await.unwrap().data.unwrap();
+    assert!(!data.contains_key("cosign.key"));
+    assert!(String::from_utf8_lossy(&data["cosign.pub"].0).contains("MINE"));
 }

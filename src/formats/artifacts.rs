@@ -230,7 +230,7 @@ pub fn image(url: &str, digest_str: &str) -> Result<Image, String> {
     let d = digest(digest_str)?;
     let hex = d.get("sha256").ok_or_else(|| format!("image digest {digest_str:?} must be sha256"))?;
     let repo = normalize_repo(url);
-    if url.contains(char::is_whitespace) || !valid_repo(&repo) {
+    if url.trim().is_empty() || url.contains(char::is_whitespace) || !valid_repo(&repo) {
         return Err(format!("{url:?} is not an image reference"));
     }
     Ok(Image { repo, digest: format!("sha256:{hex}") })
@@ -247,8 +247,7 @@ fn valid_repo(repo: &str) -> bool {
     let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b));
     let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     let path_ok = !path.is_empty()
-        && !path.starts_with('/')
-        && !path.contains("//")
+        && path.split('/').all(|segment| !segment.is_empty())
         && path.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
     name_ok && port_ok && path_ok
 }

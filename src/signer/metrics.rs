@@ -60,6 +60,8 @@ pub struct Metrics {
     pub panics: Counter,
     /// Workers restarted after dying outside a job.
     pub worker_restarts: Counter,
+    /// Final patches refused because the run changed meanwhile (retried with the same result).
+    pub patch_conflicts: Counter,
     registry: Registry,
 }
 
@@ -146,7 +148,14 @@ impl Metrics {
         registry.register("signer_job_panics", "Signing jobs that panicked (run marked failed)", panics.clone());
         let worker_restarts = Counter::default();
         registry.register("signer_worker_restarts", "Signing workers restarted", worker_restarts.clone());
+        let patch_conflicts = Counter::default();
+        registry.register(
+            "signer_patch_conflicts",
+            "Run patches that conflicted with an edit (written again, never signed again)",
+            patch_conflicts.clone(),
+        );
         Arc::new(Self {
+            patch_conflicts,
             config_loaded,
             panics,
             worker_restarts,

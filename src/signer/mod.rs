@@ -186,6 +186,11 @@ impl Signer {
         Self::with_parts(client, opts, parts, keys, metrics)
     }
 
+    /// The long-lived parts this signer builds its pipelines from.
+    pub fn parts(&self) -> &Parts {
+        &self.parts
+    }
+
     /// Builds the signer from its parts (tests put a transparency log of
     /// their own in `parts.log`).
     pub fn with_parts(client: Client, opts: &Options, parts: Parts, keys: Arc<KeyDir>, metrics: Arc<Metrics>) -> Arc<Self> {

@@ -215,6 +215,7 @@ async fn sign(
 /// A conflicting patch: the newer version is looked at after a short,
 /// growing delay; past [`MAX_CONFLICTS`] the attempt counts as failed.
 async fn conflict(ctx: &Ctx, run: &Run<'_>) -> Outcome {
+    ctx.metrics.patch_conflicts.inc();
     let n = ctx.memory.update(run.uid(), |s| s.conflicts = s.conflicts.saturating_add(1)).conflicts;
     if n <= MAX_CONFLICTS {
         return Outcome::Retry(conflict_delay(n));

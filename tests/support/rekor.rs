@@ -82,4 +82,10 @@ impl Rekor {
     pub fn cosign_env(&self) -> Vec<(&'static str, String)> {
         vec![("SIGSTORE_REKOR_PUBLIC_KEY", self.public_key.display().to_string())]
     }
+
+    /// Entries in the log now (`GET /api/v1/log`).
+    pub async fn tree_size(&self) -> u64 {
+        let info: serde_json::Value = reqwest::get(format!("{}/api/v1/log", self.url)).await.unwrap().json().await.unwrap();
+        info["treeSize"].as_u64().unwrap()
+    }
 }

@@ -131,3 +131,12 @@ fn build_artifacts_that_are_no_image_references_are_subjects_only() {
     let names: Vec<_> = a.subjects.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["pkg:generic/tool@1.0", "gs://bucket/file"]);
 }
+
+#[test]
+fn an_empty_or_path_less_image_url_is_no_image() {
+    let d = format!("sha256:{}", "ab".repeat(32));
+    for url in ["", "  ", "registry.example/", "registry.example/a/", "registry.example//a", "library/", "/"] {
+        assert!(image(url, &d).is_err(), "{url:?}");
+    }
+    assert!(image("registry.example/a/b", &d).is_ok());
+}
