@@ -275,8 +275,9 @@ async fn a_planted_signed_mark_is_caught_when_verify_before_skip_is_on() {
     let guid = g.metadata.uid.clone().unwrap();
     let ga = g.metadata.annotations.unwrap();
     let copy_name = "copier";
+    // Another build (its own params), so its provenance differs from the genuine run's.
     let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": { "name": copy_name, "namespace": ns },
-                     "spec": { "taskRef": { "name": "t" } } });
+                     "spec": { "taskRef": { "name": "t" }, "params": [{ "name": "revision", "value": "evil" }] } });
     api.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
     let cuid = api.get(copy_name).await.unwrap().metadata.uid.unwrap();
     let stolen = json!({ "metadata": { "annotations": {

@@ -435,14 +435,14 @@ async fn hand_edits_survive_disable_enable_and_uninstall() {
     apply_chain(&env, "chain", json!({ "targetNamespace": ns, "transparency.enabled": "true" })).await;
     chain_condition(&env, "chain", "Installed", "True").await;
     let cms: Api<ConfigMap> = env.api(&ns);
-    let hand = json!({ "data": { "artifacts.taskrun.format": "tekton", "example.com/note": "mine" } });
+    let hand = json!({ "data": { "artifacts.taskrun.format": "tekton", "example.note": "mine" } });
     cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&hand)).await.unwrap();
     let level = json!({ "data": { "loglevel.controller": "debug" } });
     cms.patch("config-logging", &PatchParams::default(), &Patch::Merge(&level)).await.unwrap();
 
     let kept = |data: BTreeMap<String, String>| {
         data.get("artifacts.taskrun.format").map(String::as_str) == Some("tekton")
-            && data.get("example.com/note").map(String::as_str) == Some("mine")
+            && data.get("example.note").map(String::as_str) == Some("mine")
     };
     apply_chain(&env, "chain", json!({ "targetNamespace": ns, "transparency.enabled": "true", "disabled": true })).await;
     chain_condition(&env, "chain", "Ready", "True").await;

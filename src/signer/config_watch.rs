@@ -85,7 +85,7 @@ impl ConfigWatch {
 
     async fn apply(&self, cm: &ConfigMap, reported: &mut Option<String>, announced: &mut Option<ChainsConfig>) {
         let empty = BTreeMap::new();
-        let reference = events::config_reference(&self.namespace, cm.uid());
+        let reference = events::config_reference(&self.namespace, cm.uid(), cm.resource_version());
         let config = match ChainsConfig::parse(cm.data.as_ref().unwrap_or(&empty)) {
             Ok(c) => c,
             Err(errors) => {
@@ -127,7 +127,7 @@ impl ConfigWatch {
         self.tx.send_replace(None);
         self.metrics.config_loaded.set(0);
         self.probes.set_unready(Some(problem.clone()));
-        let reference = events::config_reference(&self.namespace, None);
+        let reference = events::config_reference(&self.namespace, None, None);
         self.report(&reference, "ConfigMissing", problem, reported).await;
     }
 

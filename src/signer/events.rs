@@ -39,14 +39,18 @@ pub fn run_reference(run: &Run) -> ObjectReference {
     }
 }
 
-/// The reference of chains-config in `namespace` (which may not exist).
-pub fn config_reference(namespace: &str, uid: Option<String>) -> ObjectReference {
+/// The reference of chains-config in `namespace` (which may not exist), at
+/// `resource_version`: each version gets Events of its own (the recorder
+/// folds Events about one object with one reason into a series, keeping the
+/// first note).
+pub fn config_reference(namespace: &str, uid: Option<String>, resource_version: Option<String>) -> ObjectReference {
     ObjectReference {
         api_version: Some("v1".into()),
         kind: Some("ConfigMap".into()),
         name: Some(crate::tekton::objects::CHAINS_CONFIG.into()),
         namespace: Some(namespace.into()),
         uid,
+        resource_version,
         ..Default::default()
     }
 }
