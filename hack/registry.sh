@@ -21,11 +21,19 @@ state_dir "${2:-${REGISTRY_DIR:-$here/.registry}}"
 
 log() { echo "[registry] $*" >&2; }
 
+# Both get SIGTERM at once, then up to 3 s together before SIGKILL (this
+# distribution build does not always exit on SIGTERM).
 stop() {
   for r in open auth; do
     if alive "$r"; then kill "$(cat "$dir/$r.pid")" 2>/dev/null || true; fi
-    for _ in $(seq 30); do alive "$r" || break; sleep 0.1; done
+  done
+  for _ in $(seq 30); do
+    alive open || alive auth || break
+    sleep 0.1
+  done
+  for r in open auth; do
     if alive "$r"; then kill -9 "$(cat "$dir/$r.pid")" 2>/dev/null || true; fi
+    for _ in $(seq 20); do alive "$r" || break; sleep 0.05; done
     rm -f "$dir/$r.pid"
   done
 }
