@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := tekton-chains-operator
 CRD_COPIES := crds/crds.yaml config/crd/crds.yaml helm/tekton-chains-operator/files/crds.yaml
 
-.PHONY: all build test test-unit test-integration test-run image bundle lint crds cluster-up cluster-down run run-down tools bench
+.PHONY: all build test test-unit test-integration test-run image bundle lint crds cluster-up cluster-down run run-down tools bench chaos
 
 all: build
 
@@ -22,6 +22,11 @@ test-integration: tools
 ## Benchmarks against a real API server, registry and Rekor; prints figures (BENCH_ONLY=signer|oci|transparency).
 bench: tools
 	bash hack/bench.sh
+
+## Fault injection: a burst of TaskRuns signed while the signer is SIGKILLed and the API server,
+## registry and Rekor go away briefly; prints figures (CHAOS_RUNS, CHAOS_KILLS, CHAOS_SEED, CHAOS_SETTLE_SECS).
+chaos: tools
+	bash hack/chaos.sh
 
 ## Builds kube-apiserver, etcd, cosign, rekor-server, rekor-cli and Trillian from the Go
 ## module proxy, and unpacks Debian's docker-registry and MariaDB, once (cached in ~/.cache).

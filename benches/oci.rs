@@ -18,9 +18,8 @@ use base64::engine::general_purpose::STANDARD;
 use futures::{StreamExt, stream};
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client as OciClient, Reference};
 use serde_json::json;
 use support::{SignerProcess, Table, apply_yaml, ar, client, namespace, workers};
 use tekton_chains_operator::storage::oci::registry::USER_AGENT;
@@ -59,21 +58,7 @@ impl Registry {
             use_monolithic_push: true,
             ..Default::default()
         };
-        let oci = OciClient::new(config);
-        stream::iter(0..n)
-            .map(|i| {
-                let (oci, auth) = (oci.clone(), self.auth());
-                async move {
-                    let r = Reference::with_tag(self.host.clone(), format!("bench/app-{i:05}"), "v1".into());
-                    let layer = ImageLayer::oci_v1(format!("layer {i} {:?}", Instant::now()).into_bytes(), None);
-                    let config = Config::oci_v1(br#"{"architecture":"amd64","os":"linux"}"#.to_vec(), None);
-                    oci.push(&r, &[layer], config, &auth, None).await.unwrap();
-                    oci.fetch_manifest_digest(&r, &auth).await.unwrap()
-                }
-            })
-            .buffered(8)
-            .collect()
-            .await
+        support::push_images(config, &self.auth(), &self.host, "bench/app", n).await
     }
 
     /// Requests with our User-Agent in the registry's access log (its
@@ -185,8 +170,7 @@ async fn case(client: &Client, kubeconfig: &str, keys: &Path, r: &Registry, i: u
     let before = r.our_requests();
     let bin = env!("CARGO_BIN_EXE_tekton-chains-operator");
     let extra: Vec<String> = r.tls.iter().map(|(ca, _, _)| format!("--registry-ca-file={}", ca.display())).collect();
-    let mut signer =
-        SignerProcess::start_with(bin.as_ref(), kubeconfig, &ns, &keys.to_path_buf(), 19700 + 10 * i as u16, &extra);
+    let mut signer = SignerProcess::start_with(bin.as_ref(), kubeconfig, &ns, keys, 19700 + 10 * i as u16, &extra);
     let secs = signer.wait_signed(n, Instant::now()).await;
     let f = Figures {
         rate: n as f64 / secs,

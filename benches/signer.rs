@@ -19,7 +19,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -286,7 +286,7 @@ async fn main() {
 async fn signer_cases(
     client: &Client,
     kubeconfig: &str,
-    keys: &PathBuf,
+    keys: &Path,
     v: &Variant,
     round: usize,
     config: &serde_json::Value,
@@ -404,7 +404,7 @@ async fn signer_cases(
 
 /// Case 5: a big backlog, the first enable on a busy cluster; its runs were
 /// created beforehand in `bench-backlog-{vi}`.
-async fn big_backlog(client: &Client, kubeconfig: &str, keys: &PathBuf, v: &Variant, vi: usize, f: &mut Figures) {
+async fn big_backlog(client: &Client, kubeconfig: &str, keys: &Path, v: &Variant, vi: usize, f: &mut Figures) {
     let big = backlog();
     let ns = format!("bench-backlog-{vi}");
     let signer = SignerProcess::start(&v.bin, kubeconfig, &ns, keys, 19500 + 10 * vi as u16);

@@ -9,7 +9,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use futures::{StreamExt, stream};
@@ -125,8 +125,7 @@ async fn pass_once(client: &Client, kubeconfig: &str, keys: &Path, case: &Case, 
         .collect::<Vec<_>>()
         .await;
     let bin = env!("CARGO_BIN_EXE_tekton-chains-operator");
-    let mut signer =
-        SignerProcess::start(bin.as_ref(), kubeconfig, &ns, &PathBuf::from(keys), 19800 + 10 * pass as u16);
+    let mut signer = SignerProcess::start(bin.as_ref(), kubeconfig, &ns, keys, 19800 + 10 * pass as u16);
     let secs = signer.wait_signed(n, Instant::now()).await;
     let f = Figures {
         rate: n as f64 / secs,

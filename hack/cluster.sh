@@ -5,6 +5,9 @@
 #   hack/cluster.sh up   [DIR]   start (idempotent), write DIR/kubeconfig
 #   hack/cluster.sh down [DIR]   stop and remove state
 #   hack/cluster.sh env  [DIR]   print `export KUBECONFIG=...`
+#   hack/cluster.sh restart-apiserver [DIR]   stop kube-apiserver and start it
+#                                again (same flags, port and certs; etcd and
+#                                its data stay), then wait until it is ready
 #
 # DIR defaults to $CLUSTER_DIR or .cluster in the repo.
 set -euo pipefail
@@ -16,6 +19,14 @@ cmd=${1:-}
 state_dir "${2:-${CLUSTER_DIR:-$here/.cluster}}"
 
 log() { echo "[cluster] $*" >&2; }
+
+stop_one() {
+  local p=$1
+  if alive "$p"; then kill "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
+  for _ in $(seq 50); do alive "$p" || break; sleep 0.1; done
+  if alive "$p"; then kill -9 "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
+  rm -f "$dir/$p.pid"
+}
 
 stop() {
   for p in kube-apiserver etcd; do
@@ -51,6 +62,59 @@ certs() {
   )
 }
 
+# start_apiserver [>|>>]: kube-apiserver on $api_port against etcd on
+# $etcd_port (log truncated, or appended to with >>).
+start_apiserver() {
+  local log_file="$dir/kube-apiserver.log"
+  [ "${1:-}" = ">>" ] || : >"$log_file"
+  log "starting kube-apiserver on https://127.0.0.1:$api_port"
+  "$bin/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --tls-cert-file "$dir/pki/server.crt" --tls-private-key-file "$dir/pki/server.key" \
+    --client-ca-file "$dir/pki/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$dir/pki/sa.pub" --service-account-signing-key-file "$dir/pki/sa.key" \
+    --service-cluster-ip-range 10.0.0.0/24 --authorization-mode RBAC --allow-privileged=true \
+    --disable-admission-plugins ServiceAccount \
+    --cert-dir "$dir/pki" \
+    >>"$log_file" 2>&1 &
+  echo $! >"$dir/kube-apiserver.pid"
+}
+
+# ready: polls /readyz for up to 120 s; false when it never answers.
+ready() {
+  for _ in $(seq 120); do
+    if curl -sf --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
+      "https://127.0.0.1:$api_port/readyz" >/dev/null 2>&1; then
+      return 0
+    fi
+    if ! alive kube-apiserver || ! alive etcd; then return 1; fi
+    sleep 1
+  done
+  return 1
+}
+
+restart_apiserver() {
+  if [ ! -f "$dir/ports" ] || ! alive etcd; then
+    log "no running cluster with a ports file in $dir (start one with: $0 up $dir)"
+    exit 1
+  fi
+  # shellcheck disable=SC1091
+  . "$dir/ports"
+  bin=$("$here/hack/tools.sh" kube)
+  log "stopping kube-apiserver"
+  stop_one kube-apiserver
+  start_apiserver ">>"
+  if ready; then
+    log "ready again on https://127.0.0.1:$api_port"
+    return
+  fi
+  log "the API server did not become ready again; log: $dir/kube-apiserver.log"
+  tail -20 "$dir/kube-apiserver.log" >&2 || true
+  exit 1
+}
+
 up() {
   if alive kube-apiserver && alive etcd && [ -f "$dir/kubeconfig" ]; then
     log "already running; KUBECONFIG=$dir/kubeconfig"
@@ -71,19 +135,8 @@ up() {
     --initial-cluster "default=http://127.0.0.1:$peer_port" --log-level warn \
     >"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
-  log "starting kube-apiserver on https://127.0.0.1:$api_port"
-  "$bin/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-    --tls-cert-file "$dir/pki/server.crt" --tls-private-key-file "$dir/pki/server.key" \
-    --client-ca-file "$dir/pki/ca.crt" \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$dir/pki/sa.pub" --service-account-signing-key-file "$dir/pki/sa.key" \
-    --service-cluster-ip-range 10.0.0.0/24 --authorization-mode RBAC --allow-privileged=true \
-    --disable-admission-plugins ServiceAccount \
-    --cert-dir "$dir/pki" \
-    >"$dir/kube-apiserver.log" 2>&1 &
-  echo $! >"$dir/kube-apiserver.pid"
+  printf 'etcd_port=%s\napi_port=%s\n' "$etcd_port" "$api_port" >"$dir/ports"
+  start_apiserver
   cat >"$dir/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -121,7 +174,8 @@ EOF
 
 case "$cmd" in
   up) up ;;
-  down) stop; rm -rf "$dir/etcd-data" "$dir/kubeconfig"; log "stopped" ;;
+  down) stop; rm -rf "$dir/etcd-data" "$dir/kubeconfig" "$dir/ports"; log "stopped" ;;
   env) echo "export KUBECONFIG=$dir/kubeconfig" ;;
-  *) echo "usage: $0 up|down|env [DIR]" >&2; exit 2 ;;
+  restart-apiserver) restart_apiserver ;;
+  *) echo "usage: $0 up|down|env|restart-apiserver [DIR]" >&2; exit 2 ;;
 esac

@@ -6,6 +6,8 @@
 #
 #   hack/registry.sh up   [DIR]   start (idempotent), write DIR/env
 #   hack/registry.sh down [DIR]   stop and remove state
+#   hack/registry.sh stop  [DIR]  stop both, keeping data, ports and certs (outage tests)
+#   hack/registry.sh start [DIR]  start them again: same ports, config and data
 #
 # DIR/env holds REGISTRY_OPEN, REGISTRY_AUTH (host:port), REGISTRY_CA (PEM),
 # REGISTRY_USER and REGISTRY_PASSWORD. The binary comes from hack/tools.sh.
@@ -19,10 +21,19 @@ state_dir "${2:-${REGISTRY_DIR:-$here/.registry}}"
 
 log() { echo "[registry] $*" >&2; }
 
+# Both get SIGTERM at once, then up to 3 s together before SIGKILL (this
+# distribution build does not always exit on SIGTERM).
 stop() {
   for r in open auth; do
     if alive "$r"; then kill "$(cat "$dir/$r.pid")" 2>/dev/null || true; fi
-    for _ in $(seq 30); do alive "$r" || break; sleep 0.1; done
+  done
+  for _ in $(seq 30); do
+    alive open || alive auth || break
+    sleep 0.1
+  done
+  for r in open auth; do
+    if alive "$r"; then kill -9 "$(cat "$dir/$r.pid")" 2>/dev/null || true; fi
+    for _ in $(seq 20); do alive "$r" || break; sleep 0.05; done
     rm -f "$dir/$r.pid"
   done
 }
@@ -110,8 +121,41 @@ ENV
   exit 1
 }
 
+# Starts the registries of an earlier `up` again from their config files
+# (same ports, certs and data; logs appended), and waits until both answer.
+start_again() {
+  if [ ! -f "$dir/env" ] || [ ! -f "$dir/open.yml" ] || [ ! -f "$dir/auth.yml" ]; then
+    log "no registries set up in $dir (start them with: $0 up $dir)"
+    exit 1
+  fi
+  bin=$("$here/hack/tools.sh" registry)
+  for r in open auth; do
+    if ! alive "$r"; then
+      "$bin" serve "$dir/$r.yml" >>"$dir/$r.log" 2>&1 &
+      echo $! >"$dir/$r.pid"
+    fi
+  done
+  local open_host auth_host
+  open_host=$(sed -n 's/^REGISTRY_OPEN=//p' "$dir/env")
+  auth_host=$(sed -n 's/^REGISTRY_AUTH=//p' "$dir/env")
+  for _ in $(seq 100); do
+    if curl -sf "http://$open_host/v2/" >/dev/null 2>&1 &&
+      [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$dir/pki/ca.crt" "https://$auth_host/v2/")" = 401 ]; then
+      log "ready again: $(tr '\n' ' ' <"$dir/env")"
+      return
+    fi
+    if ! alive open || ! alive auth; then break; fi
+    sleep 0.1
+  done
+  log "the registries did not start again; logs: $dir/open.log $dir/auth.log"
+  tail -5 "$dir/open.log" "$dir/auth.log" >&2 || true
+  exit 1
+}
+
 case "$cmd" in
   up) up ;;
+  stop) stop; log "stopped (data kept; start again with: $0 start $dir)" ;;
+  start) start_again ;;
   down) stop; rm -rf "$dir/open-data" "$dir/auth-data" "$dir/env"; log "stopped" ;;
-  *) echo "usage: $0 up|down [DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|stop|start [DIR]" >&2; exit 2 ;;
 esac

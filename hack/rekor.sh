@@ -97,7 +97,7 @@ start_rekor() {
     --enable_attestation_storage --attestation_storage_bucket="file://$dir/attestations" \
     --search_index.storage_provider=mysql \
     --search_index.mysql.dsn="rekor:rekor-test-pw@tcp(127.0.0.1:$db_port)/rekor" \
-    --log_type=prod >"$dir/rekor.log" 2>&1 &
+    --log_type=prod >>"$dir/rekor.log" 2>&1 &
   echo $! >"$dir/rekor.pid"
   wait_for rekor curl -sf "http://127.0.0.1:$rekor_port/api/v1/log"
   if [ ! -f "$dir/tree-id" ]; then

@@ -58,26 +58,54 @@ pub struct SignerProcess {
 }
 
 impl SignerProcess {
-    pub fn start(bin: &Path, kubeconfig: &str, ns: &str, keys: &PathBuf, port: u16) -> Self {
+    pub fn start(bin: &Path, kubeconfig: &str, ns: &str, keys: &Path, port: u16) -> Self {
         Self::start_with(bin, kubeconfig, ns, keys, port, &[])
     }
 
     /// [`SignerProcess::start`] with extra flags.
-    pub fn start_with(bin: &Path, kubeconfig: &str, ns: &str, keys: &PathBuf, port: u16, extra: &[String]) -> Self {
-        let child = Command::new(bin)
-            .args(["signer", "--namespace", ns, "--system-namespace", ns, "--leader-election=false"])
-            .args(extra)
-            .arg(format!("--threads-per-controller={}", workers()))
-            .arg("--signing-secrets-dir")
-            .arg(keys)
+    pub fn start_with(bin: &Path, kubeconfig: &str, ns: &str, keys: &Path, port: u16, extra: &[String]) -> Self {
+        let mut args: Vec<String> =
+            ["signer", "--namespace", ns, "--system-namespace", ns, "--leader-election=false"].map(String::from).into();
+        args.extend(extra.iter().cloned());
+        args.push(format!("--threads-per-controller={}", workers()));
+        args.push(format!("--signing-secrets-dir={}", keys.display()));
+        Self::spawn(bin, kubeconfig, &args, port, None)
+    }
+
+    /// `bin <args> --metrics-addr=127.0.0.1:<port> --probes-addr=127.0.0.1:<port+1>`
+    /// as a child process. With `log`, its output (logs go to stdout) goes to
+    /// that file (created or appended to) with `RUST_LOG=info`; without,
+    /// stdout is dropped, stderr inherited and `RUST_LOG=warn`.
+    pub fn spawn(bin: &Path, kubeconfig: &str, args: &[String], port: u16, log: Option<&Path>) -> Self {
+        let mut cmd = Command::new(bin);
+        cmd.args(args)
             .arg(format!("--metrics-addr=127.0.0.1:{port}"))
             .arg(format!("--probes-addr=127.0.0.1:{}", port + 1))
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start signer");
+            .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
+            .stdout(Stdio::null());
+        if let Some(log) = log {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("signer log file");
+            cmd.stdout(file.try_clone().expect("signer log file")).stderr(file);
+        }
+        let child = cmd.spawn().expect("start signer");
         Self { child, metrics: format!("127.0.0.1:{port}") }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, then reaps the process.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The exit status, once the process has exited (it is then reaped).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Panics when the process has exited (a bench must not wait on a dead signer).
@@ -121,13 +149,62 @@ impl SignerProcess {
     }
 
     pub fn metric(&self, name: &str) -> f64 {
+        let body = self.metrics_text();
+        body.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+    }
+
+    /// The whole `/metrics` text (empty when the process does not answer within a second).
+    pub fn metrics_text(&self) -> String {
         use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(&self.metrics) else { return 0.0 };
+        let Ok(addr) = self.metrics.parse::<std::net::SocketAddr>() else { return String::new() };
+        let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+            return String::new();
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
         let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
         let mut body = String::new();
         let _ = s.read_to_string(&mut body);
-        body.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        body
     }
+}
+
+/// The sum of every sample of metric `name` (all label sets) in a `/metrics` text.
+pub fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let value = if rest.starts_with('{') { rest.split_once("} ")?.1 } else { rest.strip_prefix(' ')? };
+            value.split_whitespace().next()?.parse::<f64>().ok()
+        })
+        .sum()
+}
+
+/// Pushes `n` one-layer images to `<host>/<prefix>-<i:05>:v1` (each its
+/// own layer, so its own digest), 8 at a time; returns their digests.
+pub async fn push_images(
+    config: oci_client::client::ClientConfig,
+    auth: &oci_client::secrets::RegistryAuth,
+    host: &str,
+    prefix: &str,
+    n: usize,
+) -> Vec<String> {
+    use futures::{StreamExt, stream};
+    use oci_client::client::{Config as ImageConfig, ImageLayer};
+    let oci = oci_client::Client::new(config);
+    stream::iter(0..n)
+        .map(|i| {
+            let oci = oci.clone();
+            async move {
+                let r = oci_client::Reference::with_tag(host.to_string(), format!("{prefix}-{i:05}"), "v1".into());
+                let layer = ImageLayer::oci_v1(format!("layer {i} {:?}", std::time::Instant::now()).into_bytes(), None);
+                let config = ImageConfig::oci_v1(br#"{"architecture":"amd64","os":"linux"}"#.to_vec(), None);
+                oci.push(&r, &[layer], config, auth, None).await.unwrap();
+                oci.fetch_manifest_digest(&r, auth).await.unwrap()
+            }
+        })
+        .buffered(8)
+        .collect()
+        .await
 }
 
 impl Drop for SignerProcess {
