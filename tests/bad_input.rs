@@ -36,7 +36,10 @@ async fn events(env: &Env, ns: &str, name: Option<&str>) -> Vec<String> {
 /// Waits for an Event about `name` with `reason` whose message has every one of `parts`.
 async fn event_with(env: &Env, ns: &str, name: Option<&str>, reason: &str, parts: &[&str]) -> String {
     eventually(&format!("{reason} Event on {name:?} with {parts:?}"), || async {
-        events(env, ns, name).await.into_iter().find(|e| e.starts_with(&format!("{reason}: ")) && parts.iter().all(|p| e.contains(p)))
+        events(env, ns, name)
+            .await
+            .into_iter()
+            .find(|e| e.starts_with(&format!("{reason}: ")) && parts.iter().all(|p| e.contains(p)))
     })
     .await
 }
@@ -151,14 +154,22 @@ async fn bad_chains_config_values_are_refused_whole_with_an_event_naming_the_key
         } else {
             format!("{value:?}")
         };
-        let e = event_with(&env, &ns, Some("chains-config"), "InvalidConfig", &[key, &shown, "allowed", "keeping the last good config"]).await;
+        let e = event_with(
+            &env,
+            &ns,
+            Some("chains-config"),
+            "InvalidConfig",
+            &[key, &shown, "allowed", "keeping the last good config"],
+        )
+        .await;
         seen.push(e);
         // Back to the good config (the next problem is reported again).
         cms.replace(
             "chains-config",
             &PostParams::default(),
             &serde_json::from_value(json!({ "metadata": { "name": "chains-config", "namespace": ns,
-                "resourceVersion": cms.get("chains-config").await.unwrap().metadata.resource_version }, "data": good })).unwrap(),
+                "resourceVersion": cms.get("chains-config").await.unwrap().metadata.resource_version }, "data": good }))
+            .unwrap(),
         )
         .await
         .unwrap();
@@ -192,21 +203,37 @@ async fn bad_chains_config_values_are_refused_whole_with_an_event_naming_the_key
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_invalid_or_missing_config_at_start_fails_closed_until_fixed() {
     let env = Env::new().await;
-    let ns = namespace_with_config(&env, "closed", &[("transparency.enabled", "perhaps"), ("artifacts.oci.storage", "")]).await;
+    let ns =
+        namespace_with_config(&env, "closed", &[("transparency.enabled", "perhaps"), ("artifacts.oci.storage", "")])
+            .await;
     let signer = start_signer(env.client.clone(), fast(&ns, &x509_keys())).await;
-    event_with(&env, &ns, Some("chains-config"), "InvalidConfig", &["transparency.enabled", "\"perhaps\"", "nothing is signed"]).await;
+    event_with(
+        &env,
+        &ns,
+        Some("chains-config"),
+        "InvalidConfig",
+        &["transparency.enabled", "\"perhaps\"", "nothing is signed"],
+    )
+    .await;
     let why = eventually("not ready", || async { signer.signer.probes.ready().err() }).await;
     assert!(why.contains("transparency.enabled"), "{why}");
     assert_eq!(signer.signer.probes.live(), Ok(()), "not ready, but live");
     taskrun(&env, &ns, "waits", json!([])).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let run = runs_api(&env, &ns, "TaskRun").get("waits").await.unwrap();
-    assert!(!run.metadata.annotations.unwrap_or_default().contains_key("chains.tekton.dev/signed"), "nothing signed, nothing failed");
+    assert!(
+        !run.metadata.annotations.unwrap_or_default().contains_key("chains.tekton.dev/signed"),
+        "nothing signed, nothing failed"
+    );
     // Fixed: the waiting run is signed, and the signer is ready.
     let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), &ns);
-    cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&json!({ "data": { "transparency.enabled": "false" } })))
-        .await
-        .unwrap();
+    cms.patch(
+        "chains-config",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({ "data": { "transparency.enabled": "false" } })),
+    )
+    .await
+    .unwrap();
     assert_eq!(settled(&env, &ns, "waits").await, "true");
     assert_eq!(signer.signer.probes.ready(), Ok(()));
     // Deleted: fail closed again (no falling back to defaults).
@@ -217,7 +244,8 @@ async fn an_invalid_or_missing_config_at_start_fails_closed_until_fixed() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let run = runs_api(&env, &ns, "TaskRun").get("no-config").await.unwrap();
     assert!(!run.metadata.annotations.unwrap_or_default().contains_key("chains.tekton.dev/signed"));
-    let cm = json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": { "artifacts.oci.storage": "" } });
+    let cm =
+        json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": { "artifacts.oci.storage": "" } });
     cms.create(&PostParams::default(), &serde_json::from_value(cm).unwrap()).await.unwrap();
     assert_eq!(settled(&env, &ns, "no-config").await, "true");
 
@@ -266,7 +294,8 @@ async fn bad_tektonchain_fields_are_refused_naming_the_field() {
         eventually(&format!("{field} refused"), || async {
             let c = chains.get("chain").await.ok()?.status?.conditions;
             let ready = c.iter().find(|c| c.type_ == "Ready")?;
-            (ready.reason == "InvalidValue" && ready.message.contains(field) && ready.message.contains(&shown)).then_some(())
+            (ready.reason == "InvalidValue" && ready.message.contains(field) && ready.message.contains(&shown))
+                .then_some(())
         })
         .await;
         let data = cms.get("chains-config").await.unwrap().data.unwrap_or_default();
@@ -293,16 +322,28 @@ async fn malformed_results_are_named_and_skipped_and_too_many_images_fail() {
     let r = |name: &str, value: Value| json!({ "name": name, "value": value });
     let digest = format!("sha256:{HEX}");
     let cases: Vec<(&str, Value, &str)> = vec![
-        ("bad-digest", json!([r("IMAGE_URL", json!("registry.example/a")), r("IMAGE_DIGEST", json!("sha256:xyz"))]), "IMAGE_URL"),
+        (
+            "bad-digest",
+            json!([r("IMAGE_URL", json!("registry.example/a")), r("IMAGE_DIGEST", json!("sha256:xyz"))]),
+            "IMAGE_URL",
+        ),
         ("no-digest", json!([r("IMAGE_URL", json!("registry.example/a"))]), "no IMAGE_DIGEST"),
         ("junk-images", json!([r("IMAGES", json!("junk, also junk"))]), "IMAGES"),
         ("ansi-images", json!([r("IMAGES", json!(format!("\u{1b}[31mevil@{digest}")))]), "IMAGES"),
-        ("bad-alg", json!([r("ARTIFACT_URI", json!("pkg:x")), r("ARTIFACT_DIGEST", json!("md5:abc"))]), "ARTIFACT_DIGEST"),
+        (
+            "bad-alg",
+            json!([r("ARTIFACT_URI", json!("pkg:x")), r("ARTIFACT_DIGEST", json!("md5:abc"))]),
+            "ARTIFACT_DIGEST",
+        ),
         ("string-outputs", json!([r("X_ARTIFACT_OUTPUTS", json!("not an object"))]), "X_ARTIFACT_OUTPUTS"),
         ("no-digest-outputs", json!([r("Y_ARTIFACT_OUTPUTS", json!({ "uri": "pkg:y" }))]), "Y_ARTIFACT_OUTPUTS"),
         ("object-url", json!([r("IMAGE_URL", json!({ "a": 1 })), r("IMAGE_DIGEST", json!(digest))]), "IMAGE_URL"),
         ("uri-without-digest", json!([r("ARTIFACT_URI", json!("pkg:z"))]), "ARTIFACT_URI"),
-        ("bad-image-name", json!([r("IMAGE_URL", json!("UPPER/Case Image")), r("IMAGE_DIGEST", json!(digest))]), "IMAGE_URL"),
+        (
+            "bad-image-name",
+            json!([r("IMAGE_URL", json!("UPPER/Case Image")), r("IMAGE_DIGEST", json!(digest))]),
+            "IMAGE_URL",
+        ),
     ];
     for (name, results, _) in &cases {
         taskrun(&env, &ns, name, results.clone()).await;
@@ -342,13 +383,23 @@ async fn broken_keys_fail_runs_with_an_event_naming_the_file() {
         v["kdf"]["params"]["N"] = json!(1u64 << 32);
         pkcs8::der::pem::encode_string(label, pkcs8::LineEnding::LF, &serde_json::to_vec(&v).unwrap()).unwrap()
     };
-    let rsa = std::process::Command::new("openssl").args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]).output().unwrap().stdout;
-    let cosign_key = |pem: &[u8], pw: &str| vec![("cosign.key", pem.to_vec()), ("cosign.password", pw.as_bytes().to_vec())];
+    let rsa = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+        .output()
+        .unwrap()
+        .stdout;
+    let cosign_key =
+        |pem: &[u8], pw: &str| vec![("cosign.key", pem.to_vec()), ("cosign.password", pw.as_bytes().to_vec())];
     let half = &g.private_pem.as_bytes()[..g.private_pem.len() / 2];
-    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>, &str)> = vec![
+    type Files = Vec<(&'static str, Vec<u8>)>;
+    let cases: Vec<(&str, Files, &str)> = vec![
         ("garbage-x509", vec![("x509.pem", b"\x00\x01 not a key".to_vec())], "x509.pem: not a PEM file"),
         ("rsa-x509", vec![("x509.pem", rsa)], "x509.pem: unsupported key type"),
-        ("wrong-password", cosign_key(g.private_pem.as_bytes(), "not-the-password"), "cannot decrypt with the password in cosign.password"),
+        (
+            "wrong-password",
+            cosign_key(g.private_pem.as_bytes(), "not-the-password"),
+            "cannot decrypt with the password in cosign.password",
+        ),
         ("hostile-scrypt", cosign_key(hostile_scrypt.as_bytes(), g.password.as_str()), "scrypt parameters"),
         ("truncated-cosign", cosign_key(half, g.password.as_str()), "cosign.key"),
     ];
@@ -388,33 +439,100 @@ fn manifest_path(s: &Seen) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_registries_never_crash_hang_or_sign() {
     let env = Env::new().await;
-    let config = &[("artifacts.taskrun.format", "in-toto"), ("artifacts.taskrun.storage", "oci"), ("artifacts.oci.storage", "oci")];
+    let config = &[
+        ("artifacts.taskrun.format", "in-toto"),
+        ("artifacts.taskrun.storage", "oci"),
+        ("artifacts.oci.storage", "oci"),
+    ];
     let ns = namespace_with_config(&env, "hostilereg", config).await;
     let signer = start_signer(env.client.clone(), fast(&ns, &x509_keys())).await;
     let v2_ok = |s: &Seen| s.path == "/v2/";
     let mut cases: Vec<(&str, Hostile, String, &str)> = Vec::new();
-    let mut add = |name: &'static str, part: &'static str, pair: (Hostile, String)| cases.push((name, pair.0, pair.1, part));
+    let mut add =
+        |name: &'static str, part: &'static str, pair: (Hostile, String)| cases.push((name, pair.0, pair.1, part));
 
-    add("array-manifest", "not a JSON object", registry(move |s| if v2_ok(s) { Reply::new(200, "{}") } else { Reply::new(200, "[]") }).await);
-    add("number-manifest", "not a JSON object", registry(move |s| if v2_ok(s) { Reply::new(200, "{}") } else { Reply::new(200, "1") }).await);
-    add("index-manifest", "not an image manifest", registry(move |s| {
-        if manifest_path(s) { Reply::new(200, r#"{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#) } else { Reply::new(200, "{}") }
-    }).await);
-    add("huge-manifest", "larger than the 4194304-byte limit", registry(move |s| {
-        if manifest_path(s) { Reply::new(200, "").body(Body::Huge { byte: b'[', n: 6 << 20 }) } else { Reply::new(200, "{}") }
-    }).await);
-    add("drip-manifest", "reading the answer", registry(move |s| {
-        if manifest_path(s) { Reply::new(200, "").body(Body::Drip { every: Duration::from_millis(300), n: 100 }) } else { Reply::new(200, "{}") }
-    }).await);
-    add("html-manifest", "is not JSON", registry(move |s| {
-        if manifest_path(s) { Reply::new(200, "<html><body>login</body></html>").header("content-type", "text/html") } else { Reply::new(200, "{}") }
-    }).await);
-    add("storm-500", "HTTP 500", registry(move |s| {
-        if v2_ok(s) { Reply::new(200, "{}") } else { Reply::new(500, format!("\u{1b}[2J\u{1b}[31mboom{}", "!".repeat(5000))) }
-    }).await);
-    add("huge-error", "HTTP 403", registry(move |s| {
-        if v2_ok(s) { Reply::new(200, "{}") } else { Reply::new(403, "").body(Body::Huge { byte: b'x', n: 3 << 20 }) }
-    }).await);
+    add(
+        "array-manifest",
+        "not a JSON object",
+        registry(move |s| if v2_ok(s) { Reply::new(200, "{}") } else { Reply::new(200, "[]") }).await,
+    );
+    add(
+        "number-manifest",
+        "not a JSON object",
+        registry(move |s| if v2_ok(s) { Reply::new(200, "{}") } else { Reply::new(200, "1") }).await,
+    );
+    add(
+        "index-manifest",
+        "not an image manifest",
+        registry(move |s| {
+            if manifest_path(s) {
+                Reply::new(200, r#"{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#)
+            } else {
+                Reply::new(200, "{}")
+            }
+        })
+        .await,
+    );
+    add(
+        "huge-manifest",
+        "larger than the 4194304-byte limit",
+        registry(move |s| {
+            if manifest_path(s) {
+                Reply::new(200, "").body(Body::Huge { byte: b'[', n: 6 << 20 })
+            } else {
+                Reply::new(200, "{}")
+            }
+        })
+        .await,
+    );
+    add(
+        "drip-manifest",
+        "reading the answer",
+        registry(move |s| {
+            if manifest_path(s) {
+                Reply::new(200, "").body(Body::Drip { every: Duration::from_millis(300), n: 100 })
+            } else {
+                Reply::new(200, "{}")
+            }
+        })
+        .await,
+    );
+    add(
+        "html-manifest",
+        "is not JSON",
+        registry(move |s| {
+            if manifest_path(s) {
+                Reply::new(200, "<html><body>login</body></html>").header("content-type", "text/html")
+            } else {
+                Reply::new(200, "{}")
+            }
+        })
+        .await,
+    );
+    add(
+        "storm-500",
+        "HTTP 500",
+        registry(move |s| {
+            if v2_ok(s) {
+                Reply::new(200, "{}")
+            } else {
+                Reply::new(500, format!("\u{1b}[2J\u{1b}[31mboom{}", "!".repeat(5000)))
+            }
+        })
+        .await,
+    );
+    add(
+        "huge-error",
+        "HTTP 403",
+        registry(move |s| {
+            if v2_ok(s) {
+                Reply::new(200, "{}")
+            } else {
+                Reply::new(403, "").body(Body::Huge { byte: b'x', n: 3 << 20 })
+            }
+        })
+        .await,
+    );
     // Token auth: the registry names a realm; the realm answers junk.
     for (name, part, token) in [
         ("token-html", "not a token", Reply::new(200, "<html>nope</html>")),
@@ -427,7 +545,10 @@ async fn hostile_registries_never_crash_hang_or_sign() {
                 if s.path.starts_with("/token") {
                     token.clone()
                 } else {
-                    let realm = format!("Bearer realm=\"http://{}/token\",service=\"reg\"", s.header("host").unwrap_or_default());
+                    let realm = format!(
+                        "Bearer realm=\"http://{}/token\",service=\"reg\"",
+                        s.header("host").unwrap_or_default()
+                    );
                     Reply::new(401, r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#).header("www-authenticate", &realm)
                 }
             })
@@ -437,15 +558,20 @@ async fn hostile_registries_never_crash_hang_or_sign() {
         };
         add(name, part, pair);
     }
-    add("upload-elsewhere", "another host", registry(move |s| {
-        if manifest_path(s) && s.method == "GET" {
-            Reply::new(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#)
-        } else if s.path.contains("/blobs/uploads/") {
-            Reply::new(202, "").header("location", "http://169.254.169.254/steal")
-        } else {
-            Reply::new(200, "{}")
-        }
-    }).await);
+    add(
+        "upload-elsewhere",
+        "another host",
+        registry(move |s| {
+            if manifest_path(s) && s.method == "GET" {
+                Reply::new(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#)
+            } else if s.path.contains("/blobs/uploads/") {
+                Reply::new(202, "").header("location", "http://169.254.169.254/steal")
+            } else {
+                Reply::new(200, "{}")
+            }
+        })
+        .await,
+    );
 
     for (name, _, image, _) in &cases {
         let results = json!([{ "name": "IMAGE_URL", "value": image }, { "name": "IMAGE_DIGEST", "value": format!("sha256:{HEX}") }]);
@@ -482,27 +608,64 @@ async fn hostile_transparency_logs_are_never_trusted() {
         .to_string()
     };
     let key_or = move |s: &Seen, post: Reply| {
-        if s.path == "/api/v1/log/publicKey" { Reply::new(200, public.clone()).header("content-type", "application/x-pem-file") } else { post }
+        if s.path == "/api/v1/log/publicKey" {
+            Reply::new(200, public.clone()).header("content-type", "application/x-pem-file")
+        } else {
+            post
+        }
     };
     type Case = (&'static str, &'static str, Box<dyn Fn(&Seen) -> Reply + Send + Sync>);
-    let (e1, e2, k1, k2, k3, k4, k5, k6) =
-        (entry.clone(), entry.clone(), key_or.clone(), key_or.clone(), key_or.clone(), key_or.clone(), key_or.clone(), key_or.clone());
+    let (e1, e2, k1, k2, k3, k4, k5, k6) = (
+        entry.clone(),
+        entry.clone(),
+        key_or.clone(),
+        key_or.clone(),
+        key_or.clone(),
+        key_or.clone(),
+        key_or.clone(),
+        key_or.clone(),
+    );
     let other = br#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":"00"}},"signature":{"content":"AA=="}}}"#;
     let cases: Vec<Case> = vec![
         ("array", "unexpected answer", Box::new(move |s| k1(s, Reply::new(201, "[]")))),
-        ("someone-elses-entry", "an entry for something else", Box::new(move |s| k2(s, Reply::new(201, e1(other, "AA=="))))),
-        ("forged-set", "SignedEntryTimestamp does not verify", Box::new(move |s| k3(s, Reply::new(201, e2(&s.body, "Zm9yZ2Vk"))))),
-        ("conflict-elsewhere", "another host", Box::new(move |s| {
-            k4(s, Reply::new(409, r#"{"code":409,"message":"exists"}"#).header("location", "http://169.254.169.254/api/v1/log/entries/x"))
-        })),
-        ("huge", "larger than", Box::new(move |s| k5(s, Reply::new(201, "").body(Body::Huge { byte: b'{', n: 12 << 20 })))),
+        (
+            "someone-elses-entry",
+            "an entry for something else",
+            Box::new(move |s| k2(s, Reply::new(201, e1(other, "AA==")))),
+        ),
+        (
+            "forged-set",
+            "SignedEntryTimestamp does not verify",
+            Box::new(move |s| k3(s, Reply::new(201, e2(&s.body, "Zm9yZ2Vk")))),
+        ),
+        (
+            "conflict-elsewhere",
+            "another host",
+            Box::new(move |s| {
+                k4(
+                    s,
+                    Reply::new(409, r#"{"code":409,"message":"exists"}"#)
+                        .header("location", "http://169.254.169.254/api/v1/log/entries/x"),
+                )
+            }),
+        ),
+        (
+            "huge",
+            "larger than",
+            Box::new(move |s| k5(s, Reply::new(201, "").body(Body::Huge { byte: b'{', n: 12 << 20 }))),
+        ),
         ("storm", "500", Box::new(move |s| k6(s, Reply::new(500, r#"{"code":500,"message":"down"}"#)))),
     ];
     let mut running = Vec::new();
     for (name, part, handler) in cases {
         let server = Hostile::start(handler).await;
         let url = format!("http://{}", server.addr);
-        let config = [("artifacts.taskrun.format", "tekton"), ("artifacts.oci.storage", ""), ("transparency.enabled", "true"), ("transparency.url", url.as_str())];
+        let config = [
+            ("artifacts.taskrun.format", "tekton"),
+            ("artifacts.oci.storage", ""),
+            ("transparency.enabled", "true"),
+            ("transparency.url", url.as_str()),
+        ];
         let ns = namespace_with_config(&env, name, &config).await;
         let signer = start_signer(env.client.clone(), fast(&ns, &x509_keys())).await;
         taskrun(&env, &ns, "run", json!([])).await;

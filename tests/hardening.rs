@@ -48,7 +48,12 @@ impl TransparencyLog for Panicky {
         if String::from_utf8_lossy(&signed.payload).contains("PANIC-ME") {
             panic!("planted bug while logging {}", signed.key);
         }
-        Ok(LogEntry { log_index: 1, uuid: "u".into(), url: "http://log.test/api/v1/log/entries?logIndex=1".into(), bundle: None })
+        Ok(LogEntry {
+            log_index: 1,
+            uuid: "u".into(),
+            url: "http://log.test/api/v1/log/entries?logIndex=1".into(),
+            bundle: None,
+        })
     }
 }
 
@@ -58,7 +63,8 @@ impl TransparencyLog for Panicky {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_panic_in_one_job_fails_that_run_and_the_signer_goes_on() {
     let env = Env::new().await;
-    let config = [("artifacts.taskrun.format", "tekton"), ("artifacts.oci.storage", ""), ("transparency.enabled", "true")];
+    let config =
+        [("artifacts.taskrun.format", "tekton"), ("artifacts.oci.storage", ""), ("transparency.enabled", "true")];
     let ns = namespace_with_config(&env, "panic", &config).await;
     let keys = cosign_keys(&support::cosign().unwrap());
     let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
@@ -216,9 +222,14 @@ async fn a_signer_that_cannot_patch_stops_after_bounded_attempts_without_more_up
         notes(&env, &ns, "unwritable").await.into_iter().find(|n| n.contains("could not be written"))
     })
     .await;
-    assert!(note.starts_with("SigningFailed") && note.contains("giving up after 3 attempts") && note.contains("403"), "{note}");
+    assert!(
+        note.starts_with("SigningFailed") && note.contains("giving up after 3 attempts") && note.contains("403"),
+        "{note}"
+    );
     let requests = |m: &str| {
-        m.lines().find_map(|l| l.strip_prefix("signer_transparency_requests_total ")).and_then(|v| v.trim().parse::<u64>().ok())
+        m.lines()
+            .find_map(|l| l.strip_prefix("signer_transparency_requests_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
     };
     let after_give_up = requests(&s.signer.metrics.render()).unwrap();
     assert!(after_give_up <= 2, "one upload (and the log's key), then none: {after_give_up}");
@@ -242,7 +253,11 @@ async fn a_signer_that_cannot_patch_stops_after_bounded_attempts_without_more_up
 async fn a_planted_signed_mark_is_caught_when_verify_before_skip_is_on() {
     let env = Env::new().await;
     let keys = cosign_keys(&support::cosign().unwrap());
-    let verify = [("artifacts.taskrun.format", "in-toto"), ("artifacts.oci.storage", ""), ("signers.verify-before-skip", "true")];
+    let verify = [
+        ("artifacts.taskrun.format", "in-toto"),
+        ("artifacts.oci.storage", ""),
+        ("signers.verify-before-skip", "true"),
+    ];
     let ns = namespace_with_config(&env, "forged", &verify).await;
     let s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
     let planted = json!({ "chains.tekton.dev/signed": "true", "chains.tekton.dev/signature-taskrun-x": "Zm9yZ2Vk" });
@@ -262,10 +277,24 @@ async fn a_planted_signed_mark_is_caught_when_verify_before_skip_is_on() {
     // The new signature verifies with the real cosign.
     let run = api.get("planted").await.unwrap();
     let a = run.metadata.annotations.unwrap();
-    let sig = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &a[&format!("chains.tekton.dev/signature-taskrun-{uid}")]).unwrap();
+    let sig = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        &a[&format!("chains.tekton.dev/signature-taskrun-{uid}")],
+    )
+    .unwrap();
     std::fs::write(keys.join("planted.sig"), sig).unwrap();
-    let args = ["verify-blob-attestation", "--insecure-ignore-tlog", "--key", "cosign.pub", "--signature", "planted.sig",
-        "--type", "slsaprovenance", "--check-claims=false", "/dev/null"];
+    let args = [
+        "verify-blob-attestation",
+        "--insecure-ignore-tlog",
+        "--key",
+        "cosign.pub",
+        "--signature",
+        "planted.sig",
+        "--type",
+        "slsaprovenance",
+        "--check-claims=false",
+        "/dev/null",
+    ];
     let (ok, out) = support::runs::cosign(&keys, &args, &[]);
     assert!(ok, "{out}");
     // A copied, valid signature of another run is not this run's.
@@ -294,7 +323,10 @@ async fn a_planted_signed_mark_is_caught_when_verify_before_skip_is_on() {
     assert!(n.contains("not this run's"), "{n}");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let m = s.signer.metrics.render();
-    assert!(m.contains("watcher_taskrun_unverified_signed_total 2"), "the planted and the copied, not the genuine: {m}");
+    assert!(
+        m.contains("watcher_taskrun_unverified_signed_total 2"),
+        "the planted and the copied, not the genuine: {m}"
+    );
     assert!(notes(&env, &ns, "genuine").await.iter().all(|n| !n.starts_with("SignatureNotVerified")));
 
     // Off (the default): the mark is trusted.
@@ -329,7 +361,11 @@ async fn idle_clients_do_not_hold_the_probe_endpoint() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let server = tokio::spawn(tekton_chains_operator::telemetry::serve(addr.clone(), vec![], tekton_chains_operator::telemetry::Probes::ok()));
+    let server = tokio::spawn(tekton_chains_operator::telemetry::serve(
+        addr.clone(),
+        vec![],
+        tekton_chains_operator::telemetry::Probes::ok(),
+    ));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut idle = Vec::new();
     for _ in 0..10 {
@@ -340,7 +376,11 @@ async fn idle_clients_do_not_hold_the_probe_endpoint() {
     s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").await.unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
-    assert!(out.starts_with("HTTP/1.1 200") && started.elapsed() < Duration::from_secs(2), "{out} after {:?}", started.elapsed());
+    assert!(
+        out.starts_with("HTTP/1.1 200") && started.elapsed() < Duration::from_secs(2),
+        "{out} after {:?}",
+        started.elapsed()
+    );
     drop(idle);
     server.abort();
 }

@@ -444,10 +444,14 @@ async fn hand_edits_survive_disable_enable_and_uninstall() {
         data.get("artifacts.taskrun.format").map(String::as_str) == Some("tekton")
             && data.get("example.note").map(String::as_str) == Some("mine")
     };
-    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "transparency.enabled": "true", "disabled": true })).await;
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "transparency.enabled": "true", "disabled": true }))
+        .await;
     chain_condition(&env, "chain", "Ready", "True").await;
     let sa: Api<ServiceAccount> = env.api(&ns);
-    eventually("owned objects removed", || async { sa.get_opt("tekton-chains-controller").await.ok()?.is_none().then_some(()) }).await;
+    eventually("owned objects removed", || async {
+        sa.get_opt("tekton-chains-controller").await.ok()?.is_none().then_some(())
+    })
+    .await;
     let cc = cms.get("chains-config").await.unwrap();
     let data = cc.data.clone().unwrap_or_default();
     assert!(kept(data.clone()), "hand-set keys kept on disable: {data:?}");
@@ -481,7 +485,9 @@ async fn objects_the_operator_did_not_create_are_never_adopted_or_overwritten() 
     let env = Env::new().await;
     let ns = unique_ns("foreign");
     let nss: Api<k8s_openapi::api::core::v1::Namespace> = env.cluster_api();
-    nss.create(&Default::default(), &serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap()).await.unwrap();
+    nss.create(&Default::default(), &serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap())
+        .await
+        .unwrap();
     let sa: Api<ServiceAccount> = env.api(&ns);
     let theirs = json!({ "metadata": { "name": "tekton-chains-controller", "namespace": ns, "labels": { "owner": "someone-else" } } });
     sa.create(&Default::default(), &serde_json::from_value(theirs).unwrap()).await.unwrap();
@@ -499,7 +505,11 @@ async fn objects_the_operator_did_not_create_are_never_adopted_or_overwritten() 
     apply_chain(&env, "chain", json!({ "targetNamespace": ns, "generateSigningSecret": true })).await;
     let (reason, message) = chain_condition(&env, "chain", "Installed", "False").await;
     assert_eq!(reason, "NotOwned", "{message}");
-    assert!(message.contains(&format!("ServiceAccount {ns}/tekton-chains-controller")) && message.contains("not created by this operator"), "{message}");
+    assert!(
+        message.contains(&format!("ServiceAccount {ns}/tekton-chains-controller"))
+            && message.contains("not created by this operator"),
+        "{message}"
+    );
     let live = sa.get("tekton-chains-controller").await.unwrap();
     assert!(live.metadata.owner_references.is_none() && live.labels()["owner"] == "someone-else", "not taken over");
 

@@ -19,7 +19,9 @@ pub enum Error {
     /// An object of the install's name exists and is not the operator's: it
     /// is never adopted (a forced apply would take it over, and uninstall
     /// would then delete it).
-    #[error("{object} exists and was not created by this operator; it is left alone (delete it, or install into another targetNamespace)")]
+    #[error(
+        "{object} exists and was not created by this operator; it is left alone (delete it, or install into another targetNamespace)"
+    )]
     NotOurs { object: String },
 }
 

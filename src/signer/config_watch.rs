@@ -114,8 +114,16 @@ impl ConfigWatch {
         let refusals = self.tx.borrow().as_ref().map(|p| p.refusals()).unwrap_or_default();
         for r in refusals {
             let note = format!("{}; runs that need it end signed=failed", r.error());
-            events::publish(&self.recorder, &self.metrics, &reference, EventType::Warning, "UnsupportedConfig", "LoadConfig", &note)
-                .await;
+            events::publish(
+                &self.recorder,
+                &self.metrics,
+                &reference,
+                EventType::Warning,
+                "UnsupportedConfig",
+                "LoadConfig",
+                &note,
+            )
+            .await;
         }
         *announced = Some(config);
     }
@@ -132,11 +140,18 @@ impl ConfigWatch {
     }
 
     /// One Warning Event per distinct problem.
-    async fn report(&self, reference: &k8s_openapi::api::core::v1::ObjectReference, reason: &str, problem: String, reported: &mut Option<String>) {
+    async fn report(
+        &self,
+        reference: &k8s_openapi::api::core::v1::ObjectReference,
+        reason: &str,
+        problem: String,
+        reported: &mut Option<String>,
+    ) {
         if reported.as_deref() == Some(problem.as_str()) {
             return;
         }
-        events::publish(&self.recorder, &self.metrics, reference, EventType::Warning, reason, "LoadConfig", &problem).await;
+        events::publish(&self.recorder, &self.metrics, reference, EventType::Warning, reason, "LoadConfig", &problem)
+            .await;
         *reported = Some(problem);
     }
 }

@@ -61,6 +61,9 @@ pub enum Error {
     /// A run names more images than one run may have signed.
     #[error("{run} names {count} images; at most {max} are signed per run")]
     TooManyImages { run: String, count: usize, max: usize },
+    /// The signer cannot go on (a watch stopped, workers keep dying).
+    #[error("the signer stopped: {reason}")]
+    Broken { reason: String },
     /// The leader Lease could not be taken or kept.
     #[error("Lease {namespace}/{name}: {message}")]
     Lease { namespace: String, name: &'static str, message: String },
@@ -76,7 +79,11 @@ impl Error {
             Self::Transparency { source, .. } => source.retryable,
             // A request the API server refuses as invalid (too large, malformed) fails the same way again.
             Self::Kube { source: kube::Error::Api(e), .. } => !matches!(e.code, 400 | 413 | 422),
-            Self::Kube { .. } | Self::Lease { .. } | Self::Deadline { .. } | Self::Changing { .. } => true,
+            Self::Kube { .. }
+            | Self::Lease { .. }
+            | Self::Deadline { .. }
+            | Self::Changing { .. }
+            | Self::Broken { .. } => true,
             Self::Internal { .. } | Self::TooManyImages { .. } => false,
         }
     }
@@ -102,6 +109,7 @@ impl Error {
             Self::Transparency { .. } => "transparency",
             Self::Kube { .. } => "kube",
             Self::Lease { .. } => "lease",
+            Self::Broken { .. } => "broken",
             Self::Deadline { .. } => "deadline",
             Self::Changing { .. } => "conflict",
             Self::Internal { .. } => "internal",

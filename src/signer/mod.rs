@@ -140,7 +140,7 @@ const MAX_WORKER_RESTARTS: usize = 5;
 /// Runs the signing loop, with its HTTP endpoints, until the future is
 /// dropped or the Lease is lost. `extra` metrics (the operator's, in `run`
 /// mode) are served alongside the signer's.
-pub async fn run(client: Client, opts: Options, extra: Vec<Render>) -> std::io::Result<()> {
+pub async fn run(client: Client, opts: Options, extra: Vec<Render>) -> Result<(), Error> {
     let signer = Signer::new(client.clone(), &opts).await;
     let m = signer.metrics.clone();
     let mut sources: Vec<Render> = vec![Arc::new(move || m.render())];
@@ -151,8 +151,8 @@ pub async fn run(client: Client, opts: Options, extra: Vec<Render>) -> std::io::
         servers.spawn(telemetry::serve(opts.metrics_addr.clone(), sources, signer.probes.clone()));
     }
     tokio::select! {
-        _ = signer.run(client, &opts) => Ok(()),
-        Some(Ok(Err(e))) = servers.join_next() => Err(e),
+        res = signer.run(client, &opts) => res,
+        Some(Ok(Err(e))) = servers.join_next() => Err(Error::Broken { reason: format!("probe/metrics endpoint: {e}") }),
     }
 }
 
@@ -181,7 +181,8 @@ impl Signer {
             secrets: storage::oci::secrets::Secrets::new(client.clone(), metrics.secret_reads.clone()),
         };
         let storage = storage::Parts { oci: Some(Arc::new(oci)) };
-        let rekor = crate::transparency::rekor::Shared::new(metrics.transparency_requests.clone(), Some(opts.http_timeout));
+        let rekor =
+            crate::transparency::rekor::Shared::new(metrics.transparency_requests.clone(), Some(opts.http_timeout));
         let parts = Parts { x509: keys.clone(), log: None, rekor: Some(Arc::new(rekor)), storage };
         Self::with_parts(client, opts, parts, keys, metrics)
     }
@@ -193,7 +194,13 @@ impl Signer {
 
     /// Builds the signer from its parts (tests put a transparency log of
     /// their own in `parts.log`).
-    pub fn with_parts(client: Client, opts: &Options, parts: Parts, keys: Arc<KeyDir>, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub fn with_parts(
+        client: Client,
+        opts: &Options,
+        parts: Parts,
+        keys: Arc<KeyDir>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         // Nothing is signed until chains-config is read and valid.
         let (pipeline_tx, pipeline) = watch::channel(None);
         let recorder = Recorder::new(client.clone(), CONTROLLER.into());
@@ -218,7 +225,9 @@ impl Signer {
     /// this future is dropped, so a dropped signer is really gone. With
     /// leader election it starts once it holds the Lease, and returns when
     /// it loses it (the process then exits and restarts as a follower).
-    pub async fn run(self: Arc<Self>, client: Client, opts: &Options) {
+    /// Ends with an error (so the process exits non-zero and is restarted)
+    /// when leader election fails, the Lease is lost, or the signer breaks.
+    pub async fn run(self: Arc<Self>, client: Client, opts: &Options) -> Result<(), Error> {
         let mut tasks = tokio::task::JoinSet::new();
         let mut leader = None;
         if opts.leader_election {
@@ -226,7 +235,7 @@ impl Signer {
                 Ok(rx) => leader = Some(rx),
                 Err(e) => {
                     warn!(error = %e, reason = e.metric_label(), "leader election failed");
-                    return;
+                    return Err(e);
                 }
             }
         }
@@ -287,14 +296,15 @@ impl Signer {
             tokio::select! {
                 _ = &mut lost => {
                     warn!("lost the leader Lease; stopping");
-                    return;
+                    let message = "lost the Lease".to_string();
+                    return Err(Error::Lease { namespace: opts.system_namespace.clone(), name: crate::tekton::objects::LEASE, message });
                 }
                 Some(res) = tasks.join_next() => {
                     // Watches, the config watch and the finalizer task never end on their own.
                     let why = format!("a signer task stopped: {}", describe_exit(res));
                     error!(reason = %why, "stopping");
-                    self.probes.set_broken(why);
-                    return;
+                    self.probes.set_broken(why.clone());
+                    return Err(Error::Broken { reason: why });
                 }
                 Some(res) = workers.join_next() => {
                     deaths.push_back(Instant::now());
@@ -304,8 +314,8 @@ impl Signer {
                     if deaths.len() > MAX_WORKER_RESTARTS {
                         let why = format!("signing workers keep dying ({} in a minute): {}", deaths.len(), describe_exit(res));
                         error!(reason = %why, "stopping");
-                        self.probes.set_broken(why);
-                        return;
+                        self.probes.set_broken(why.clone());
+                        return Err(Error::Broken { reason: why });
                     }
                     warn!(exit = %describe_exit(res), "a signing worker died; starting another");
                     self.metrics.worker_restarts.inc();

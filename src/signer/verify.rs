@@ -35,7 +35,8 @@ pub async fn check(ctx: &Ctx, pipeline: &Pipeline, run: &Run<'_>) -> Result<(), 
         let k = &p.key;
         let stored_payload = run.annotation(&format!("{PREFIX}payload-{k}"));
         let stored_sig = run.annotation(&format!("{PREFIX}signature-{k}"));
-        check_stored(&verifier.public_key_pem, &p.bytes, p.dsse, stored_payload, stored_sig).map_err(Unverified::Bad)?;
+        check_stored(&verifier.public_key_pem, &p.bytes, p.dsse, stored_payload, stored_sig)
+            .map_err(Unverified::Bad)?;
     }
     Ok(())
 }

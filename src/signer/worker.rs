@@ -90,12 +90,15 @@ fn seconds_since(t: Option<&str>) -> f64 {
 /// The delay before attempt `attempts + 1`: `base`, doubling, at most
 /// [`MAX_BACKOFF_FACTOR`] times `base`.
 pub fn backoff(base: Duration, attempts: u32) -> Duration {
-    base.saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16))).min(base.saturating_mul(MAX_BACKOFF_FACTOR))
+    base.saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)))
+        .min(base.saturating_mul(MAX_BACKOFF_FACTOR))
 }
 
 /// The delay after the `n`th conflicting patch: 50 ms, doubling, at most 5 s.
 pub fn conflict_delay(n: u32) -> Duration {
-    Duration::from_millis(50).saturating_mul(2u32.saturating_pow(n.saturating_sub(1).min(7))).min(Duration::from_secs(5))
+    Duration::from_millis(50)
+        .saturating_mul(2u32.saturating_pow(n.saturating_sub(1).min(7)))
+        .min(Duration::from_secs(5))
 }
 
 /// The `chains.tekton.dev/retries` count a run carries (junk reads as 0,
@@ -130,7 +133,13 @@ pub async fn process(ctx: &Ctx, kind: RunKind, obj: &Value) -> Outcome {
                 Err(super::verify::Unverified::Bad(why)) => {
                     ctx.metrics.for_kind(kind).unverified_signed.inc();
                     let note = format!("chains.tekton.dev/signed=true, but {why}; signing the run again");
-                    warn!(namespace = run.namespace(), name = run.name(), uid = run.uid(), why, "signed mark does not verify");
+                    warn!(
+                        namespace = run.namespace(),
+                        name = run.name(),
+                        uid = run.uid(),
+                        why,
+                        "signed mark does not verify"
+                    );
                     event(ctx, &run, EventType::Warning, "SignatureNotVerified", &note).await;
                 }
             }
@@ -176,7 +185,14 @@ pub async fn process(ctx: &Ctx, kind: RunKind, obj: &Value) -> Outcome {
             }
             // Only what tells our own patch's echo from a forged mark is kept.
             ctx.memory.update(run.uid(), |s| *s = RunState { verified: rv, ..Default::default() });
-            info!(namespace = run.namespace(), name = run.name(), uid = run.uid(), kind = kind.kind(), payloads = done.signed, "signed");
+            info!(
+                namespace = run.namespace(),
+                name = run.name(),
+                uid = run.uid(),
+                kind = kind.kind(),
+                payloads = done.signed,
+                "signed"
+            );
             Outcome::Signed
         }
         Err(PatchError::Conflict) => conflict(ctx, &run).await,
@@ -440,7 +456,9 @@ mod tests {
     #[test]
     fn hostile_retry_counts_never_overflow() {
         let run = |v: &str| json!({ "metadata": { "annotations": { RETRIES: v } } });
-        for (v, want) in [("2", 2), ("4294967295", u32::MAX), ("99999999999999999999", 0), ("-1", 0), ("x", 0), (" 1 ", 1)] {
+        for (v, want) in
+            [("2", 2), ("4294967295", u32::MAX), ("99999999999999999999", 0), ("-1", 0), ("x", 0), (" 1 ", 1)]
+        {
             let obj = run(v);
             assert_eq!(retries_of(&Run::new(RunKind::TaskRun, &obj)), want, "{v}");
         }

@@ -60,8 +60,11 @@ const RECENT: Duration = Duration::from_secs(2);
 /// mtime, ctime) in nanoseconds, or `None` when absent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stamp {
-    files: Vec<Option<(u64, u64, u64, i128, i128)>>,
+    files: Vec<Option<FileStamp>>,
 }
+
+/// (device, inode, size, mtime ns, ctime ns) of one file.
+type FileStamp = (u64, u64, u64, i128, i128);
 
 fn names() -> impl Iterator<Item = &'static str> {
     KEY_FILES.iter().copied().chain([COSIGN_PASSWORD])

@@ -129,8 +129,9 @@ fn hostile_cosign_key_files_are_refused_without_running_a_huge_scrypt() {
     for (n, r, p) in [(1u64 << 30, 8, 1), (32768, 1024, 1), (32768, 8, 64), (3, 8, 1)] {
         json["kdf"]["params"] = serde_json::json!({ "N": n, "r": r, "p": p });
         let started = std::time::Instant::now();
-        let err = SigningKey::from_cosign_pem(pem(&json).as_bytes(), g.password.as_bytes(), "cosign.key", "cosign.password")
-            .unwrap_err();
+        let err =
+            SigningKey::from_cosign_pem(pem(&json).as_bytes(), g.password.as_bytes(), "cosign.key", "cosign.password")
+                .unwrap_err();
         assert!(matches!(err, KeyError::Parse { .. }), "{err}");
         assert!(err.to_string().contains("scrypt parameters"), "{err}");
         assert!(started.elapsed() < std::time::Duration::from_secs(1));

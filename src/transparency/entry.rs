@@ -118,9 +118,12 @@ pub fn parse(body: &[u8]) -> Result<(String, Entry), EntryError> {
     Ok((uuid, entry))
 }
 
-/// The digest fields that tie an entry to what was sent, by entry kind:
-/// `(kind, apiVersion, [(path, value)])` of the proposed entry.
-fn identity(v: &Value) -> Option<(String, String, Vec<(&'static str, String)>)> {
+/// What ties an entry to what was sent: kind, apiVersion, and the digest
+/// fields as `(path, value)`.
+type Identity = (String, String, Vec<(&'static str, String)>);
+
+/// The [`Identity`] of an entry (proposed, or a log's canonical body).
+fn identity(v: &Value) -> Option<Identity> {
     let kind = v.get("kind")?.as_str()?.to_string();
     let version = v.get("apiVersion")?.as_str()?.to_string();
     let spec = v.get("spec")?;
@@ -158,7 +161,8 @@ impl Entry {
     /// `hashedrekord`, the same signature).
     pub fn matches(&self, sent: &Value) -> Result<(), EntryError> {
         let body = STANDARD.decode(&self.body).map_err(|_| EntryError::Malformed("body is not base64".into()))?;
-        let body: Value = serde_json::from_slice(&body).map_err(|_| EntryError::Malformed("body is not JSON".into()))?;
+        let body: Value =
+            serde_json::from_slice(&body).map_err(|_| EntryError::Malformed("body is not JSON".into()))?;
         let want = identity(sent).ok_or_else(|| EntryError::NotOurs("unknown entry kind sent".into()))?;
         let got = identity(&body).ok_or_else(|| EntryError::NotOurs("an entry of another kind".into()))?;
         if (&got.0, &got.1) != (&want.0, &want.1) {

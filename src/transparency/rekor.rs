@@ -162,10 +162,17 @@ impl Rekor {
     }
 
     /// Uploads `body` (memo miss), checks the entry and remembers it.
-    async fn upload_new(&self, sent: &serde_json::Value, body: Vec<u8>, memo_key: &str) -> Result<LogEntry, TransparencyError> {
+    async fn upload_new(
+        &self,
+        sent: &serde_json::Value,
+        body: Vec<u8>,
+        memo_key: &str,
+    ) -> Result<LogEntry, TransparencyError> {
         let url = &self.url;
         let (uuid, entry) = self.create(body).await?;
-        entry.matches(sent).map_err(|e| permanent(url, None, format!("entry {}: {e}", http::excerpt(uuid.as_bytes(), 80))))?;
+        entry
+            .matches(sent)
+            .map_err(|e| permanent(url, None, format!("entry {}: {e}", http::excerpt(uuid.as_bytes(), 80))))?;
         let key = self.shared.log_key(url, false).await?;
         if entry.verify(&key).is_err() {
             // The log may have a new key: fetch it once before refusing the entry.
@@ -247,7 +254,9 @@ async fn expect_ok(url: &str, res: reqwest::Response, cap: usize) -> Result<Vec<
     // Rekor's errors are `{"code": n, "message": "..."}`.
     let detail = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(|m| http::excerpt(m.as_bytes(), http::EXCERPT_CHARS)))
+        .and_then(|v| {
+            v.get("message").and_then(|m| m.as_str()).map(|m| http::excerpt(m.as_bytes(), http::EXCERPT_CHARS))
+        })
         .unwrap_or_else(|| http::excerpt(&body, http::EXCERPT_CHARS));
     let unavailable =
         status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT;
@@ -264,7 +273,8 @@ async fn expect_ok(url: &str, res: reqwest::Response, cap: usize) -> Result<Vec<
 /// log's own origin; anything else is refused (never followed).
 pub fn same_origin_location(log: &str, location: &str) -> Result<String, TransparencyError> {
     let base = url::Url::parse(log).map_err(|e| permanent(log, Some(409), format!("log URL: {e}")))?;
-    let joined = base.join(location).map_err(|_| permanent(log, Some(409), "409 with a Location that is not a URL".into()))?;
+    let joined =
+        base.join(location).map_err(|_| permanent(log, Some(409), "409 with a Location that is not a URL".into()))?;
     if !http::same_origin(&base, &joined) {
         let other = joined.origin().ascii_serialization();
         return Err(permanent(log, Some(409), format!("409 with a Location on another host ({other}); not followed")));
@@ -283,7 +293,10 @@ mod tests {
     #[test]
     fn a_409_location_is_followed_on_the_log_only() {
         let log = "http://127.0.0.1:3000";
-        assert_eq!(same_origin_location(log, "/api/v1/log/entries/ab").unwrap(), "http://127.0.0.1:3000/api/v1/log/entries/ab");
+        assert_eq!(
+            same_origin_location(log, "/api/v1/log/entries/ab").unwrap(),
+            "http://127.0.0.1:3000/api/v1/log/entries/ab"
+        );
         assert_eq!(
             same_origin_location(log, "http://127.0.0.1:3000/api/v1/log/entries/ab").unwrap(),
             "http://127.0.0.1:3000/api/v1/log/entries/ab"

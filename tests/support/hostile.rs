@@ -16,9 +16,15 @@ use tokio::net::TcpListener;
 pub enum Body {
     Bytes(Vec<u8>),
     /// `n` bytes of `byte`, sent fast, with no Content-Length (chunked by close).
-    Huge { byte: u8, n: usize },
+    Huge {
+        byte: u8,
+        n: usize,
+    },
     /// One byte every `every`, `n` times (a slow drip).
-    Drip { every: Duration, n: usize },
+    Drip {
+        every: Duration,
+        n: usize,
+    },
 }
 
 /// One scripted reply.
@@ -31,7 +37,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        Self { status, headers: vec![("content-type".into(), "application/json".into())], body: Body::Bytes(body.into()) }
+        Self {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Body::Bytes(body.into()),
+        }
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Self {
@@ -129,12 +139,14 @@ async fn serve(mut sock: tokio::net::TcpStream, log: Arc<Mutex<Vec<Seen>>>, h: H
         let mut lines = head.lines();
         let first = lines.next().unwrap_or_default().to_string();
         let mut parts = first.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string());
+        let (method, path) =
+            (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string());
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        let len: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        let len: usize =
+            headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
         let mut body = vec![0u8; len];
         sock.read_exact(&mut body).await?;
         let seen = Seen { method, path, headers, body };

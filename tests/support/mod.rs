@@ -264,7 +264,9 @@ impl Drop for RunningSigner {
 pub async fn start_signer(client: Client, opts: tekton_chains_operator::signer::Options) -> RunningSigner {
     let signer = tekton_chains_operator::signer::Signer::new(client.clone(), &opts).await;
     let s = signer.clone();
-    let task = tokio::spawn(async move { s.run(client, &opts).await });
+    let task = tokio::spawn(async move {
+        let _ = s.run(client, &opts).await;
+    });
     RunningSigner { signer, task }
 }
 

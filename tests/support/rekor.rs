@@ -85,7 +85,8 @@ impl Rekor {
 
     /// Entries in the log now (`GET /api/v1/log`).
     pub async fn tree_size(&self) -> u64 {
-        let info: serde_json::Value = reqwest::get(format!("{}/api/v1/log", self.url)).await.unwrap().json().await.unwrap();
+        let info: serde_json::Value =
+            reqwest::get(format!("{}/api/v1/log", self.url)).await.unwrap().json().await.unwrap();
         info["treeSize"].as_u64().unwrap()
     }
 }

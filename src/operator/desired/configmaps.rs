@@ -65,7 +65,13 @@ pub fn objects(
             if let Some(data) = defaults.filter(|d| d.as_object().is_some_and(|o| !o.is_empty())) {
                 seed["data"] = data;
             }
-            object(core("ConfigMap", "configmaps"), Some(ns), name, Mode::ApplyWithSeed { apply, seed }, Ownership::Shared)
+            object(
+                core("ConfigMap", "configmaps"),
+                Some(ns),
+                name,
+                Mode::ApplyWithSeed { apply, seed },
+                Ownership::Shared,
+            )
         })
         .collect()
 }

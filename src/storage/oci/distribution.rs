@@ -131,9 +131,7 @@ impl Distribution {
     ) -> Result<(), Refused> {
         let url = format!("{}/v2/{repo}/manifests/{tag}", ep.base);
         let res = self
-            .send(http, ep, repo, who, |c| {
-                c.put(&url).header(header::CONTENT_TYPE, media_type).body(manifest.to_vec())
-            })
+            .send(http, ep, repo, who, |c| c.put(&url).header(header::CONTENT_TYPE, media_type).body(manifest.to_vec()))
             .await?;
         if !res.status().is_success() {
             return Err(refused(&format!("PUT {url}"), res).await);
@@ -171,7 +169,9 @@ impl Distribution {
         };
         let token = match challenge {
             Challenge::Basic => {
-                let Some(c) = who else { return Err(refused("request (the registry asks for credentials)", res).await) };
+                let Some(c) = who else {
+                    return Err(refused("request (the registry asks for credentials)", res).await);
+                };
                 let raw = Zeroizing::new(format!("{}:{}", c.username, c.password.as_str()));
                 let header = Zeroizing::new(format!("Basic {}", STANDARD.encode(raw.as_bytes())));
                 Token { header: Arc::new(header), until: Instant::now() + Duration::from_secs(300) }
@@ -195,8 +195,9 @@ impl Distribution {
         scope: &str,
         who: Who<'_>,
     ) -> Result<Token, Refused> {
-        let mut url = url::Url::parse(realm)
-            .map_err(|_| Refused::new(None, format!("token realm {:?} is not a URL", http::excerpt(realm.as_bytes(), 100))))?;
+        let mut url = url::Url::parse(realm).map_err(|_| {
+            Refused::new(None, format!("token realm {:?} is not a URL", http::excerpt(realm.as_bytes(), 100)))
+        })?;
         // Credentials go over TLS only, unless the registry itself is plain or insecure.
         if url.scheme() != "https" && !(url.scheme() == "http" && ep.insecure) {
             return Err(Refused::new(None, format!("token realm {url} is not https")));
@@ -301,11 +302,14 @@ pub fn upload_url(base: &str, location: Option<&str>) -> Result<String, Refused>
         return Err(Refused::new(None, "the registry started an upload without a Location".into()));
     };
     let base_url = url::Url::parse(base).map_err(|e| Refused::new(None, format!("registry URL {base}: {e}")))?;
-    let joined = base_url
-        .join(location)
-        .map_err(|_| Refused::new(None, format!("upload Location {:?} is not a URL", http::excerpt(location.as_bytes(), 100))))?;
+    let joined = base_url.join(location).map_err(|_| {
+        Refused::new(None, format!("upload Location {:?} is not a URL", http::excerpt(location.as_bytes(), 100)))
+    })?;
     if !http::same_origin(&base_url, &joined) {
-        return Err(Refused::new(None, format!("upload Location on another host ({}); refused", joined.origin().ascii_serialization())));
+        return Err(Refused::new(
+            None,
+            format!("upload Location on another host ({}); refused", joined.origin().ascii_serialization()),
+        ));
     }
     Ok(joined.to_string())
 }
@@ -337,10 +341,7 @@ fn body_error(what: &str, e: BodyError) -> Refused {
 /// A non-2xx answer: its status and the registry's error, as an excerpt.
 async fn refused(what: &str, res: reqwest::Response) -> Refused {
     let status = res.status();
-    let body = match read_capped(res, http::ERROR_BODY_CAP).await {
-        Ok(b) => b,
-        Err(_) => Vec::new(),
-    };
+    let body: Vec<u8> = read_capped(res, http::ERROR_BODY_CAP).await.unwrap_or_default();
     // Registries answer `{"errors":[{"code":"…","message":"…"}]}`.
     let detail = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
@@ -365,7 +366,9 @@ mod tests {
     fn challenges_are_read() {
         assert_eq!(Challenge::parse(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic));
         assert_eq!(
-            Challenge::parse(r#"Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull,push""#),
+            Challenge::parse(
+                r#"Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull,push""#
+            ),
             Some(Challenge::Bearer { realm: "https://auth.example/token".into(), service: Some("reg".into()) })
         );
         assert_eq!(Challenge::parse("Bearer service=x"), None);
@@ -376,7 +379,10 @@ mod tests {
     #[test]
     fn upload_locations_stay_on_the_registry() {
         let base = "https://r.example:5443";
-        assert_eq!(upload_url(base, Some("/v2/a/blobs/uploads/1?x=y")).unwrap(), "https://r.example:5443/v2/a/blobs/uploads/1?x=y");
+        assert_eq!(
+            upload_url(base, Some("/v2/a/blobs/uploads/1?x=y")).unwrap(),
+            "https://r.example:5443/v2/a/blobs/uploads/1?x=y"
+        );
         assert_eq!(upload_url(base, Some("https://r.example:5443/v2/a/u")).unwrap(), "https://r.example:5443/v2/a/u");
         assert!(upload_url(base, Some("https://evil.example/steal")).unwrap_err().message.contains("another host"));
         assert!(upload_url(base, Some("http://r.example:5443/v2/a/u")).is_err());

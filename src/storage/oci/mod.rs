@@ -167,10 +167,7 @@ impl Backend for Oci {
         };
         // A few pushes at a time: a run may name many images.
         let futures: Vec<_> = pushes.iter().map(|(t, l)| self.push(run, t, l)).collect();
-        stream::iter(futures)
-            .buffer_unordered(PUSH_CONCURRENCY)
-            .try_collect::<Vec<_>>()
-            .await?;
+        stream::iter(futures).buffer_unordered(PUSH_CONCURRENCY).try_collect::<Vec<_>>().await?;
         Ok(Annotations::new())
     }
 }

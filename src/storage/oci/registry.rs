@@ -147,8 +147,11 @@ impl Registries {
 
     async fn probe(&self, registry: &str, insecure: bool) -> Result<Scheme, Refused> {
         let http = self.http(insecure);
-        let unreachable =
-            |e: &reqwest::Error| Refused { status: None, message: format!("unreachable: {}", error_chain(e)), unavailable: true };
+        let unreachable = |e: &reqwest::Error| Refused {
+            status: None,
+            message: format!("unreachable: {}", error_chain(e)),
+            unavailable: true,
+        };
         match http.get(format!("https://{registry}/v2/")).send().await {
             Ok(_) => Ok(Scheme::Https),
             // A TLS server whose certificate is not trusted is not a plain-http one.
@@ -185,7 +188,14 @@ impl Registries {
         let existing = match existing {
             None => None,
             Some(body) => Some(serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| {
-                Refused::new(None, format!("the manifest of {} is not JSON: {}", t.tag, crate::http::excerpt(e.to_string().as_bytes(), 120)))
+                Refused::new(
+                    None,
+                    format!(
+                        "the manifest of {} is not JSON: {}",
+                        t.tag,
+                        crate::http::excerpt(e.to_string().as_bytes(), 120)
+                    ),
+                )
             })?),
         };
         let merged = layout::merge(existing.as_ref(), layer)

@@ -92,7 +92,12 @@ impl Secrets {
             let type_ = match self.secret_type(namespace, &secret).await {
                 Ok(Some(t)) => t,
                 Ok(None) => {
-                    warn!(namespace, service_account = name, secret, "ServiceAccount names a Secret that does not exist");
+                    warn!(
+                        namespace,
+                        service_account = name,
+                        secret,
+                        "ServiceAccount names a Secret that does not exist"
+                    );
                     continue;
                 }
                 Err(e) => return Err(err(format!("the type of Secret {secret}"), e)),
@@ -163,7 +168,12 @@ mod tests {
         assert!(wanted("kubernetes.io/dockercfg", false));
         assert!(wanted("Opaque", true));
         assert!(!wanted("Opaque", false));
-        for t in ["kubernetes.io/ssh-auth", "kubernetes.io/service-account-token", "kubernetes.io/tls", "kubernetes.io/basic-auth"] {
+        for t in [
+            "kubernetes.io/ssh-auth",
+            "kubernetes.io/service-account-token",
+            "kubernetes.io/tls",
+            "kubernetes.io/basic-auth",
+        ] {
             assert!(!wanted(t, true), "{t}");
         }
     }

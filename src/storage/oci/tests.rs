@@ -15,7 +15,10 @@ fn test_shared() -> Shared {
     // A client that is never used: no call in these tests reaches it.
     let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
     let client = kube::Client::try_from(config).unwrap();
-    Shared { registries: Registries::new(None, Default::default(), None), secrets: Secrets::new(client, Default::default()) }
+    Shared {
+        registries: Registries::new(None, Default::default(), None),
+        secrets: Secrets::new(client, Default::default()),
+    }
 }
 
 #[tokio::test]
