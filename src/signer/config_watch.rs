@@ -52,6 +52,8 @@ pub struct ConfigWatch {
     pub metrics: Arc<Metrics>,
     pub probes: Arc<Probes>,
     pub tx: watch::Sender<Current>,
+    /// Set once the first listing of chains-config was handled (found or not).
+    pub listed: Arc<tokio::sync::Notify>,
 }
 
 impl ConfigWatch {
@@ -71,9 +73,14 @@ impl ConfigWatch {
                     listed = true;
                     self.apply(&cm, &mut reported, &mut announced).await;
                 }
-                Ok(Event::InitDone) if !listed => self.missing(&mut reported).await,
+                Ok(Event::InitDone) => {
+                    if !listed {
+                        self.missing(&mut reported).await;
+                    }
+                    // notify_one keeps the permit, so a waiter that comes later still wakes.
+                    self.listed.notify_one();
+                }
                 Ok(Event::Delete(_)) => self.missing(&mut reported).await,
-                Ok(Event::InitDone) => {}
                 Err(e) => warn!(error = %e, "watching chains-config"),
             }
         }

@@ -239,7 +239,10 @@ impl Signer {
                 }
             }
         }
+        let config_listed = Arc::new(tokio::sync::Notify::new());
+        let mut have_config_watch = false;
         if let Some(tx) = self.pipeline_tx.lock().take() {
+            have_config_watch = true;
             let watch = config_watch::ConfigWatch {
                 client: client.clone(),
                 namespace: opts.system_namespace.clone(),
@@ -248,6 +251,7 @@ impl Signer {
                 metrics: self.metrics.clone(),
                 probes: self.probes.clone(),
                 tx,
+                listed: config_listed.clone(),
             };
             tasks.spawn(watch.run());
         }
@@ -264,6 +268,11 @@ impl Signer {
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..count {
             workers.spawn(self.clone().worker());
+        }
+        // Runs are watched once the config is known, so a run's first look
+        // (verify-before-skip, above all) is made under it.
+        if have_config_watch {
+            config_listed.notified().await;
         }
         let namespaces: Vec<Option<String>> =
             if opts.namespaces.is_empty() { vec![None] } else { opts.namespaces.iter().cloned().map(Some).collect() };
