@@ -108,8 +108,8 @@ struct Planned {
 
 /// The fault schedule of one seed: the three outages in random order, one
 /// in each third of 15-90 % of the burst (so they never overlap), 3-5 s
-/// each; the kills anywhere in 5-95 % of it, at least 1 s apart.
-fn schedule(rng: &mut StdRng, burst: Duration, kills: usize) -> Vec<Planned> {
+/// each (or `outage_secs`); the kills anywhere in 5-95 % of it, at least 1 s apart.
+fn schedule(rng: &mut StdRng, burst: Duration, kills: usize, outage_secs: Option<f64>) -> Vec<Planned> {
     let b = burst.as_secs_f64();
     let mut outages = [Fault::ApiServer, Fault::Registry, Fault::Rekor];
     outages.shuffle(rng);
@@ -117,7 +117,7 @@ fn schedule(rng: &mut StdRng, burst: Duration, kills: usize) -> Vec<Planned> {
     let slot = (hi - lo) / 3.0;
     let mut plan = Vec::new();
     for (k, fault) in outages.into_iter().enumerate() {
-        let down = rng.random_range(3.0..=5.0);
+        let down = outage_secs.unwrap_or_else(|| rng.random_range(3.0..=5.0));
         // The API server's own restart takes a few seconds more than `down`.
         let room = (slot - down - 4.0).max(0.0);
         let at = lo + k as f64 * slot + rng.random_range(0.0..=room);
@@ -527,7 +527,8 @@ async fn main() {
     let wall = Instant::now();
 
     let mut rng = StdRng::seed_from_u64(seed);
-    let plan = schedule(&mut rng, burst, kills);
+    let outage_secs = std::env::var("CHAOS_OUTAGE_SECS").ok().and_then(|v| v.parse().ok());
+    let plan = schedule(&mut rng, burst, kills, outage_secs);
     println!(
         "chaos: N={n} TaskRuns over {:.0} s, one image each; in-toto + ECDSA P-256; oci storage (.sig and .att); \
          transparency on (Rekor v1 at {rekor_url}); signer with leader election, --lease-duration=3s, {} workers",
@@ -576,7 +577,9 @@ async fn main() {
         format!("--signing-secrets-dir={}", keys.display()),
     ];
     let supervisor = Arc::new(Mutex::new(Supervisor {
-        bin: PathBuf::from(env!("CARGO_BIN_EXE_tekton-chains-operator")),
+        bin: std::env::var_os("CHAOS_SIGNER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tekton-chains-operator"))),
         kubeconfig: kubeconfig.clone(),
         args,
         log_dir: dirs.log.clone(),
