@@ -3,18 +3,28 @@ SHELL := /bin/bash
 BIN := tekton-chains-operator
 CRD_COPIES := crds/crds.yaml config/crd/crds.yaml helm/tekton-chains-operator/files/crds.yaml
 
-.PHONY: all build test test-unit test-integration test-run image bundle lint crds cluster-up cluster-down run run-down tools bench chaos
+.PHONY: all build test test-unit test-fuzz-smoke test-integration test-run fuzz image bundle lint crds cluster-up cluster-down run run-down tools bench chaos
 
 all: build
 
 build:
 	cargo build --release
 
-## Unit tests, integration tests against real components, then the `make run` smoke test.
-test: test-unit test-integration test-run
+## Unit tests, a 10 s run of each fuzz target, integration tests against real components,
+## then the `make run` smoke test.
+test: test-unit test-fuzz-smoke test-integration test-run
 
 test-unit:
 	cargo test --lib --bins
+
+## Fuzzes each target in fuzz/ (cargo-fuzz, nightly) for FUZZ_SECONDS (600); FUZZ_TARGETS,
+## FUZZ_JOBS, FUZZ_VECTORS; prints execs, crashes and corpus size; fails on a crash.
+fuzz:
+	bash hack/fuzz.sh
+
+## Every fuzz target for 10 s (part of `make test`).
+test-fuzz-smoke:
+	FUZZ_SECONDS=10 bash hack/fuzz.sh
 
 test-integration: tools
 	bash hack/test-integration.sh

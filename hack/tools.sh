@@ -16,6 +16,7 @@
 #                             packages (glibc, libgcc, CA certificates) for the image
 #   hack/tools.sh mariadb  -> prints the root of MariaDB unpacked from Debian
 #                             (usr/sbin/mariadbd, usr/bin/mariadb, libraries)
+#   hack/tools.sh cargo-fuzz -> prints the path of cargo-fuzz (from crates.io)
 #
 # KUBEBUILDER_ASSETS (a folder with kube-apiserver and etcd) skips the build.
 set -euo pipefail
@@ -28,6 +29,7 @@ REKOR_VERSION="${REKOR_VERSION:-v1.5.4}"
 TRILLIAN_VERSION="${TRILLIAN_VERSION:-v1.7.3}"
 CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
 HELM_VERSION="${HELM_VERSION:-v3.19.0}"
+CARGO_FUZZ_VERSION="${CARGO_FUZZ_VERSION:-0.13.2}"
 # The newest operator-sdk the module proxy serves here; its golang.org/x/tools
 # is too old for current Go, so a newer one is required in the wrapper.
 OPERATOR_SDK_VERSION="${OPERATOR_SDK_VERSION:-v1.34.1}"
@@ -282,6 +284,24 @@ ensure_helm() {
   echo "$out"
 }
 
+# cargo-fuzz, cargo-installed from crates.io (CARGO_FUZZ_BIN, or a
+# cargo-fuzz on PATH, skips the build). It drives `cargo +nightly fuzz`.
+ensure_cargo_fuzz() {
+  if [ -n "${CARGO_FUZZ_BIN:-}" ]; then echo "$CARGO_FUZZ_BIN"; return; fi
+  if command -v cargo-fuzz >/dev/null 2>&1; then command -v cargo-fuzz; return; fi
+  local root="$CACHE/cargo-fuzz-$CARGO_FUZZ_VERSION"
+  if [ ! -x "$root/bin/cargo-fuzz" ]; then
+    log "cargo-fuzz $CARGO_FUZZ_VERSION: building from crates.io (first time only, a few minutes)"
+    rm -rf "$root.tmp"
+    nice -n 10 cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --root "$root.tmp" >&2
+    rm -rf "$root"
+    mv "$root.tmp" "$root"
+  else
+    log "cargo-fuzz $CARGO_FUZZ_VERSION: cached in $root"
+  fi
+  echo "$root/bin/cargo-fuzz"
+}
+
 # kubectl: the system one, else built like kube-apiserver (same version).
 ensure_kubectl() {
   if command -v kubectl >/dev/null 2>&1; then command -v kubectl; return; fi
@@ -305,5 +325,6 @@ case "${1:-}" in
   helm) ensure_helm ;;
   image-base) ensure_image_base ;;
   operator-sdk) ensure_operator_sdk ;;
-  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk" >&2; exit 2 ;;
+  cargo-fuzz) ensure_cargo_fuzz ;;
+  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk|cargo-fuzz" >&2; exit 2 ;;
 esac

@@ -113,7 +113,8 @@ fn another_signers_layers_and_fields_are_kept_and_ours_is_added_once() {
 #[test]
 fn a_manifest_that_is_not_an_image_manifest_is_refused_not_a_panic() {
     let l = Layer::signature(&signed(None, false));
-    for junk in [json!([]), json!(1), json!("x"), json!(null), json!(true)] {
+    // 777777 and 521: the two crashes `make fuzz` (layout_merge) found in c1f2914.
+    for junk in [json!([]), json!(1), json!(777777), json!(521), json!("x"), json!(null), json!(true)] {
         assert_eq!(merge(Some(&junk), &l), Err(LayoutError::NotAnObject), "{junk}");
     }
     for junk in [
