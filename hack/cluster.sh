@@ -2,7 +2,8 @@
 # A local control plane for tests and people: real etcd + kube-apiserver on
 # loopback, no kubelet. Binaries come from hack/tools.sh (or KUBEBUILDER_ASSETS).
 #
-#   hack/cluster.sh up   [DIR]   start (idempotent), write DIR/kubeconfig
+#   hack/cluster.sh up   [DIR]   start (idempotent), write DIR/kubeconfig; the
+#                                requests of ServiceAccounts go to DIR/audit.log
 #   hack/cluster.sh down [DIR]   stop and remove state
 #   hack/cluster.sh env  [DIR]   print `export KUBECONFIG=...`
 #   hack/cluster.sh restart-apiserver [DIR]   stop kube-apiserver and start it
@@ -77,6 +78,9 @@ start_apiserver() {
     --service-account-key-file "$dir/pki/sa.pub" --service-account-signing-key-file "$dir/pki/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 --authorization-mode RBAC --allow-privileged=true \
     --disable-admission-plugins ServiceAccount \
+    --enable-admission-plugins OwnerReferencesPermissionEnforcement \
+    --audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$dir/audit.log" \
+    --audit-log-maxsize 100000 --audit-log-maxbackup 0 \
     --cert-dir "$dir/pki" \
     >>"$log_file" 2>&1 &
   echo $! >"$dir/kube-apiserver.pid"
@@ -127,7 +131,19 @@ up() {
   certs
   local etcd_port peer_port api_port
   etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port)
-  rm -rf "$dir/etcd-data"
+  rm -rf "$dir/etcd-data" "$dir/audit.log"
+  # ServiceAccounts' requests (the operator's and the signers' identities in
+  # the tests) at Metadata level: who, verb, object, the authorizer's
+  # decision. Nothing else is logged, so it stays cheap. tests/rbac_audit.rs reads it.
+  cat >"$dir/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+EOF
   log "starting etcd on 127.0.0.1:$etcd_port"
   "$bin/etcd" --data-dir "$dir/etcd-data" --unsafe-no-fsync \
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \

@@ -4,9 +4,8 @@
 mod support;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::ResourceExt;
 use kube::discovery::Discovery;
-use kube::{Client, Config, ResourceExt};
 use serde::Deserialize;
 use serde_json::json;
 use support::{Env, eventually, unique_ns};
@@ -80,10 +79,7 @@ async fn config_manifests_apply_and_grant_the_operator_enough() {
 
     // Run the operator as its ServiceAccount: the API server refuses any
     // object (or any RBAC grant) the ClusterRole does not cover.
-    let kc = Kubeconfig::read_from(&env.kubeconfig).unwrap();
-    let mut config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
-    config.auth_info.impersonate = Some("system:serviceaccount:tekton-chains-operator:tekton-chains-operator".into());
-    let as_operator = Client::try_from(config).unwrap();
+    let as_operator = env.token_client("tekton-chains-operator", "tekton-chains-operator").await;
     let opts = Options { signer_image: "img".into(), default_namespace: "openshift-pipelines".into() };
     let ctx = std::sync::Arc::new(Context::new(as_operator.clone(), &opts));
     let task = tokio::spawn(operator::run_with(as_operator, ctx));
@@ -123,10 +119,7 @@ async fn the_signer_works_with_the_rbac_the_operator_grants() {
     .await;
     drop(op);
 
-    let kc = Kubeconfig::read_from(&env.kubeconfig).unwrap();
-    let mut config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
-    config.auth_info.impersonate = Some(format!("system:serviceaccount:{ns}:tekton-chains-controller"));
-    let as_signer = Client::try_from(config).unwrap();
+    let as_signer = env.token_client(&ns, "tekton-chains-controller").await;
     let keys = std::env::temp_dir().join(unique_ns("sa-keys"));
     std::fs::create_dir_all(&keys).unwrap();
     let g = tekton_chains_operator::signing::generate_cosign_key_pair().unwrap();

@@ -75,7 +75,7 @@ async fn taskrun_image_is_signed_and_attested_next_to_it_and_appends_never_repla
     let (ok, out) = cosign(&other, &["sign", "--yes", "--tlog-upload=false", "--key", "cosign.key", &by_digest], &[]);
     assert!(ok, "{out}");
 
-    let s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     build_taskrun(&env, &ns, "build-1", "default", &format!("{image}:v1"), &digest).await;
     assert_eq!(signed(&env, &ns, "TaskRun", "build-1").await, "true");
 
@@ -125,7 +125,7 @@ async fn pipelinerun_attestation_reaches_the_registry() {
     let repo = format!("team/{}", unique_ns("pr"));
     let digest = regs.push_image(&regs.open, &repo).await;
     let image = format!("{}/{repo}", regs.open);
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
 
     // Two child TaskRuns (no images of their own), then the PipelineRun that reports the image.
     let trs = runs_api(&env, &ns, "TaskRun");
@@ -171,7 +171,7 @@ async fn storage_oci_repository_sends_both_tags_elsewhere() {
     let repo = format!("team/{}", unique_ns("app"));
     let digest = regs.push_image(&regs.open, &repo).await;
     let image = format!("{}/{repo}", regs.open);
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     build_taskrun(&env, &ns, "build", "default", &image, &digest).await;
     assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
     let by_digest = format!("{image}@{digest}");
@@ -196,7 +196,7 @@ async fn credentials_come_from_the_service_account_and_a_refused_one_is_skipped(
     service_account(&env, &ns, "builder", &["readonly"], &["push"]).await;
     let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
     opts.registry_ca_file = Some(regs.ca.clone());
-    let _s = start_signer(env.client.clone(), opts).await;
+    let _s = start_signer(env.signer_client(&ns).await, opts).await;
     build_taskrun(&env, &ns, "build", "builder", &image, &digest).await;
     assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
     let docker = regs.docker_config();
@@ -245,6 +245,7 @@ async fn wrong_credentials_fail_the_run_with_an_event_and_never_leak() {
     docker_secret(&env, &ns, "bad", regs.dockerconfigjson(&regs.user, secret_pw)).await;
     service_account(&env, &ns, "default", &[], &["bad"]).await;
     let log = tmpdir("signer-log").join("signer.log");
+    let signer = env.signer_identity(&ns).await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_tekton-chains-operator"))
         .args(["signer", "--namespace", &ns, "--system-namespace", &ns, "--leader-election=false"])
         .args(["--retry-backoff", "100ms", "--metrics-addr", "127.0.0.1:0", "--probes-addr", "127.0.0.1:0"])
@@ -252,7 +253,7 @@ async fn wrong_credentials_fail_the_run_with_an_event_and_never_leak() {
         .arg(&keys)
         .arg("--registry-ca-file")
         .arg(&regs.ca)
-        .env("KUBECONFIG", &env.kubeconfig)
+        .env("KUBECONFIG", &signer.kubeconfig)
         .env("RUST_LOG", "trace")
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::options().append(true).open(&log).unwrap())
@@ -302,7 +303,7 @@ async fn insecure_applies_to_the_configured_repository_only() {
     service_account(&env, &ns, "default", &[], &["push"]).await;
     let repo = format!("team/{}", unique_ns("app"));
     let digest = regs.push_image(&regs.open, &repo).await;
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     build_taskrun(&env, &ns, "build", "default", &format!("{}/{repo}", regs.open), &digest).await;
     assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
     let sig = regs.manifest(&regs.auth, &sigs_repo, &format!("{}.sig", digest.replace(':', "-"))).await;
@@ -314,7 +315,7 @@ async fn insecure_applies_to_the_configured_repository_only() {
     service_account(&env, &ns2, "default", &[], &["push"]).await;
     let repo2 = format!("team/{}", unique_ns("private"));
     let digest2 = regs.push_image(&regs.auth, &repo2).await;
-    let _s2 = start_signer(env.client.clone(), signer_options(&ns2, &keys, vec![ns2.clone()])).await;
+    let _s2 = start_signer(env.signer_client(&ns2).await, signer_options(&ns2, &keys, vec![ns2.clone()])).await;
     build_taskrun(&env, &ns2, "build", "default", &format!("{}/{repo2}", regs.auth), &digest2).await;
     assert_eq!(signed(&env, &ns2, "TaskRun", "build").await, "failed");
     let events: Api<Event> = Api::namespaced(env.client.clone(), &ns2);

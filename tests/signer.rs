@@ -92,7 +92,7 @@ async fn tekton_format_with_a_cosign_key_verifies_with_cosign_verify_blob() {
         ],
     )
     .await;
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let uid = finished_taskrun(&env, &ns, "build-push-run", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "build-push-run", "true").await;
 
@@ -128,7 +128,7 @@ async fn in_toto_with_a_cosign_key_verifies_with_cosign_verify_blob_attestation(
         ],
     )
     .await;
-    let s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let uid = finished_taskrun(&env, &ns, "kaniko-run", image_results(), json!({ "tekton.dev/task": "kaniko" })).await;
     let a = wait_signed(&env, &ns, "TaskRun", "kaniko-run", "true").await;
 
@@ -207,7 +207,7 @@ async fn x509_ecdsa_and_ed25519_keys_verify_with_openssl() {
             &[("artifacts.taskrun.format", "in-toto"), ("artifacts.oci.storage", "")],
         )
         .await;
-        let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+        let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
         let uid = finished_taskrun(&env, &ns, "build", image_results(), json!({})).await;
         let a = wait_signed(&env, &ns, "TaskRun", "build", "true").await;
         let envelope: Value =
@@ -243,7 +243,7 @@ async fn without_a_key_runs_end_failed_with_retries_and_an_event_never_signed() 
     let env = Env::new().await;
     let empty = tmpdir("nokey");
     let ns = namespace_with_config(&env, "nokey", &[("artifacts.oci.storage", "")]).await;
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &empty, vec![ns.clone()])).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &empty, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "orphan", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "orphan", "failed").await;
     assert_eq!(a["chains.tekton.dev/retries"], "3");
@@ -262,7 +262,7 @@ async fn malformed_results_still_sign_with_a_warning_event() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
     let ns = namespace_with_config(&env, "badres", &[("artifacts.oci.storage", "tekton")]).await;
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let results = json!([
         { "name": "IMAGE_URL", "type": "string", "value": "registry.example/team/app" },
         { "name": "IMAGE_DIGEST", "type": "string", "value": "sha256:not-a-digest" },
@@ -303,7 +303,7 @@ async fn slsa_v2alpha4_pipelinerun_with_deep_inspection_takes_both_childrens_sub
         ],
     )
     .await;
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
 
     // The PipelineRun is created and finished first: it must wait for its children.
     let prs = runs_api(&env, &ns, "PipelineRun");
@@ -368,7 +368,7 @@ async fn finalizer_guards_unsigned_runs_and_never_blocks_deletion() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
     let ns = namespace_with_config(&env, "fin", &[("artifacts.oci.storage", "")]).await;
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let api = runs_api(&env, &ns, "TaskRun");
     let has_finalizer =
         |o: &DynamicObject| o.metadata.finalizers.iter().flatten().any(|f| f == "chains.tekton.dev/taskrun");
@@ -400,7 +400,7 @@ async fn config_changes_apply_without_restart_and_bad_config_keeps_the_last_good
     let ns =
         namespace_with_config(&env, "reload", &[("artifacts.oci.storage", ""), ("artifacts.taskrun.format", "tekton")])
             .await;
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let uid = finished_taskrun(&env, &ns, "first", json!([]), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "first", "true").await;
     assert!(
@@ -449,7 +449,7 @@ async fn signer_restart_while_100_runs_finish_signs_each_exactly_once() {
         }
     });
 
-    let first = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let first = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let creating = {
         let env_client = env.client.clone();
         let ns = ns.clone();
@@ -462,7 +462,7 @@ async fn signer_restart_while_100_runs_finish_signs_each_exactly_once() {
     };
     eventually("a third of the runs signed", || async { (count_signed(&api).await >= 30).then_some(()) }).await;
     drop(first);
-    let _second = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _second = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     creating.await.unwrap();
     eventually("all 100 runs signed", || async { (count_signed(&api).await == 100).then_some(()) }).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -499,8 +499,8 @@ async fn with_two_replicas_only_the_lease_holder_signs() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
     let ns = namespace_with_config(&env, "lease", &[("artifacts.oci.storage", "")]).await;
-    let a = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
-    let b = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let a = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let b = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let api = runs_api(&env, &ns, "TaskRun");
     for i in 0..10 {
         create_finished(&api, &ns, &format!("r{i}")).await;
@@ -524,7 +524,7 @@ async fn a_key_added_while_retrying_is_picked_up_without_restart() {
     let ns = namespace_with_config(&env, "latekey", &[("artifacts.oci.storage", "")]).await;
     let mut opts = signer_options(&ns, &dir, vec![ns.clone()]);
     opts.retry_backoff = Duration::from_millis(1500);
-    let _s = start_signer(env.client.clone(), opts).await;
+    let _s = start_signer(env.signer_client(&ns).await, opts).await;
     finished_taskrun(&env, &ns, "early", json!([]), json!({})).await;
     let api = runs_api(&env, &ns, "TaskRun");
     eventually("first failed attempt counted", || async {
@@ -558,6 +558,7 @@ async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fiel
     let (keys, _) = openssl_key("ecdsa");
     let ns = namespace_with_config(&env, "binary", &[("artifacts.oci.storage", "")]).await;
     let (probes, metrics) = (free_port(), free_port());
+    let signer = env.signer_identity(&ns).await;
     let log = std::env::temp_dir().join(format!("{ns}.log"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_tekton-chains-operator"))
         .args(["--log-format", "json", "signer", "--namespace", &ns, "--system-namespace", &ns])
@@ -565,7 +566,7 @@ async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fiel
         .arg(&keys)
         .arg(format!("--probes-addr=127.0.0.1:{probes}"))
         .arg(format!("--metrics-addr=127.0.0.1:{metrics}"))
-        .env("KUBECONFIG", &env.kubeconfig)
+        .env("KUBECONFIG", &signer.kubeconfig)
         .stdout(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
@@ -603,7 +604,7 @@ async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
     let (keys, _) = openssl_key("ecdsa");
     // `gcs`, which this release cannot write, for images.
     let ns = namespace_with_config(&env, "nogcs", &[("artifacts.oci.storage", "gcs")]).await;
-    let s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "pushes-image", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "pushes-image", "failed").await;
     assert!(!a.keys().any(|k| k.starts_with("chains.tekton.dev/signature-")));

@@ -101,7 +101,7 @@ async fn a_key_removed_mid_stream_is_never_used_again_and_a_new_key_signs_at_onc
     let old = SigningKey::from_pkcs8_pem(&old_pem, "x509.pem").unwrap();
     let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
     opts.key_refresh = Duration::from_secs(3600); // signing itself must notice
-    let _s = start_signer(env.client.clone(), opts).await;
+    let _s = start_signer(env.signer_client(&ns).await, opts).await;
     let api = runs_api(&env, &ns, "TaskRun");
 
     for i in 0..5 {
@@ -146,7 +146,7 @@ async fn a_key_replaced_by_one_that_cannot_be_loaded_is_not_replaced_by_the_old_
     assert!(out.unwrap().status.success());
     std::fs::remove_file(keys.join("cosign.pub")).unwrap();
     put(&keys, "cosign.password", b"pw-1");
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let api = runs_api(&env, &ns, "TaskRun");
     create_finished(&api, &ns, "good").await;
     assert_eq!(settled(&api, "good").await["chains.tekton.dev/signed"], "true");
@@ -182,7 +182,7 @@ async fn a_signer_dropped_mid_backlog_makes_no_further_writes() {
     .await;
     let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
     opts.threads_per_controller = 2;
-    let s = start_signer(env.client.clone(), opts).await;
+    let s = start_signer(env.signer_client(&ns).await, opts).await;
     eventually("the signer is under way", || async {
         let signed =
             s.signer.metrics.render().lines().find_map(|l| {

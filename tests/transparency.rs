@@ -58,7 +58,7 @@ async fn logging_signer(
     let mut config = config.to_vec();
     config.push(("transparency.url", rekor.url.as_str()));
     let ns = namespace_with_config(env, prefix, &config).await;
-    let signer = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let signer = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     (ns, keys, signer)
 }
 
@@ -98,7 +98,7 @@ async fn seed_004_through_the_operator_lands_in_rekor_and_verifies_online() {
     .await;
     let keys = cosign_keys(&support::cosign().unwrap());
     let runs_ns = support::create_namespace(&env, "seed4-runs").await;
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![runs_ns.clone()])).await;
+    let _s = start_signer(env.token_client(&ns, support::SIGNER_SERVICE_ACCOUNT).await, signer_options(&ns, &keys, vec![runs_ns.clone()])).await;
     let (image, digest, by_digest) = pushed_image("seed4").await;
     build_taskrun(&env, &runs_ns, "build-sign-image", "default", &format!("{image}:v1"), &digest).await;
     assert_eq!(signed(&env, &runs_ns, "TaskRun", "build-sign-image").await, "true");
@@ -268,7 +268,7 @@ async fn a_signer_stopped_between_upload_and_patch_never_logs_twice() {
     assert!(!a.contains_key("chains.tekton.dev/signed"), "{a:?}");
     drop(first);
 
-    let _second = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _second = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
     logged_index(&rekor, &env, &ns, "TaskRun", "build").await;
     assert_eq!(tree_size(&rekor).await, before + 2, "one entry per artifact");
@@ -310,7 +310,7 @@ async fn identical_attestations_of_concurrent_runs_share_one_entry() {
         finished_taskrun(&env, &ns, name, json!({}), json!([])).await;
     }
     let before = tree_size(&rekor).await;
-    let s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let mut indexes = Vec::new();
     for name in &names {
         assert_eq!(signed(&env, &ns, "TaskRun", name).await, "true");
@@ -378,7 +378,7 @@ async fn an_unreachable_log_never_marks_a_run_signed() {
         ("transparency.url", url.as_str()),
     ];
     let ns = namespace_with_config(&env, "nolog", &config).await;
-    let _s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let api = runs_api(&env, &ns, "TaskRun");
     finished_taskrun(&env, &ns, "r", json!({}), json!([])).await;
     assert_eq!(signed(&env, &ns, "TaskRun", "r").await, "failed");

@@ -1,5 +1,10 @@
 //! Test environment: a real API server (TEST_KUBECONFIG, or one started by
 //! hack/cluster.sh), the CRDs, and the operator running in-process.
+//!
+//! The operator and the signers run as their own ServiceAccounts, with
+//! tokens from the TokenRequest API (not as the admin, not impersonated):
+//! the API server authorizes, and audits, each of their requests under the
+//! ServiceAccount's own name (tests/rbac_audit.rs reads that audit log).
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -17,6 +22,7 @@ use tekton_chains_operator::operator::{self, Context, Options};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub mod hostile;
+pub mod rbac;
 pub mod registry;
 pub mod rekor;
 pub mod runs;
@@ -26,11 +32,29 @@ static SERIAL: Mutex<()> = Mutex::const_new(());
 
 /// One test's view of the cluster; holds the lock until dropped.
 pub struct Env {
+    /// The admin: for setup (creating runs, finishing them as Tekton would, ...).
     pub client: Client,
     /// The kubeconfig the client was built from.
     pub kubeconfig: PathBuf,
+    /// The operator's ServiceAccount (config/rbac), with a token of its own.
+    pub operator: Client,
     _serial: MutexGuard<'static, ()>,
 }
+
+/// A ServiceAccount's identity: a client and a kubeconfig (for binaries) with its token.
+pub struct Identity {
+    pub client: Client,
+    pub kubeconfig: PathBuf,
+}
+
+/// Namespace, ServiceAccount and bindings of the operator (config/rbac).
+pub const OPERATOR_NAMESPACE: &str = "tekton-chains-operator";
+pub const OPERATOR_SERVICE_ACCOUNT: &str = "tekton-chains-operator";
+/// The signer's ServiceAccount name (the installed one, and the tests' own).
+pub const SIGNER_SERVICE_ACCOUNT: &str = tekton_chains_operator::tekton::objects::SERVICE_ACCOUNT;
+/// The tests' copy of the signer's ClusterRole (the installed one's name is
+/// the operator's to manage).
+const TEST_SIGNER_CLUSTER_ROLE: &str = "test-tekton-chains-signer";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -61,10 +85,64 @@ impl Env {
         let kc = Kubeconfig::read_from(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
         let client = Client::try_from(config).unwrap();
-        let env = Env { client, kubeconfig: path, _serial: serial };
+        install_operator_rbac(&client).await;
+        let operator = token_identity(&client, &path, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT).await.client;
+        let env = Env { client, kubeconfig: path, operator, _serial: serial };
         env.install_crds().await;
         env.reset().await;
         env
+    }
+
+    /// A client and kubeconfig with a token of ServiceAccount `ns/sa` (which must exist).
+    pub async fn token_identity(&self, ns: &str, sa: &str) -> Identity {
+        token_identity(&self.client, &self.kubeconfig, ns, sa).await
+    }
+
+    /// A client with a token of ServiceAccount `ns/sa` (which must exist).
+    pub async fn token_client(&self, ns: &str, sa: &str) -> Client {
+        self.token_identity(ns, sa).await.client
+    }
+
+    /// A signer's own identity with system namespace `ns`, as the operator
+    /// would install it: ServiceAccount `tekton-chains-controller` in `ns`,
+    /// the signer's ClusterRole (a test copy, bound for this namespace) and
+    /// its Role in `ns`, with the rules of src/operator/desired/rbac.rs.
+    pub async fn signer_identity(&self, ns: &str) -> Identity {
+        let (cluster_rules, ns_rules) = rbac::signer_rules();
+        let role_name = tekton_chains_operator::tekton::objects::ROLE;
+        let subjects = json!([{ "kind": "ServiceAccount", "name": SIGNER_SERVICE_ACCOUNT, "namespace": ns }]);
+        let binding = |kind: &str, name: &str, ns: Option<&str>, role_kind: &str, role: &str| {
+            let mut v = json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": { "name": name },
+                                "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role },
+                                "subjects": subjects });
+            if let Some(ns) = ns {
+                v["metadata"]["namespace"] = json!(ns);
+            }
+            v
+        };
+        let objects = [
+            json!({ "apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": { "name": SIGNER_SERVICE_ACCOUNT, "namespace": ns } }),
+            rbac::role("ClusterRole", TEST_SIGNER_CLUSTER_ROLE, None, cluster_rules),
+            binding(
+                "ClusterRoleBinding",
+                &format!("{TEST_SIGNER_CLUSTER_ROLE}-{ns}"),
+                None,
+                "ClusterRole",
+                TEST_SIGNER_CLUSTER_ROLE,
+            ),
+            rbac::role("Role", role_name, Some(ns), ns_rules),
+            binding("RoleBinding", role_name, Some(ns), "Role", role_name),
+        ];
+        for obj in objects {
+            apply(&self.client, &obj).await;
+        }
+        self.token_identity(ns, SIGNER_SERVICE_ACCOUNT).await
+    }
+
+    /// A client of [`Env::signer_identity`].
+    pub async fn signer_client(&self, ns: &str) -> Client {
+        self.signer_identity(ns).await.client
     }
 
     async fn install_crds(&self) {
@@ -102,14 +180,20 @@ impl Env {
         .await;
     }
 
-    /// Starts the operator loop in this process; it stops when the handle drops.
+    /// Starts the operator loop in this process, as the operator's
+    /// ServiceAccount; it stops when the handle drops.
     pub fn start_operator(&self) -> Operator {
+        self.start_operator_with(self.operator.clone())
+    }
+
+    /// Starts the operator loop in this process with `client`.
+    pub fn start_operator_with(&self, client: Client) -> Operator {
         let opts = Options {
             signer_image: "registry.local/chains:test".into(),
             default_namespace: "openshift-pipelines".into(),
         };
-        let ctx = Arc::new(Context::new(self.client.clone(), &opts));
-        let task = tokio::spawn(operator::run_with(self.client.clone(), ctx.clone()));
+        let ctx = Arc::new(Context::new(client.clone(), &opts));
+        let task = tokio::spawn(operator::run_with(client, ctx.clone()));
         Operator { ctx, task }
     }
 
@@ -138,6 +222,68 @@ impl Drop for Operator {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Server-side applies an object (as the admin, field manager `tests`).
+async fn apply(client: &Client, obj: &serde_json::Value) {
+    let obj: kube::api::DynamicObject = serde_json::from_value(obj.clone()).unwrap();
+    let types = obj.types.clone().expect("apiVersion and kind");
+    let gvk = kube::core::GroupVersionKind::try_from(&types).unwrap();
+    let plural = format!("{}s", gvk.kind.to_lowercase());
+    let ar = kube::core::ApiResource::from_gvk_with_plural(&gvk, &plural);
+    let api: Api<kube::api::DynamicObject> = match obj.metadata.namespace.as_deref() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    api.patch(&obj.name_any(), &PatchParams::apply("tests").force(), &Patch::Apply(&obj))
+        .await
+        .unwrap_or_else(|e| panic!("applying {} {}: {e}", gvk.kind, obj.name_any()));
+}
+
+/// The operator's namespace, ServiceAccount, ClusterRole and binding, from
+/// the repository's manifests (config/manager/namespace, config/rbac).
+async fn install_operator_rbac(client: &Client) {
+    for text in [
+        include_str!("../../config/manager/namespace/namespace.yaml"),
+        include_str!("../../config/rbac/service_account.yaml"),
+        include_str!("../../config/rbac/cluster_role.yaml"),
+        include_str!("../../config/rbac/cluster_role_binding.yaml"),
+    ] {
+        apply(client, &serde_yaml::from_str(text).unwrap()).await;
+    }
+}
+
+/// A token of ServiceAccount `ns/sa` from the TokenRequest API, as a client
+/// and as a kubeconfig file (the admin's cluster, the ServiceAccount as user).
+async fn token_identity(admin: &Client, kubeconfig: &std::path::Path, ns: &str, sa: &str) -> Identity {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    let request = TokenRequest {
+        spec: TokenRequestSpec { audiences: vec![], expiration_seconds: Some(3600), ..Default::default() },
+        ..Default::default()
+    };
+    let api: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(admin.clone(), ns);
+    let token = api
+        .create_token_request(sa, &Default::default(), &request)
+        .await
+        .unwrap_or_else(|e| panic!("TokenRequest for ServiceAccount {ns}/{sa}: {e}"))
+        .status
+        .expect("a TokenRequest status")
+        .token;
+    let mut kc: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(kubeconfig).unwrap()).expect("the kubeconfig parses");
+    let context = kc["current-context"].as_str().unwrap_or_default().to_string();
+    let user = kc["contexts"]
+        .as_sequence()
+        .and_then(|cs| cs.iter().find(|c| c["name"].as_str() == Some(context.as_str())))
+        .and_then(|c| c["context"]["user"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    kc["users"] = serde_yaml::from_str(&format!("[{{ name: {user:?}, user: {{ token: {token:?} }} }}]")).unwrap();
+    let path = std::env::temp_dir().join(format!("kubeconfig-{}-{sa}-{}", ns, unique_ns("t")));
+    std::fs::write(&path, serde_yaml::to_string(&kc).unwrap()).unwrap();
+    let parsed = Kubeconfig::read_from(&path).unwrap();
+    let config = Config::from_custom_kubeconfig(parsed, &KubeConfigOptions::default()).await.unwrap();
+    Identity { client: Client::try_from(config).unwrap(), kubeconfig: path }
 }
 
 /// A namespace name unique to this test run.
@@ -260,7 +406,8 @@ impl Drop for RunningSigner {
     }
 }
 
-/// Starts the signing loop in this process with `client` (which may impersonate).
+/// Starts the signing loop in this process with `client` (a signer's identity:
+/// [`Env::signer_client`], or a restricted one under another name).
 pub async fn start_signer(client: Client, opts: tekton_chains_operator::signer::Options) -> RunningSigner {
     let signer = tekton_chains_operator::signer::Signer::new(client.clone(), &opts).await;
     let s = signer.clone();

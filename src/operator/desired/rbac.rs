@@ -7,26 +7,42 @@ use serde_json::{Value, json};
 
 use super::{DesiredObject, Mode, Ownership, api_resource, core, metadata, names, object};
 
-/// Cluster-wide rules the signer needs: read and annotate runs (and their
-/// finalizers), read pods, service accounts and pull secrets for registry
-/// credentials, and record events.
+/// Cluster-wide rules of the signer (ClusterRole `tekton-chains-controller-cluster-access`):
+/// exactly the calls it makes, in any namespace runs may be in. `run` mode
+/// (both loops in one process) makes the same calls with the operator's
+/// ClusterRole, which holds all of these (config/rbac/cluster_role.yaml).
+/// tests/rbac_audit.rs checks every rule against the API server's audit log.
 pub fn cluster_rules() -> Value {
     json!([
+        // Watches runs (all namespaces or `--namespace` ones), GETs a queued
+        // run whose object the queue did not keep and a PipelineRun's child
+        // TaskRuns, and patches its annotations and its finalizer (a merge
+        // patch of the run's own metadata.finalizers: no `finalizers`
+        // subresource).
         { "apiGroups": ["tekton.dev"], "resources": ["taskruns", "pipelineruns"],
           "verbs": ["get", "list", "watch", "patch"] },
-        { "apiGroups": ["tekton.dev"], "resources": ["taskruns/finalizers", "pipelineruns/finalizers"],
-          "verbs": ["update", "patch"] },
-        { "apiGroups": [""], "resources": ["pods", "serviceaccounts", "secrets"], "verbs": ["get"] },
-        { "apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"] },
+        // Registry credentials: the run's ServiceAccount, then each Secret it
+        // names (its type first, read as a Table: also a `get`).
+        { "apiGroups": [""], "resources": ["serviceaccounts", "secrets"], "verbs": ["get"] },
+        // Events on runs and chains-config (kube-runtime's Recorder writes
+        // events.k8s.io/v1: `create`, and `patch` when an Event repeats).
+        { "apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"] },
     ])
 }
 
-/// Rules in the install namespace: leader-election leases and its ConfigMaps.
+/// Rules in the install namespace (Role `tekton-chains-leader-election`).
 pub fn namespace_rules() -> Value {
     json!([
-        { "apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-          "verbs": ["get", "list", "watch", "create", "update", "patch"] },
-        { "apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"] },
+        // Leader election (kube-lease-manager): creates the Lease when it is
+        // absent (a POST, which resourceNames cannot restrict), then reads
+        // and patches only it.
+        { "apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"] },
+        { "apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [names::LEASE],
+          "verbs": ["get", "patch"] },
+        // chains-config, listed and watched with a metadata.name field
+        // selector (authorized against resourceNames).
+        { "apiGroups": [""], "resources": ["configmaps"], "resourceNames": [names::CHAINS_CONFIG],
+          "verbs": ["list", "watch"] },
     ])
 }
 
