@@ -9,6 +9,8 @@
 #   FUZZ_VECTORS=dir   seed files (default: ../shared/reference/vectors beside the repo)
 #   FUZZ_SANITIZER=none  or address (cargo fuzz build -s)
 #   FUZZ_ARGS="..."    more libFuzzer flags
+#   FUZZ_NICE=0        nice level of the fuzzing processes
+# The table's cpu-s column is each target's user + system CPU seconds (/usr/bin/time).
 #
 # Corpora: fuzz/corpus/<target>/; crash, timeout and oom inputs:
 # fuzz/artifacts/<target>/; logs: fuzz/target/logs/<target>.log (all ignored by git).
@@ -98,22 +100,27 @@ seed_corpora
 logs=fuzz/target/logs
 mkdir -p "$logs"
 
-# run_one TARGET: fuzzes it and writes "target execs crashes corpus rc" to $logs/TARGET.result.
+# cpu_seconds FILE: user + system seconds /usr/bin/time wrote there ("?" without it).
+cpu_seconds() { awk '/^cpu / {printf "%.0f", $2 + $3; found=1} END {if (!found) printf "?"}' "$1" 2>/dev/null || echo "?"; }
+
+# run_one TARGET: fuzzes it and writes "target execs crashes corpus rc cpu" to $logs/TARGET.result.
 run_one() {
   local t=$1 art="fuzz/artifacts/$1" stamp="$logs/$1.stamp"
   mkdir -p "$art" "fuzz/corpus/$t"
   touch "$stamp"
   log "$t: fuzzing for $FUZZ_SECONDS s (log: $logs/$t.log)"
-  local rc=0
+  local rc=0 timer=()
+  [ -x /usr/bin/time ] && timer=(/usr/bin/time -f 'cpu %U %S' -o "$logs/$t.cpu")
+  rm -f "$logs/$t.cpu"
   # shellcheck disable=SC2086
-  "$bindir/$t" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+  nice -n "${FUZZ_NICE:-0}" "${timer[@]}" "$bindir/$t" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$art/" $FUZZ_ARGS "fuzz/corpus/$t" >"$logs/$t.log" 2>&1 || rc=$?
   local execs crashes corpus
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -1)
   [ -n "$execs" ] || execs=$(grep -oE '^#[0-9]+' "$logs/$t.log" | tail -1 | tr -d '#')
   crashes=$(find "$art" -maxdepth 1 -newer "$stamp" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) | wc -l)
   corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
-  echo "$t ${execs:-?} $crashes $corpus $rc" >"$logs/$t.result"
+  echo "$t ${execs:-?} $crashes $corpus $rc $(cpu_seconds "$logs/$t.cpu")" >"$logs/$t.result"
   log "$t: done (exit $rc, $crashes crash(es))"
 }
 
@@ -125,11 +132,11 @@ done
 wait || true
 
 echo
-printf '%-14s %12s %8s %8s\n' target execs crashes corpus
+printf '%-14s %12s %8s %8s %8s\n' target execs crashes corpus cpu-s
 failed=()
 for t in $targets; do
-  read -r _ execs crashes corpus rc <"$logs/$t.result"
-  printf '%-14s %12s %8s %8s\n' "$t" "$execs" "$crashes" "$corpus"
+  read -r _ execs crashes corpus rc cpu <"$logs/$t.result"
+  printf '%-14s %12s %8s %8s %8s\n' "$t" "$execs" "$crashes" "$corpus" "$cpu"
   if [ "$crashes" -gt 0 ] || [ "$rc" -ne 0 ]; then failed+=("$t"); fi
 done
 [ ${#failed[@]} -eq 0 ] && { echo "fuzz: no crash in ${FUZZ_SECONDS} s per target"; exit 0; }

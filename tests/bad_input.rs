@@ -104,7 +104,7 @@ const GOOD: &[(&str, &str)] = &[("artifacts.taskrun.format", "in-toto"), ("artif
 async fn bad_chains_config_values_are_refused_whole_with_an_event_naming_the_key() {
     let env = Env::new().await;
     let ns = namespace_with_config(&env, "badcfg", GOOD).await;
-    let signer = start_signer(env.client.clone(), fast(&ns, &x509_keys())).await;
+    let signer = start_signer(env.signer_client(&ns).await, fast(&ns, &x509_keys())).await;
     eventually("the good config loaded", || async { signer.signer.probes.ready().ok() }).await;
     let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), &ns);
     let bad: &[(&str, &str)] = &[
@@ -206,7 +206,7 @@ async fn an_invalid_or_missing_config_at_start_fails_closed_until_fixed() {
     let ns =
         namespace_with_config(&env, "closed", &[("transparency.enabled", "perhaps"), ("artifacts.oci.storage", "")])
             .await;
-    let signer = start_signer(env.client.clone(), fast(&ns, &x509_keys())).await;
+    let signer = start_signer(env.signer_client(&ns).await, fast(&ns, &x509_keys())).await;
     event_with(
         &env,
         &ns,
@@ -251,7 +251,7 @@ async fn an_invalid_or_missing_config_at_start_fails_closed_until_fixed() {
 
     // A missing config at start.
     let ns2 = support::create_namespace(&env, "noconfig").await;
-    let s2 = start_signer(env.client.clone(), fast(&ns2, &x509_keys())).await;
+    let s2 = start_signer(env.signer_client(&ns2).await, fast(&ns2, &x509_keys())).await;
     event_with(&env, &ns2, Some("chains-config"), "ConfigMissing", &[&ns2, "does not exist"]).await;
     assert!(s2.signer.probes.ready().unwrap_err().contains("does not exist"));
     healthy(&signer);
@@ -318,7 +318,7 @@ async fn bad_tektonchain_fields_are_refused_naming_the_field() {
 async fn malformed_results_are_named_and_skipped_and_too_many_images_fail() {
     let env = Env::new().await;
     let ns = namespace_with_config(&env, "badres", &[("artifacts.taskrun.format", "in-toto")]).await;
-    let signer = start_signer(env.client.clone(), fast(&ns, &x509_keys())).await;
+    let signer = start_signer(env.signer_client(&ns).await, fast(&ns, &x509_keys())).await;
     let r = |name: &str, value: Value| json!({ "name": name, "value": value });
     let digest = format!("sha256:{HEX}");
     let cases: Vec<(&str, Value, &str)> = vec![
@@ -407,7 +407,7 @@ async fn broken_keys_fail_runs_with_an_event_naming_the_file() {
     let mut names = Vec::new();
     for (name, files, _) in &cases {
         let ns = namespace_with_config(&env, name, &[("artifacts.oci.storage", "")]).await;
-        signers.push(start_signer(env.client.clone(), fast(&ns, &key_dir(files))).await);
+        signers.push(start_signer(env.signer_client(&ns).await, fast(&ns, &key_dir(files))).await);
         taskrun(&env, &ns, "run", json!([])).await;
         names.push(ns);
     }
@@ -445,7 +445,7 @@ async fn hostile_registries_never_crash_hang_or_sign() {
         ("artifacts.oci.storage", "oci"),
     ];
     let ns = namespace_with_config(&env, "hostilereg", config).await;
-    let signer = start_signer(env.client.clone(), fast(&ns, &x509_keys())).await;
+    let signer = start_signer(env.signer_client(&ns).await, fast(&ns, &x509_keys())).await;
     let v2_ok = |s: &Seen| s.path == "/v2/";
     let mut cases: Vec<(&str, Hostile, String, &str)> = Vec::new();
     let mut add =
@@ -667,7 +667,7 @@ async fn hostile_transparency_logs_are_never_trusted() {
             ("transparency.url", url.as_str()),
         ];
         let ns = namespace_with_config(&env, name, &config).await;
-        let signer = start_signer(env.client.clone(), fast(&ns, &x509_keys())).await;
+        let signer = start_signer(env.signer_client(&ns).await, fast(&ns, &x509_keys())).await;
         taskrun(&env, &ns, "run", json!([])).await;
         running.push((name, part, server, ns, signer));
     }

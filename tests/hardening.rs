@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use serde_json::{Value, json};
 use support::registry::registries;
 use support::rekor::rekor;
@@ -120,7 +118,7 @@ async fn a_run_edited_while_it_is_signed_is_logged_and_pushed_once() {
         ("transparency.url", rekor.url.as_str()),
     ];
     let ns = namespace_with_config(&env, "edited", &config).await;
-    let s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let api = runs_api(&env, &ns, "TaskRun");
     let mut conflicts = 0;
     // Edits must land while the signer works; a few tries make that sure.
@@ -154,14 +152,6 @@ async fn a_run_edited_while_it_is_signed_is_logged_and_pushed_once() {
         }
     }
     assert!(conflicts > 0, "no edit landed while signing: the test proved nothing");
-}
-
-/// A client acting as ServiceAccount `sa` of `ns`.
-async fn impersonating(env: &Env, ns: &str, sa: &str) -> Client {
-    let kc = Kubeconfig::read_from(&env.kubeconfig).unwrap();
-    let mut config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
-    config.auth_info.impersonate = Some(format!("system:serviceaccount:{ns}:{sa}"));
-    Client::try_from(config).unwrap()
 }
 
 /// Creates `objects` (namespaced, any kind) as the admin.
@@ -216,7 +206,7 @@ async fn a_signer_that_cannot_patch_stops_after_bounded_attempts_without_more_up
     let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
     opts.leader_election = false;
     let before = rekor.tree_size().await;
-    let s = start_signer(impersonating(&env, &ns, "cannot-patch").await, opts).await;
+    let s = start_signer(env.token_client(&ns, "cannot-patch").await, opts).await;
     finished(&env, &ns, "unwritable", json!({}), json!([])).await;
     let note = eventually("the give-up Event", || async {
         notes(&env, &ns, "unwritable").await.into_iter().find(|n| n.contains("could not be written"))
@@ -259,7 +249,7 @@ async fn a_planted_signed_mark_is_caught_when_verify_before_skip_is_on() {
         ("signers.verify-before-skip", "true"),
     ];
     let ns = namespace_with_config(&env, "forged", &verify).await;
-    let s = start_signer(env.client.clone(), signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     let planted = json!({ "chains.tekton.dev/signed": "true", "chains.tekton.dev/signature-taskrun-x": "Zm9yZ2Vk" });
     finished(&env, &ns, "planted", planted.clone(), json!([])).await;
     let n = eventually("SignatureNotVerified Event", || async {
@@ -331,7 +321,7 @@ async fn a_planted_signed_mark_is_caught_when_verify_before_skip_is_on() {
 
     // Off (the default): the mark is trusted.
     let ns2 = namespace_with_config(&env, "trusting", &[("artifacts.oci.storage", "")]).await;
-    let _s2 = start_signer(env.client.clone(), signer_options(&ns2, &keys, vec![ns2.clone()])).await;
+    let _s2 = start_signer(env.signer_client(&ns2).await, signer_options(&ns2, &keys, vec![ns2.clone()])).await;
     finished(&env, &ns2, "planted", planted, json!([])).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let run = runs_api(&env, &ns2, "TaskRun").get("planted").await.unwrap();
@@ -346,7 +336,7 @@ async fn a_hostile_retry_count_does_not_overflow() {
     let env = Env::new().await;
     let ns = namespace_with_config(&env, "retries", &[("artifacts.oci.storage", "")]).await;
     let empty = support::tmpdir("no-key");
-    let s = start_signer(env.client.clone(), signer_options(&ns, &empty, vec![ns.clone()])).await;
+    let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &empty, vec![ns.clone()])).await;
     finished(&env, &ns, "max", json!({ "chains.tekton.dev/retries": "4294967295" }), json!([])).await;
     assert_eq!(signed(&env, &ns, "TaskRun", "max").await, "failed");
     let run = runs_api(&env, &ns, "TaskRun").get("max").await.unwrap();

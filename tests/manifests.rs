@@ -3,8 +3,8 @@
 
 mod support;
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::ResourceExt;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::Discovery;
 use serde::Deserialize;
 use serde_json::json;

@@ -249,10 +249,16 @@ fn the_suite_used_every_granted_rule_and_was_denied_nothing() {
         let rules = if r.role == Role::Operator { &operator_grants } else { &signer_grants };
         r.needs(&owned).first().is_some_and(|n| rules.iter().any(|g| g.covers(n)))
     };
-    let other: BTreeSet<String> =
-        requests.iter().filter(|r| !r.denied() && !held(r)).map(|r| format!("  {} {} {}", r.role.pattern(), r.verb, r.uri)).collect();
+    let other: BTreeSet<String> = requests
+        .iter()
+        .filter(|r| !r.denied() && !held(r))
+        .map(|r| format!("  {} {} {}", r.role.pattern(), r.verb, r.uri))
+        .collect();
     if !other.is_empty() {
-        println!("\nallowed by other roles than the checked ones:\n{}", other.into_iter().collect::<Vec<_>>().join("\n"));
+        println!(
+            "\nallowed by other roles than the checked ones:\n{}",
+            other.into_iter().collect::<Vec<_>>().join("\n")
+        );
     }
 
     let mut problems = Vec::new();

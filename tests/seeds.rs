@@ -55,7 +55,11 @@ async fn seed_000_tekton_format_signature_verifies_with_cosign_and_the_k8s_key()
     for (k, v) in secret.data.unwrap() {
         std::fs::write(mount.join(k), v.0).unwrap();
     }
-    let signer = support::start_signer(env.token_client(&ns, support::SIGNER_SERVICE_ACCOUNT).await, support::signer_options(&ns, &mount, vec![])).await;
+    let signer = support::start_signer(
+        env.token_client(&ns, support::SIGNER_SERVICE_ACCOUNT).await,
+        support::signer_options(&ns, &mount, vec![]),
+    )
+    .await;
 
     // oc create -f task-output-image.yaml, then the Pipelines controller finishes it.
     let run_ns = support::create_namespace(&env, "builds").await;

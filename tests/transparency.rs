@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Event};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use serde_json::{Value, json};
 use support::registry::registries;
 use support::rekor::{Rekor, rekor};
@@ -98,7 +96,11 @@ async fn seed_004_through_the_operator_lands_in_rekor_and_verifies_online() {
     .await;
     let keys = cosign_keys(&support::cosign().unwrap());
     let runs_ns = support::create_namespace(&env, "seed4-runs").await;
-    let _s = start_signer(env.token_client(&ns, support::SIGNER_SERVICE_ACCOUNT).await, signer_options(&ns, &keys, vec![runs_ns.clone()])).await;
+    let _s = start_signer(
+        env.token_client(&ns, support::SIGNER_SERVICE_ACCOUNT).await,
+        signer_options(&ns, &keys, vec![runs_ns.clone()]),
+    )
+    .await;
     let (image, digest, by_digest) = pushed_image("seed4").await;
     build_taskrun(&env, &runs_ns, "build-sign-image", "default", &format!("{image}:v1"), &digest).await;
     assert_eq!(signed(&env, &runs_ns, "TaskRun", "build-sign-image").await, "true");
@@ -193,14 +195,6 @@ async fn tekton_storage_signatures_verify_blob_online() {
     assert!(ok && out.contains("Verified OK"), "{out}");
 }
 
-/// A client acting as ServiceAccount `sa` of `ns`.
-async fn as_service_account(env: &Env, ns: &str, sa: &str) -> Client {
-    let kc = Kubeconfig::read_from(&env.kubeconfig).unwrap();
-    let mut config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
-    config.auth_info.impersonate = Some(format!("system:serviceaccount:{ns}:{sa}"));
-    Client::try_from(config).unwrap()
-}
-
 /// A ServiceAccount that may read runs, config and credentials and record
 /// Events, but not patch runs: a signer that uploads and then cannot save.
 async fn read_only_signer_account(env: &Env, ns: &str) {
@@ -258,7 +252,7 @@ async fn a_signer_stopped_between_upload_and_patch_never_logs_twice() {
     let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
     opts.leader_election = false;
     let before = tree_size(&rekor).await;
-    let first = start_signer(as_service_account(&env, &ns, "no-patch").await, opts).await;
+    let first = start_signer(env.token_client(&ns, "no-patch").await, opts).await;
     build_taskrun(&env, &ns, "build", "default", &format!("{image}:v1"), &digest).await;
     // Both artifacts (the image's signature, the run's attestation) are logged…
     eventually("both uploads in the log", || async { (tree_size(&rekor).await == before + 2).then_some(()) }).await;

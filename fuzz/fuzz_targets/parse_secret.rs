@@ -78,7 +78,11 @@ fuzz_target!(|input: Input| {
     let shown = format!("{creds:?}");
     for s in secrets.iter().filter(|s| !names.iter().any(|n| n.contains(s.as_str()))) {
         for p in &problems {
-            assert!(!p.contains(s.as_str()), "a credential in a problem: {p}");
+            // A name next to the fixed text can spell a credential across the
+            // seam (`…9c41e7` + ` of type`: the first crash this target found,
+            // a false alarm); only what is left once the names are cut out counts.
+            let rest = names.iter().fold(p.clone(), |p, n| if n.is_empty() { p } else { p.replace(n, "\u{1}") });
+            assert!(!rest.contains(s.as_str()), "a credential in a problem: {p}");
         }
         assert!(!shown.contains(s.as_str()), "a credential in Debug: {shown}");
     }

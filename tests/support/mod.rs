@@ -258,7 +258,7 @@ async fn install_operator_rbac(client: &Client) {
 async fn token_identity(admin: &Client, kubeconfig: &std::path::Path, ns: &str, sa: &str) -> Identity {
     use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
     let request = TokenRequest {
-        spec: TokenRequestSpec { audiences: vec![], expiration_seconds: Some(3600), ..Default::default() },
+        spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
         ..Default::default()
     };
     let api: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(admin.clone(), ns);
@@ -267,8 +267,8 @@ async fn token_identity(admin: &Client, kubeconfig: &std::path::Path, ns: &str, 
         .await
         .unwrap_or_else(|e| panic!("TokenRequest for ServiceAccount {ns}/{sa}: {e}"))
         .status
-        .expect("a TokenRequest status")
-        .token;
+        .and_then(|s| s.token)
+        .unwrap_or_else(|| panic!("TokenRequest for ServiceAccount {ns}/{sa}: no token in the status"));
     let mut kc: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(kubeconfig).unwrap()).expect("the kubeconfig parses");
     let context = kc["current-context"].as_str().unwrap_or_default().to_string();

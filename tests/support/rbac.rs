@@ -89,7 +89,12 @@ pub fn grants(rules: &Value) -> Vec<Grant> {
             for resource in strings(&rule["resources"]) {
                 for verb in strings(&rule["verbs"]) {
                     for name in &names {
-                        let g = Grant { group: group.clone(), resource: resource.clone(), verb: verb.clone(), name: name.clone() };
+                        let g = Grant {
+                            group: group.clone(),
+                            resource: resource.clone(),
+                            verb: verb.clone(),
+                            name: name.clone(),
+                        };
                         if !out.contains(&g) {
                             out.push(g);
                         }
