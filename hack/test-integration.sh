@@ -44,7 +44,7 @@ fi
 echo "[test-integration] Rekor: $(grep REKOR_URL "$TEST_REKOR_ENV")"
 echo "[test-integration] registries: $(grep -E 'REGISTRY_(OPEN|AUTH)=' "$TEST_REGISTRY_ENV" | tr '\n' ' ')"
 echo "[test-integration] API server: $(grep server: "$TEST_KUBECONFIG" | awk '{print $2}'), cosign: $COSIGN_BIN"
-cargo test --test '*'
+cargo test --no-fail-fast --test '*'
 # After everything else (it reads what the whole suite did); without
 # TEST_AUDIT_LOG (an external cluster) it says it is skipped.
 cargo test --test rbac_audit -- --ignored --nocapture

@@ -138,7 +138,7 @@ async fn helm_install_upgrade_uninstall_keep_the_signing_key() {
     // ClusterRoleBinding together with the TektonChain, so an operator with the
     // chart's ServiceAccount could no longer remove its finalizer (a known gap,
     // see the hardening issue's note).
-    let _op = env.start_operator();
+    let _op = env.start_operator_with(env.client.clone());
     let chains: Api<TektonChain> = Api::all(env.client.clone());
     eventually("TektonChain installed", || async {
         let s = chains.get("chain").await.ok()?.status?;

@@ -75,7 +75,12 @@ fuzz_target!(|input: Input| {
 
     // Only values we put in and that nothing else (secret or server name) holds.
     let names: Vec<&str> = input.entries.iter().map(|(s, _, _)| s.as_str()).chain([input.secret.as_str()]).collect();
-    let shown = format!("{creds:?}");
+    // Debug shows names (Secret, registry) escaped; cut those out like the raw ones.
+    let shown = names.iter().fold(format!("{creds:?}"), |d, n| {
+        let escaped = format!("{n:?}");
+        let escaped = escaped.trim_matches('"');
+        if escaped.is_empty() { d } else { d.replace(escaped, "\u{1}") }
+    });
     for s in secrets.iter().filter(|s| !names.iter().any(|n| n.contains(s.as_str()))) {
         for p in &problems {
             // A name next to the fixed text can spell a credential across the

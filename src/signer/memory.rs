@@ -41,6 +41,9 @@ pub struct RunState {
     pub gave_up: bool,
     /// The resourceVersion whose `signed=true` is known good.
     pub verified: Option<String>,
+    /// The resourceVersion whose `signed=true` was found bad (counted and
+    /// reported once, however often a retry sees it again).
+    pub flagged: Option<String>,
 }
 
 /// The bounded memory of runs, by uid.

@@ -130,7 +130,10 @@ pub async fn process(ctx: &Ctx, kind: RunKind, obj: &Value) -> Outcome {
                     return Outcome::Skipped;
                 }
                 Err(super::verify::Unverified::Wait(o)) => return o,
+                Err(super::verify::Unverified::Bad(_)) if state.flagged.as_deref() == resource_version(&run) => {}
                 Err(super::verify::Unverified::Bad(why)) => {
+                    let rv = resource_version(&run).map(str::to_string);
+                    ctx.memory.update(run.uid(), |s| s.flagged = rv);
                     ctx.metrics.for_kind(kind).unverified_signed.inc();
                     let note = format!("chains.tekton.dev/signed=true, but {why}; signing the run again");
                     warn!(
