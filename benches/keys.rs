@@ -14,7 +14,7 @@ use futures::{StreamExt, stream};
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::{SignerProcess, Table, apply_yaml, ar, client, namespace, workers};
+use support::{SignerProcess, Table, ar, bench_cluster, namespace, workers};
 
 fn n() -> usize {
     std::env::var("BENCH_KEY_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
@@ -60,10 +60,7 @@ fn cosign_keys() -> PathBuf {
 
 #[tokio::main]
 async fn main() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let kubeconfig = std::env::var("BENCH_KUBECONFIG").expect("BENCH_KUBECONFIG (make bench sets it)");
-    let client = client(&kubeconfig).await;
-    apply_yaml(&client, include_str!("../tests/fixtures/tekton-crds.yaml")).await;
+    let (kubeconfig, client) = bench_cluster().await;
     let this: PathBuf = env!("CARGO_BIN_EXE_tekton-chains-operator").into();
     let (x509, cosign) = (support::p256_keys("bench-key-x509"), cosign_keys());
     let case = |label: &str, bin: &PathBuf, keys: &PathBuf| Case {

@@ -33,7 +33,7 @@ use tekton_chains_operator::signer::pipeline::{Parts, Pipeline};
 use tekton_chains_operator::signing::KeyDir;
 use tekton_chains_operator::tekton::annotations::SIGNED;
 
-use support::{SignerProcess, apply_yaml, ar, client, namespace, workers};
+use support::{SignerProcess, ar, bench_cluster, namespace, workers};
 
 fn n() -> usize {
     std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
@@ -150,10 +150,7 @@ impl Figures {
 
 #[tokio::main]
 async fn main() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let kubeconfig = std::env::var("BENCH_KUBECONFIG").expect("BENCH_KUBECONFIG (make bench sets it)");
-    let client = client(&kubeconfig).await;
-    apply_yaml(&client, include_str!("../tests/fixtures/tekton-crds.yaml")).await;
+    let (kubeconfig, client) = bench_cluster().await;
     let n = n();
     let config = json!({ "artifacts.taskrun.format": "in-toto", "artifacts.taskrun.storage": "tekton", "artifacts.oci.storage": "" });
     let keys = support::p256_keys("bench-keys");

@@ -21,13 +21,6 @@ state_dir "${2:-${CLUSTER_DIR:-$here/.cluster}}"
 
 log() { echo "[cluster] $*" >&2; }
 
-stop_one() {
-  local p=$1
-  if alive "$p"; then kill "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
-  for _ in $(seq 50); do alive "$p" || break; sleep 0.1; done
-  if alive "$p"; then kill -9 "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
-  rm -f "$dir/$p.pid"
-}
 
 stop() {
   for p in kube-apiserver etcd; do

@@ -1,7 +1,8 @@
-# Shared by hack/cluster.sh and hack/registry.sh (sourced).
+# Shared by the hack/ scripts (sourced).
 #   state_dir DIR       -> sets $dir to DIR (created, absolute)
 #   free_port           -> a free loopback TCP port
 #   alive NAME          -> true when $dir/NAME.pid is a running process
+#   stop_one NAME [T]   -> SIGTERM it, wait up to T tenths of a second (50), then SIGKILL
 
 state_dir() {
   dir=${1}
@@ -12,6 +13,14 @@ state_dir() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 alive() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+
+stop_one() {
+  local p=$1 tenths=${2:-50}
+  if alive "$p"; then kill "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
+  for _ in $(seq "$tenths"); do alive "$p" || break; sleep 0.1; done
+  if alive "$p"; then kill -9 "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
+  rm -f "$dir/$p.pid"
+}
 
 # The image name and tag, in one place: tekton-chains-operator:v<Cargo.toml version>.
 # The chart's appVersion, the kustomize image tag and the operator's

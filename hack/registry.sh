@@ -38,6 +38,21 @@ stop() {
   done
 }
 
+# answering OPEN_HOST AUTH_HOST: waits up to 10 s until the open registry
+# answers /v2/ and the auth one asks for credentials (401); false when either
+# dies or the time runs out.
+answering() {
+  for _ in $(seq 100); do
+    if curl -sf "http://$1/v2/" >/dev/null 2>&1 &&
+      [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$dir/pki/ca.crt" "https://$2/v2/")" = 401 ]; then
+      return 0
+    fi
+    if ! alive open || ! alive auth; then return 1; fi
+    sleep 0.1
+  done
+  return 1
+}
+
 certs() {
   [ -f "$dir/pki/server.crt" ] && return
   mkdir -p "$dir/pki"
@@ -99,22 +114,17 @@ auth:
   htpasswd:
     realm: chains-test
     path: $dir/htpasswd"
-  for _ in $(seq 100); do
-    if curl -sf "http://127.0.0.1:$open_port/v2/" >/dev/null 2>&1 &&
-      [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$dir/pki/ca.crt" "https://127.0.0.1:$auth_port/v2/")" = 401 ]; then
-      cat >"$dir/env" <<ENV
+  if answering "127.0.0.1:$open_port" "127.0.0.1:$auth_port"; then
+    cat >"$dir/env" <<ENV
 REGISTRY_OPEN=127.0.0.1:$open_port
 REGISTRY_AUTH=127.0.0.1:$auth_port
 REGISTRY_CA=$dir/pki/ca.crt
 REGISTRY_USER=chains
 REGISTRY_PASSWORD=chains-test-pw
 ENV
-      log "ready: $(tr '\n' ' ' <"$dir/env")"
-      return
-    fi
-    if ! alive open || ! alive auth; then break; fi
-    sleep 0.1
-  done
+    log "ready: $(tr '\n' ' ' <"$dir/env")"
+    return
+  fi
   log "the registries did not start; logs: $dir/open.log $dir/auth.log"
   tail -5 "$dir/open.log" "$dir/auth.log" >&2 || true
   stop
@@ -135,18 +145,10 @@ start_again() {
       echo $! >"$dir/$r.pid"
     fi
   done
-  local open_host auth_host
-  open_host=$(sed -n 's/^REGISTRY_OPEN=//p' "$dir/env")
-  auth_host=$(sed -n 's/^REGISTRY_AUTH=//p' "$dir/env")
-  for _ in $(seq 100); do
-    if curl -sf "http://$open_host/v2/" >/dev/null 2>&1 &&
-      [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$dir/pki/ca.crt" "https://$auth_host/v2/")" = 401 ]; then
-      log "ready again: $(tr '\n' ' ' <"$dir/env")"
-      return
-    fi
-    if ! alive open || ! alive auth; then break; fi
-    sleep 0.1
-  done
+  if answering "$(sed -n 's/^REGISTRY_OPEN=//p' "$dir/env")" "$(sed -n 's/^REGISTRY_AUTH=//p' "$dir/env")"; then
+    log "ready again: $(tr '\n' ' ' <"$dir/env")"
+    return
+  fi
   log "the registries did not start again; logs: $dir/open.log $dir/auth.log"
   tail -5 "$dir/open.log" "$dir/auth.log" >&2 || true
   exit 1

@@ -24,15 +24,8 @@ log() { echo "[rekor] $*" >&2; }
 
 PROCS="rekor signer logserver mariadb"
 
-stop_one() {
-  local p=$1
-  if alive "$p"; then kill "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
-  for _ in $(seq 100); do alive "$p" || break; sleep 0.1; done
-  if alive "$p"; then kill -9 "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
-  rm -f "$dir/$p.pid"
-}
 
-stop() { for p in $PROCS; do stop_one "$p"; done; }
+stop() { for p in $PROCS; do stop_one "$p" 100; done; }
 
 # wait_for NAME CHECK...: polls CHECK for up to 60 s while NAME runs.
 wait_for() {
@@ -137,7 +130,7 @@ ENV
 case "$cmd" in
   up) up ;;
   down) stop; rm -rf "$dir" ;;
-  stop-server) stop_one rekor ;;
+  stop-server) stop_one rekor 100 ;;
   start-server)
     # shellcheck disable=SC1091
     . "$dir/ports"

@@ -432,6 +432,11 @@ fn manifest_path(s: &Seen) -> bool {
     s.path.contains("/manifests/")
 }
 
+/// A registry answering `reply` for every manifest and `{}` for anything else.
+async fn manifest_serves(reply: Reply) -> (Hostile, String) {
+    registry(move |s| if manifest_path(s) { reply.clone() } else { Reply::new(200, "{}") }).await
+}
+
 /// Hostile registries and token endpoints: junk manifests, oversized and
 /// dripping bodies, a 500 storm, wrong content types, garbage tokens, an
 /// upload sent elsewhere, a huge escaped error. The run is never signed; it
@@ -464,50 +469,23 @@ async fn hostile_registries_never_crash_hang_or_sign() {
     add(
         "index-manifest",
         "not an image manifest",
-        registry(move |s| {
-            if manifest_path(s) {
-                Reply::new(200, r#"{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#)
-            } else {
-                Reply::new(200, "{}")
-            }
-        })
-        .await,
+        manifest_serves(Reply::new(200, r#"{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#))
+            .await,
     );
     add(
         "huge-manifest",
         "larger than the 4194304-byte limit",
-        registry(move |s| {
-            if manifest_path(s) {
-                Reply::new(200, "").body(Body::Huge { byte: b'[', n: 6 << 20 })
-            } else {
-                Reply::new(200, "{}")
-            }
-        })
-        .await,
+        manifest_serves(Reply::new(200, "").body(Body::Huge { byte: b'[', n: 6 << 20 })).await,
     );
     add(
         "drip-manifest",
         "reading the answer",
-        registry(move |s| {
-            if manifest_path(s) {
-                Reply::new(200, "").body(Body::Drip { every: Duration::from_millis(300), n: 100 })
-            } else {
-                Reply::new(200, "{}")
-            }
-        })
-        .await,
+        manifest_serves(Reply::new(200, "").body(Body::Drip { every: Duration::from_millis(300), n: 100 })).await,
     );
     add(
         "html-manifest",
         "is not JSON",
-        registry(move |s| {
-            if manifest_path(s) {
-                Reply::new(200, "<html><body>login</body></html>").header("content-type", "text/html")
-            } else {
-                Reply::new(200, "{}")
-            }
-        })
-        .await,
+        manifest_serves(Reply::new(200, "<html><body>login</body></html>").header("content-type", "text/html")).await,
     );
     add(
         "storm-500",

@@ -154,23 +154,6 @@ async fn a_run_edited_while_it_is_signed_is_logged_and_pushed_once() {
     assert!(conflicts > 0, "no edit landed while signing: the test proved nothing");
 }
 
-/// Creates `objects` (namespaced, any kind) as the admin.
-async fn create_all(env: &Env, objects: &[Value]) {
-    for v in objects {
-        let (group, version) = match v["apiVersion"].as_str().unwrap().split_once('/') {
-            Some((g, ver)) => (g.to_string(), ver.to_string()),
-            None => (String::new(), v["apiVersion"].as_str().unwrap().to_string()),
-        };
-        let gvk = kube::api::GroupVersionKind::gvk(&group, &version, v["kind"].as_str().unwrap());
-        let api: Api<kube::api::DynamicObject> = Api::namespaced_with(
-            env.client.clone(),
-            v["metadata"]["namespace"].as_str().unwrap(),
-            &kube::api::ApiResource::from_gvk(&gvk),
-        );
-        api.create(&PostParams::default(), &serde_json::from_value(v.clone()).unwrap()).await.unwrap();
-    }
-}
-
 /// A signer that may read runs but not patch them (RBAC): the first
 /// attempt logs the run in Rekor; the next attempts reuse that result (no
 /// more requests to the log); after the cap it stops, with an Event saying
@@ -187,22 +170,20 @@ async fn a_signer_that_cannot_patch_stops_after_bounded_attempts_without_more_up
         ("transparency.url", rekor.url.as_str()),
     ];
     let ns = namespace_with_config(&env, "nopatch", &config).await;
-    create_all(
-        &env,
-        &[
-            json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "cannot-patch", "namespace": ns } }),
-            json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": { "name": "cannot-patch", "namespace": ns },
+    for obj in [
+        json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "cannot-patch", "namespace": ns } }),
+        json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": { "name": "cannot-patch", "namespace": ns },
                 "rules": [
                     { "apiGroups": ["tekton.dev"], "resources": ["taskruns", "pipelineruns"], "verbs": ["get", "list", "watch"] },
                     { "apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"] },
                     { "apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"] },
                 ] }),
-            json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": { "name": "cannot-patch", "namespace": ns },
+        json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": { "name": "cannot-patch", "namespace": ns },
                 "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cannot-patch" },
                 "subjects": [{ "kind": "ServiceAccount", "name": "cannot-patch", "namespace": ns }] }),
-        ],
-    )
-    .await;
+    ] {
+        support::apply(&env.client, &obj).await;
+    }
     let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
     opts.leader_election = false;
     let before = rekor.tree_size().await;

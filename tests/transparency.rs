@@ -6,7 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Event};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use support::registry::registries;
 use support::rekor::{Rekor, rekor};
@@ -198,22 +198,7 @@ async fn tekton_storage_signatures_verify_blob_online() {
 /// A ServiceAccount that may read runs, config and credentials and record
 /// Events, but not patch runs: a signer that uploads and then cannot save.
 async fn read_only_signer_account(env: &Env, ns: &str) {
-    let apply = |v: Value| {
-        let client = env.client.clone();
-        async move {
-            let obj: kube::api::DynamicObject = serde_json::from_value(v.clone()).unwrap();
-            let (group, version) = match v["apiVersion"].as_str().unwrap().split_once('/') {
-                Some((g, ver)) => (g.to_string(), ver.to_string()),
-                None => (String::new(), v["apiVersion"].as_str().unwrap().to_string()),
-            };
-            let kind = v["kind"].as_str().unwrap();
-            let gvk = kube::api::GroupVersionKind::gvk(&group, &version, kind);
-            let ar = kube::api::ApiResource::from_gvk(&gvk);
-            let api: Api<kube::api::DynamicObject> =
-                Api::namespaced_with(client, v["metadata"]["namespace"].as_str().unwrap(), &ar);
-            api.create(&PostParams::default(), &obj).await.unwrap();
-        }
-    };
+    let apply = |v: Value| async move { support::apply(&env.client, &v).await };
     apply(json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "no-patch", "namespace": ns } }))
         .await;
     apply(json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",

@@ -28,6 +28,16 @@ pub async fn client(path: &str) -> Client {
     Client::try_from(Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap()).unwrap()
 }
 
+/// A bench's start: one rustls provider, the cluster `make bench` started
+/// (BENCH_KUBECONFIG) and Tekton's CRDs on it. Returns the kubeconfig path and a client.
+pub async fn bench_cluster() -> (String, Client) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let kubeconfig = std::env::var("BENCH_KUBECONFIG").expect("BENCH_KUBECONFIG (make bench sets it)");
+    let client = client(&kubeconfig).await;
+    apply_yaml(&client, include_str!("../../tests/fixtures/tekton-crds.yaml")).await;
+    (kubeconfig, client)
+}
+
 /// Applies CRDs from a multi-document YAML.
 pub async fn apply_yaml(client: &Client, yaml: &str) {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

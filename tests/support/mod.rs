@@ -224,8 +224,8 @@ impl Drop for Operator {
     }
 }
 
-/// Server-side applies an object (as the admin, field manager `tests`).
-async fn apply(client: &Client, obj: &serde_json::Value) {
+/// Server-side applies an object (any kind; field manager `tests`) with `client`.
+pub async fn apply(client: &Client, obj: &serde_json::Value) {
     let obj: kube::api::DynamicObject = serde_json::from_value(obj.clone()).unwrap();
     let types = obj.types.clone().expect("apiVersion and kind");
     let gvk = kube::core::GroupVersionKind::try_from(&types).unwrap();
