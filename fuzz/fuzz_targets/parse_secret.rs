@@ -1,9 +1,9 @@
 //! `storage::oci::auth::parse_secret`: a Secret of any type whose docker
 //! config entries carry a known password, in the `auth` (base64
 //! `user:password`) or `username`/`password` form, written as JSON and
-//! possibly cut short or replaced by raw bytes. Property: no panic; no
-//! problem string contains the password or the `auth` value (a credential
-//! never reaches an error); the Debug of the credentials never shows it.
+//! possibly cut short or replaced by raw bytes. Property: no panic; the
+//! problems and the Debug of the credentials are the same whatever the
+//! passwords are (a credential never reaches an error or Debug).
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -17,6 +17,8 @@ use tekton_chains_operator::storage::oci::auth::parse_secret;
 
 /// Every password starts with this, so it can be looked for in the output.
 const PASSWORD: &str = "Pw-fuzz-9c41e7";
+/// The same length, for the second parse.
+const OTHER: &str = "Qz-test-37b5a0";
 const TYPES: &[&str] =
     &["kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg", "Opaque", "", "kubernetes.io/tls"];
 const KEYS: &[&str] = &[".dockerconfigjson", ".dockercfg", "config.json"];
@@ -45,21 +47,20 @@ struct Input {
     raw: Option<Vec<u8>>,
 }
 
-fuzz_target!(|input: Input| {
-    let mut secrets = Vec::new();
+/// The Secret's data with every password made from `marker` (and the
+/// entries' suffixes).
+fn data(input: &Input, marker: &str) -> BTreeMap<String, Vec<u8>> {
     let mut auths = serde_json::Map::new();
     for (server, form, suffix) in &input.entries {
-        let password = format!("{PASSWORD}{suffix}");
+        let password = format!("{marker}{suffix}");
         let entry = match form {
             Form::Auth { user, junk } => {
                 let auth = STANDARD.encode(format!("{user}:{password}"));
-                secrets.push(auth.clone());
                 json!({ "auth": if *junk { format!(" {auth}\n") } else { auth } })
             }
             Form::Fields { user } => json!({ "username": user, "password": password }),
             Form::Other(s) => Value::String(s.clone()),
         };
-        secrets.push(password);
         auths.insert(server.clone(), entry);
     }
     let doc = if input.wrapped { json!({ "auths": auths }) } else { Value::Object(auths) };
@@ -68,28 +69,18 @@ fuzz_target!(|input: Input| {
         bytes.truncate(cut as usize);
     }
     let key = KEYS[input.key as usize % KEYS.len()];
+    BTreeMap::from([(key.to_string(), bytes)])
+}
+
+fuzz_target!(|input: Input| {
     let type_ = TYPES[input.type_ as usize % TYPES.len()];
-    let data = BTreeMap::from([(key.to_string(), bytes)]);
-
-    let (creds, problems) = parse_secret(&input.secret, type_, &data);
-
-    // Only values we put in and that nothing else (secret or server name) holds.
-    let names: Vec<&str> = input.entries.iter().map(|(s, _, _)| s.as_str()).chain([input.secret.as_str()]).collect();
-    // Debug shows names (Secret, registry) escaped; cut those out like the raw ones.
-    let shown = names.iter().fold(format!("{creds:?}"), |d, n| {
-        let escaped = format!("{n:?}");
-        let escaped = escaped.trim_matches('"');
-        if escaped.is_empty() { d } else { d.replace(escaped, "\u{1}") }
-    });
-    for s in secrets.iter().filter(|s| !names.iter().any(|n| n.contains(s.as_str()))) {
-        for p in &problems {
-            // A name next to the fixed text can spell a credential across the
-            // seam (`…9c41e7` + ` of type`: the first crash this target found,
-            // a false alarm); only what is left once the names are cut out counts.
-            let rest = names.iter().fold(p.clone(), |p, n| if n.is_empty() { p } else { p.replace(n, "\u{1}") });
-            assert!(!rest.contains(s.as_str()), "a credential in a problem: {p}");
-        }
-        assert!(!shown.contains(s.as_str()), "a credential in Debug: {shown}");
-    }
-    assert!(!shown.contains(PASSWORD) || names.iter().any(|n| n.contains(PASSWORD)), "{shown}");
+    // The same Secret twice, only the passwords differ (same length, so every
+    // cut lands at the same place). Whatever reaches a problem or the Debug
+    // of the credentials from a password makes the two differ; names, however
+    // they are escaped, are the same in both. (Earlier checks that looked for
+    // the password text raised three false alarms on names that held it.)
+    let (creds, problems) = parse_secret(&input.secret, type_, &data(&input, PASSWORD));
+    let (other_creds, other_problems) = parse_secret(&input.secret, type_, &data(&input, OTHER));
+    assert_eq!(problems, other_problems, "a credential reaches a problem");
+    assert_eq!(format!("{creds:?}"), format!("{other_creds:?}"), "a credential reaches Debug");
 });
