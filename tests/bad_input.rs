@@ -246,8 +246,20 @@ async fn an_invalid_or_missing_config_at_start_fails_closed_until_fixed() {
     assert!(!run.metadata.annotations.unwrap_or_default().contains_key("chains.tekton.dev/signed"));
     let cm =
         json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": { "artifacts.oci.storage": "" } });
-    cms.create(&PostParams::default(), &serde_json::from_value(cm).unwrap()).await.unwrap();
+    cms.create(&PostParams::default(), &serde_json::from_value(cm.clone()).unwrap()).await.unwrap();
     assert_eq!(settled(&env, &ns, "no-config").await, "true");
+    // Deleted again: the same problem, counted on the same Event (a series of 2).
+    cms.delete("chains-config", &Default::default()).await.unwrap();
+    eventually("ConfigMissing counted twice", || async {
+        let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(env.client.clone(), &ns);
+        let list = api.list(&ListParams::default()).await.ok()?;
+        let missing =
+            list.items.into_iter().filter(|e| e.reason.as_deref() == Some("ConfigMissing")).collect::<Vec<_>>();
+        let [e] = missing.as_slice() else { return None };
+        (e.series.as_ref()?.count == 2).then_some(())
+    })
+    .await;
+    cms.create(&PostParams::default(), &serde_json::from_value(cm).unwrap()).await.unwrap();
 
     // A missing config at start.
     let ns2 = support::create_namespace(&env, "noconfig").await;

@@ -602,8 +602,9 @@ async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fiel
 async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
-    // `gcs`, which this release cannot write, for images.
-    let ns = namespace_with_config(&env, "nogcs", &[("artifacts.oci.storage", "gcs")]).await;
+    // `gcs` for images and `docdb` for PipelineRuns, which this release cannot write.
+    let config = [("artifacts.oci.storage", "gcs"), ("artifacts.pipelinerun.storage", "docdb")];
+    let ns = namespace_with_config(&env, "nogcs", &config).await;
     let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "pushes-image", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "pushes-image", "failed").await;
@@ -624,10 +625,12 @@ async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
     let note = failed.message.unwrap_or_default();
     assert!(note.contains(r#"storage backend "gcs" (artifacts.oci.storage) is not supported yet"#), "{note}");
     assert!(note.contains("retrying cannot help"), "{note}");
-    // Refused once when the config was loaded, on chains-config itself.
+    // Refused once when the config was loaded, on chains-config itself:
+    // one Event naming both keys.
     let refused = event("UnsupportedConfig").await;
     assert_eq!(refused.involved_object.name.as_deref(), Some("chains-config"));
-    assert!(refused.message.unwrap_or_default().contains("artifacts.oci.storage"));
+    let note = refused.message.unwrap_or_default();
+    assert!(note.contains("artifacts.oci.storage") && note.contains("artifacts.pipelinerun.storage"), "{note}");
     let m = s.signer.metrics.render();
     assert!(m.contains(r#"signing_failures_total{kind="taskrun",reason="unsupported"} 1"#), "{m}");
 }

@@ -119,8 +119,11 @@ impl ConfigWatch {
             return;
         }
         let refusals = self.tx.borrow().as_ref().map(|p| p.refusals()).unwrap_or_default();
-        for r in refusals {
-            let note = format!("{}; runs that need it end signed=failed", r.error());
+        // One Event for them all: the recorder would fold a second Event with
+        // this reason about this config version into the first, note and all.
+        if !refusals.is_empty() {
+            let each: Vec<String> = refusals.iter().map(|r| r.error().to_string()).collect();
+            let note = format!("{}; runs that need it end signed=failed", each.join("; "));
             events::publish(
                 &self.recorder,
                 &self.metrics,

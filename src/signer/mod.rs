@@ -5,6 +5,7 @@
 //! when the loop stops or loses the Lease.
 
 mod config_watch;
+mod deaths;
 mod dispatch;
 pub mod error;
 mod events;
@@ -16,7 +17,6 @@ pub mod queue;
 mod verify;
 pub mod worker;
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -132,10 +132,6 @@ pub struct Signer {
     /// How long one run's signing may take.
     job_deadline: Duration,
 }
-
-/// Worker deaths (outside a job) tolerated per minute before the signer
-/// reports itself broken on `/healthz`.
-const MAX_WORKER_RESTARTS: usize = 5;
 
 /// Runs the signing loop, with its HTTP endpoints, until the future is
 /// dropped or the Lease is lost. `extra` metrics (the operator's, in `run`
@@ -300,7 +296,7 @@ impl Signer {
             }
         };
         tokio::pin!(lost);
-        let mut deaths: VecDeque<Instant> = VecDeque::new();
+        let mut deaths = deaths::Deaths::default();
         loop {
             tokio::select! {
                 _ = &mut lost => {
@@ -316,12 +312,8 @@ impl Signer {
                     return Err(Error::Broken { reason: why });
                 }
                 Some(res) = workers.join_next() => {
-                    deaths.push_back(Instant::now());
-                    while deaths.front().is_some_and(|t| t.elapsed() > Duration::from_secs(60)) {
-                        deaths.pop_front();
-                    }
-                    if deaths.len() > MAX_WORKER_RESTARTS {
-                        let why = format!("signing workers keep dying ({} in a minute): {}", deaths.len(), describe_exit(res));
+                    if let Some(n) = deaths.record(Instant::now()) {
+                        let why = format!("signing workers keep dying ({n} in a minute): {}", describe_exit(res));
                         error!(reason = %why, "stopping");
                         self.probes.set_broken(why.clone());
                         return Err(Error::Broken { reason: why });
