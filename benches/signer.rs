@@ -29,8 +29,8 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tekton_chains_operator::config::ChainsConfig;
 use tekton_chains_operator::formats::{Run, RunKind};
+use tekton_chains_operator::seam::Env;
 use tekton_chains_operator::signer::pipeline::{Parts, Pipeline};
-use tekton_chains_operator::signing::KeyDir;
 use tekton_chains_operator::tekton::annotations::SIGNED;
 
 use support::{SignerProcess, ar, bench_cluster, namespace, workers};
@@ -192,7 +192,7 @@ async fn main() {
     let chains = ChainsConfig::parse(&serde_json::from_value(config.clone()).unwrap()).unwrap();
     let pipeline = Pipeline::build(
         Arc::new(chains),
-        &Parts { x509: Arc::new(KeyDir::open(&keys)), log: None, rekor: None, storage: Default::default() },
+        &Parts::prepare(&Env { signing_secrets_dir: keys.to_path_buf(), ..Env::default() }),
     );
     let mut bodies = Vec::with_capacity(n);
     for i in 0..n {

@@ -15,6 +15,8 @@ pub mod crd;
 pub mod formats;
 pub mod http;
 pub mod operator;
+pub mod remote;
+pub mod seam;
 pub mod signer;
 pub mod signing;
 pub mod storage;

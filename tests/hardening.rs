@@ -16,8 +16,9 @@ use support::registry::registries;
 use support::rekor::rekor;
 use support::runs::{build_taskrun, finished_status, signed};
 use support::{Env, cosign_keys, eventually, namespace_with_config, runs_api, signer_options, start_signer, unique_ns};
-use tekton_chains_operator::signing::{KeyDir, Signed};
-use tekton_chains_operator::transparency::{LogEntry, TransparencyError, TransparencyLog};
+use tekton_chains_operator::remote::RemoteError;
+use tekton_chains_operator::signing::Signed;
+use tekton_chains_operator::transparency::{LogEntry, TransparencyLog};
 
 async fn notes(env: &Env, ns: &str, name: &str) -> Vec<String> {
     let api: Api<Event> = Api::namespaced(env.client.clone(), ns);
@@ -42,7 +43,7 @@ struct Panicky;
 
 #[async_trait::async_trait]
 impl TransparencyLog for Panicky {
-    async fn upload(&self, signed: &Signed) -> Result<LogEntry, TransparencyError> {
+    async fn upload(&self, signed: &Signed) -> Result<LogEntry, RemoteError> {
         if String::from_utf8_lossy(&signed.payload).contains("PANIC-ME") {
             panic!("planted bug while logging {}", signed.key);
         }
@@ -71,14 +72,10 @@ async fn a_panic_in_one_job_fails_that_run_and_the_signer_goes_on() {
     // The same signer, with the panicking log in place of Rekor.
     let metrics = tekton_chains_operator::signer::metrics::Metrics::new();
     let mut parts = real.parts().clone();
-    parts.log = Some(std::sync::Arc::new(Panicky));
-    let signer = tekton_chains_operator::signer::Signer::with_parts(
-        env.client.clone(),
-        &opts,
-        parts,
-        std::sync::Arc::new(KeyDir::open(&keys)),
-        metrics,
-    );
+    let panicky: std::sync::Arc<dyn TransparencyLog> = std::sync::Arc::new(Panicky);
+    let fixed = tekton_chains_operator::seam::Fixed { name: "rekor", part: panicky };
+    parts.logs = std::sync::Arc::new(tekton_chains_operator::seam::Registry::of(vec![std::sync::Arc::new(fixed)]));
+    let signer = tekton_chains_operator::signer::Signer::with_parts(env.client.clone(), &opts, parts, metrics);
     drop(real);
     let s = signer.clone();
     let (client, o) = (env.client.clone(), opts.clone());

@@ -69,7 +69,8 @@ fuzz_target!(|data: &[u8]| {
         for config in &configs {
             statement_ok(&slsa02::statement(&run, config, &found, children), "slsa/v1");
             for format in ["slsa/v2alpha3", "slsa/v2alpha4"] {
-                statement_ok(&slsa1::statement(&run, config, &found, children, format), format);
+                let typed = tekton_chains_operator::config::Format::parse(format).expect("a format word");
+                statement_ok(&slsa1::statement(&run, config, &found, children, typed), format);
             }
         }
     }

@@ -4,7 +4,9 @@
 //! [`ConfigError`]s out. A bad value never yields a partial config.
 
 pub mod keys;
-mod parsed;
+pub(crate) mod parsed;
+pub(crate) mod reader;
+pub mod sections;
 pub mod values;
 
 use std::collections::BTreeMap;
@@ -12,7 +14,10 @@ use std::fmt;
 
 pub use keys::{KEYS, KeySpec, ValueKind};
 pub use parsed::{ArtifactConfig, ChainsConfig, Transparency};
-pub use values::{Artifact, Format, ImageFormat, LogEntryKind, SignerKind, StorageKind};
+pub use sections::{Deprecation, Hidden, KmsAuth, LogConfig, SigningIdentity, Storage};
+pub use values::{
+    Artifact, BuildType, Format, ImageFormat, LogEntryKind, OciEncoding, PubSubProvider, SignerKind, StorageKind,
+};
 
 /// One rejected key: names the key, the bad value and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,10 +64,20 @@ pub fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
     let Some(spec) = keys::spec(key) else {
         return Ok(());
     };
+    let kind = match spec.kind {
+        ValueKind::Alias(to) => keys::spec(to).map_or(ValueKind::Text, |s| s.kind),
+        kind => kind,
+    };
+    check(key, kind, value)
+}
+
+/// Checks `value` of `key` against `kind`.
+fn check(key: &str, kind: ValueKind, value: &str) -> Result<(), ConfigError> {
     let err = |allowed: String| ConfigError { key: key.to_string(), value: shown(key, value), allowed };
-    match spec.kind {
+    match kind {
         ValueKind::OneOf(words) => {
-            if !words.contains(&value) {
+            let deprecated = keys::DEPRECATED_SIGNER_WORDS.iter().any(|(w, _)| *w == value) && words == keys::SIGNERS;
+            if !words.contains(&value) && !deprecated {
                 return Err(err(quoted_list(words)));
             }
         }
@@ -98,7 +113,7 @@ pub fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
                 return Err(err(format!("a reference starting with {}", quoted_list(prefixes))));
             }
         }
-        ValueKind::Text | ValueKind::Secret => {}
+        ValueKind::List | ValueKind::Text | ValueKind::Secret | ValueKind::Alias(_) => {}
     }
     Ok(())
 }
@@ -116,17 +131,7 @@ pub fn shown_map(data: &BTreeMap<String, String>) -> BTreeMap<&str, String> {
 
 /// Validates a whole map; every bad key is reported, not just the first.
 pub fn validate(data: &BTreeMap<String, String>) -> Result<(), ConfigErrors> {
-    let mut errors: Vec<ConfigError> = data.iter().filter_map(|(k, v)| check_value(k, v).err()).collect();
-    // A log that is on needs somewhere to go.
-    let on = data.get("transparency.enabled").is_some_and(|v| v == "manual" || parse_bool(v) == Some(true));
-    if on && data.get("transparency.url").is_some_and(|u| u.is_empty()) {
-        errors.push(ConfigError {
-            key: "transparency.url".into(),
-            value: Some(String::new()),
-            allowed: "an absolute http:// or https:// URL of a Rekor v1 log (transparency.enabled is on)".into(),
-        });
-    }
-    if errors.is_empty() { Ok(()) } else { Err(ConfigErrors(errors)) }
+    ChainsConfig::parse(data).map(drop)
 }
 
 fn quoted_list(words: &[&str]) -> String {

@@ -108,6 +108,36 @@ word_enum! {
 }
 
 word_enum! {
+    /// How `oci` storage encodes attestations (`storage.oci.encoding-format`).
+    OciEncoding {
+        /// A DSSE envelope layer (cosign's `.att` layout).
+        Dsse = "dsse",
+        /// A Sigstore bundle (not built yet).
+        SigstoreBundle = "sigstore-bundle",
+    }
+}
+
+word_enum! {
+    /// The SLSA v1 `buildType` (`builddefinition.buildtype`).
+    BuildType {
+        /// Chains' generic build type.
+        Slsa = "https://tekton.dev/chains/v2/slsa",
+        /// With Tekton-specific fields (the run's own spec and status).
+        SlsaTekton = "https://tekton.dev/chains/v2/slsa-tekton",
+    }
+}
+
+word_enum! {
+    /// The Pub/Sub provider of the `kafka` backend (`storage.pubsub.provider`).
+    PubSubProvider {
+        /// Not set.
+        Unset = "",
+        InMemory = "inmemory",
+        Kafka = "kafka",
+    }
+}
+
+word_enum! {
     /// The three artifact types of `chains-config` (`artifacts.<type>.*`).
     Artifact {
         TaskRun = "taskrun",

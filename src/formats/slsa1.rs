@@ -8,14 +8,20 @@ use super::artifacts::{Artifacts, Subject, build_artifacts, detect};
 use super::materials::{self, Material};
 use super::run::{Run, RunKind};
 use super::statement;
-use crate::config::ChainsConfig;
+use crate::config::{BuildType, ChainsConfig, Format};
 
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
 pub const PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 
 /// Builds the statement; `children` are a PipelineRun's finished child TaskRuns.
-pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, children: &[Value], format: &str) -> Vec<u8> {
-    let v4 = format == "slsa/v2alpha4";
+pub fn statement(
+    run: &Run,
+    config: &ChainsConfig,
+    artifacts: &Artifacts,
+    children: &[Value],
+    format: Format,
+) -> Vec<u8> {
+    let v4 = format == Format::SlsaV2Alpha4;
     let executed: Vec<Run> = match run.kind {
         RunKind::TaskRun => Vec::new(),
         RunKind::PipelineRun => run.executed_tasks(children),
@@ -54,7 +60,7 @@ pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, childr
     if let Some(ff) = run.status()["provenance"]["featureFlags"].as_object() {
         internal["tekton-pipelines-feature-flags"] = Value::Object(ff.clone());
     }
-    if config.build_type.ends_with("slsa-tekton") {
+    if config.build_type == BuildType::SlsaTekton {
         let field = |f: &str| run.metadata_without_chains(f).map(Value::Object).unwrap_or(Value::Null);
         internal["labels"] = field("labels");
         internal["annotations"] = field("annotations");
@@ -68,7 +74,7 @@ pub fn statement(run: &Run, config: &ChainsConfig, artifacts: &Artifacts, childr
         metadata["finishedOn"] = json!(t);
     }
     let mut build_definition = json!({
-        "buildType": config.build_type,
+        "buildType": config.build_type.as_str(),
         "externalParameters": { "runSpec": run.spec() },
         "internalParameters": internal,
     });

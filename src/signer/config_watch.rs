@@ -28,12 +28,12 @@ pub type Current = Option<Arc<Pipeline>>;
 
 /// Builds the pipeline of `config` and logs what it refuses.
 pub fn build(config: ChainsConfig, parts: &Parts) -> Arc<Pipeline> {
-    if config.transparency != Transparency::Off && parts.log.is_none() && parts.rekor.is_none() {
+    if config.transparency != Transparency::Off && parts.logs.is_empty() {
         warn!(key = "transparency.enabled", "no transparency log client: signatures are stored but not logged");
     }
     let pipeline = Pipeline::build(Arc::new(config), parts);
     for r in pipeline.refusals() {
-        warn!(key = %r.key, value = %r.value, error = %r.error(), "runs that need this setting will end signed=failed");
+        warn!(key = %r.key, value = %r.value, error = %super::pipeline::refused(&r), "runs that need this setting will end signed=failed");
     }
     info!(
         taskrun_format = %pipeline.config.taskrun.format,
@@ -122,7 +122,7 @@ impl ConfigWatch {
         // One Event for them all: the recorder would fold a second Event with
         // this reason about this config version into the first, note and all.
         if !refusals.is_empty() {
-            let each: Vec<String> = refusals.iter().map(|r| r.error().to_string()).collect();
+            let each: Vec<String> = refusals.iter().map(|r| super::pipeline::refused(r).to_string()).collect();
             let note = format!("{}; runs that need it end signed=failed", each.join("; "));
             events::publish(
                 &self.recorder,

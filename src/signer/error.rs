@@ -2,10 +2,9 @@
 //! context (run, artifact, backend, key file), whether a retry can help,
 //! and a metric label.
 
-use crate::config::{Artifact, StorageKind};
-use crate::signing::KeyError;
-use crate::storage::StorageError;
-use crate::transparency::TransparencyError;
+use crate::config::Artifact;
+use crate::remote::RemoteError;
+use crate::signing::SignError;
 
 /// Why a run (or the signer) could not do its work.
 #[derive(Debug, thiserror::Error)]
@@ -14,12 +13,12 @@ pub enum Error {
     /// cannot help until the config changes.
     #[error("{what} {value:?} ({key}) is not supported yet; supported: {supported}")]
     Unsupported { what: &'static str, key: String, value: String, supported: String },
-    /// No usable signing key (missing, unreadable, wrong password).
+    /// The signer could not sign (no usable key, or a remote signer failed).
     #[error("signing the {artifact} payload: {source}")]
-    Key {
+    Sign {
         artifact: Artifact,
         #[source]
-        source: KeyError,
+        source: SignError,
     },
     /// A storage backend refused the artifact.
     #[error("storing {artifact} {subject} in {backend} storage: {source}")]
@@ -27,9 +26,10 @@ pub enum Error {
         artifact: Artifact,
         /// The stored thing: `taskrun-<uid>` or an image reference.
         subject: String,
-        backend: StorageKind,
+        /// The backend's registry name.
+        backend: &'static str,
         #[source]
-        source: StorageError,
+        source: RemoteError,
     },
     /// The transparency log refused the entry.
     #[error("uploading {artifact} {subject} to the transparency log: {source}")]
@@ -37,7 +37,7 @@ pub enum Error {
         artifact: Artifact,
         subject: String,
         #[source]
-        source: TransparencyError,
+        source: RemoteError,
     },
     /// An API call about a run failed.
     #[error("{action} {run}: {source}")]
@@ -74,7 +74,7 @@ impl Error {
     pub fn retryable(&self) -> bool {
         match self {
             Self::Unsupported { .. } => false,
-            Self::Key { source, .. } => source.retryable(),
+            Self::Sign { source, .. } => source.retryable(),
             Self::Storage { source, .. } => source.retryable,
             Self::Transparency { source, .. } => source.retryable,
             // A request the API server refuses as invalid (too large, malformed) fails the same way again.
@@ -92,6 +92,7 @@ impl Error {
     /// refused, 5xx, 429): such failures are retried for longer.
     pub fn unavailable(&self) -> bool {
         match self {
+            Self::Sign { source, .. } => source.unavailable(),
             Self::Storage { source, .. } => source.unavailable,
             Self::Transparency { source, .. } => source.unavailable,
             Self::Kube { source: kube::Error::Api(e), .. } => e.code >= 500 || e.code == 429,
@@ -104,7 +105,7 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Self::Unsupported { .. } => "unsupported",
-            Self::Key { source, .. } => source.metric_label(),
+            Self::Sign { source, .. } => source.metric_label(),
             Self::Storage { .. } => "storage",
             Self::Transparency { .. } => "transparency",
             Self::Kube { .. } => "kube",
@@ -136,10 +137,8 @@ mod tests {
             e.to_string(),
             r#"storage backend "oci" (artifacts.oci.storage) is not supported yet; supported: "tekton""#
         );
-        let e = Error::Key {
-            artifact: Artifact::TaskRun,
-            source: KeyError::Missing { dir: "/k".into(), looked_for: "x509.pem".into() },
-        };
+        let missing = crate::signing::KeyError::Missing { dir: "/k".into(), looked_for: "x509.pem".into() };
+        let e = Error::Sign { artifact: Artifact::TaskRun, source: missing.into() };
         assert!(e.retryable());
         assert_eq!(e.metric_label(), "key_missing");
         assert_eq!(e.to_string(), "signing the taskrun payload: no signing key in /k: looked for x509.pem");

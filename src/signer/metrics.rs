@@ -11,6 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::seam::{BackendFailure, Env};
 use crate::tekton::RunKind;
 
 /// Labels of `signing_failures_total`.
@@ -54,6 +55,8 @@ pub struct Metrics {
     pub registry_pushes: Counter,
     /// HTTP requests to transparency logs (Rekor).
     pub transparency_requests: Counter,
+    /// Storage failures by backend (its registry name) and reason.
+    pub storage_failures: Family<BackendFailure, Counter>,
     /// 1 while a valid chains-config is loaded (0: nothing is signed).
     pub config_loaded: Gauge,
     /// Jobs that panicked (their runs end signed=failed; the worker goes on).
@@ -142,6 +145,12 @@ impl Metrics {
             "HTTP requests to transparency logs (Rekor)",
             transparency_requests.clone(),
         );
+        let storage_failures = Family::<BackendFailure, Counter>::default();
+        registry.register(
+            "signer_storage_failures",
+            "Artifacts a storage backend could not store, by backend and reason",
+            storage_failures.clone(),
+        );
         let config_loaded = Gauge::default();
         registry.register("signer_config_loaded", "1 while a valid chains-config is loaded", config_loaded.clone());
         let panics = Counter::default();
@@ -169,6 +178,7 @@ impl Metrics {
             secret_reads,
             registry_pushes,
             transparency_requests,
+            storage_failures,
             registry,
         })
     }
@@ -185,6 +195,20 @@ impl Metrics {
     pub fn failure(&self, kind: RunKind, reason: &'static str) {
         self.for_kind(kind).signing_failures.inc();
         self.failures.get_or_create(&FailureLabels { kind: kind.lower(), reason }).inc();
+    }
+
+    /// The environment the seams' factories are made from, counting into
+    /// these metrics.
+    pub fn env(&self, client: Option<kube::Client>, signing_secrets_dir: &std::path::Path) -> Env {
+        Env {
+            client,
+            signing_secrets_dir: signing_secrets_dir.to_path_buf(),
+            secret_reads: self.secret_reads.clone(),
+            registry_pushes: self.registry_pushes.clone(),
+            transparency_requests: self.transparency_requests.clone(),
+            storage_failures: self.storage_failures.clone(),
+            ..Env::default()
+        }
     }
 
     /// The text exposition format.

@@ -36,8 +36,6 @@ use queue::{Queue, QueueOrder};
 use worker::Ctx;
 
 use crate::formats::RunKind;
-use crate::signing::KeyDir;
-use crate::storage;
 use crate::tekton::objects::{CONTROLLER, SIGNING_SECRETS_PATH};
 use crate::telemetry::{self, Probes, Render};
 
@@ -117,7 +115,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 pub struct Signer {
     ctx: Ctx,
     parts: Parts,
-    keys: Arc<KeyDir>,
     /// Queued runs; objects are kept as their JSON bytes.
     queue: Mutex<Queue<Vec<u8>>>,
     /// Wakes a worker when a run is queued.
@@ -153,13 +150,9 @@ pub async fn run(client: Client, opts: Options, extra: Vec<Render>) -> Result<()
 }
 
 impl Signer {
-    /// Builds the signer: opens the key folder and builds the pipeline of the
-    /// current chains-config.
+    /// Builds the signer: every seam's factories (key folder, registries,
+    /// Rekor) from the options; pipelines follow chains-config.
     pub async fn new(client: Client, opts: &Options) -> Arc<Self> {
-        let keys = Arc::new(KeyDir::open(&opts.signing_secrets_dir));
-        if let Err(e) = keys.current() {
-            warn!(error = %e, "no signing key yet; runs will fail until one is added");
-        }
         let metrics = Metrics::new();
         let roots = opts.registry_ca_file.as_ref().and_then(|p| match std::fs::read(p) {
             Ok(b) => Some(b),
@@ -168,19 +161,16 @@ impl Signer {
                 None
             }
         });
-        let oci = storage::oci::Shared {
-            registries: storage::oci::registry::Registries::new(
-                roots,
-                metrics.registry_pushes.clone(),
-                Some(opts.http_timeout),
-            ),
-            secrets: storage::oci::secrets::Secrets::new(client.clone(), metrics.secret_reads.clone()),
-        };
-        let storage = storage::Parts { oci: Some(Arc::new(oci)) };
-        let rekor =
-            crate::transparency::rekor::Shared::new(metrics.transparency_requests.clone(), Some(opts.http_timeout));
-        let parts = Parts { x509: keys.clone(), log: None, rekor: Some(Arc::new(rekor)), storage };
-        Self::with_parts(client, opts, parts, keys, metrics)
+        let mut env = metrics.env(Some(client.clone()), &opts.signing_secrets_dir);
+        env.registry_roots = roots;
+        env.http_timeout = Some(opts.http_timeout);
+        let parts = Parts::prepare(&env);
+        if let Some(Ok((_, keys))) = parts.signers.build(&crate::config::SigningIdentity::Keys)
+            && let Err(e) = keys.verifier().await
+        {
+            warn!(error = %e, "no signing key yet; runs will fail until one is added");
+        }
+        Self::with_parts(client, opts, parts, metrics)
     }
 
     /// The long-lived parts this signer builds its pipelines from.
@@ -188,15 +178,9 @@ impl Signer {
         &self.parts
     }
 
-    /// Builds the signer from its parts (tests put a transparency log of
-    /// their own in `parts.log`).
-    pub fn with_parts(
-        client: Client,
-        opts: &Options,
-        parts: Parts,
-        keys: Arc<KeyDir>,
-        metrics: Arc<Metrics>,
-    ) -> Arc<Self> {
+    /// Builds the signer from its parts (tests put factories of their own
+    /// in a seam's registry, a transparency log say).
+    pub fn with_parts(client: Client, opts: &Options, parts: Parts, metrics: Arc<Metrics>) -> Arc<Self> {
         // Nothing is signed until chains-config is read and valid.
         let (pipeline_tx, pipeline) = watch::channel(None);
         let recorder = Recorder::new(client.clone(), CONTROLLER.into());
@@ -206,7 +190,6 @@ impl Signer {
         Arc::new(Self {
             ctx,
             parts,
-            keys,
             queue: Mutex::new(Queue::new(opts.queue_order, opts.queue_cache_mib << 20)),
             notify: Notify::new(),
             finalizing: Mutex::default(),
@@ -251,11 +234,11 @@ impl Signer {
             };
             tasks.spawn(watch.run());
         }
-        let (keys, every) = (self.keys.clone(), opts.key_refresh);
+        let (parts, every) = (self.parts.clone(), opts.key_refresh);
         tasks.spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                keys.refresh();
+                parts.refresh();
             }
         });
         let (fin_tx, fin_rx) = mpsc::unbounded_channel();

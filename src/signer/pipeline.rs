@@ -16,24 +16,42 @@ use futures::future::join_all;
 use super::error::Error;
 use crate::config::{Artifact, ArtifactConfig, ChainsConfig, Format, SignerKind, StorageKind, Transparency};
 use crate::formats::{self, Artifacts, Run, RunKind};
+use crate::seam::{BackendFailure, Env, Unsupported};
 use crate::signing::dsse::{self, IN_TOTO_PAYLOAD_TYPE};
-use crate::signing::{Signed, Signer, Subject};
-use crate::storage::{self, Annotations, Backend};
+use crate::signing::{self, Signed, Signer, Signers, Subject};
+use crate::storage::{self, Annotations, Backend, Backends};
 use crate::tekton::annotations::{TRANSPARENCY, TRANSPARENCY_UPLOAD};
-use crate::transparency::TransparencyLog;
-use crate::transparency::rekor::{self, Rekor};
+use crate::transparency::{self, Logs, TransparencyLog};
 
-/// The long-lived parts a pipeline is built from (they outlive config changes).
+/// The long-lived parts a pipeline is built from (they outlive config
+/// changes): one registry of factories per seam.
 #[derive(Clone)]
 pub struct Parts {
-    /// The local key folder.
-    pub x509: Arc<dyn Signer>,
-    /// A transparency log that replaces Rekor (tests); `None` in production.
-    pub log: Option<Arc<dyn TransparencyLog>>,
-    /// What each config's Rekor client is built from.
-    pub rekor: Option<Arc<rekor::Shared>>,
-    /// What storage backends are built from.
-    pub storage: storage::Parts,
+    pub signers: Arc<Signers>,
+    pub storage: Arc<Backends>,
+    pub logs: Arc<Logs>,
+    /// `signer_storage_failures_total`, by backend and reason.
+    pub storage_failures:
+        prometheus_client::metrics::family::Family<BackendFailure, prometheus_client::metrics::counter::Counter>,
+}
+
+impl Parts {
+    /// Every factory of every seam the environment can serve.
+    pub fn prepare(env: &Env) -> Self {
+        Self {
+            signers: Arc::new(Signers::prepare(signing::SIGNERS, env)),
+            storage: Arc::new(Backends::prepare(storage::BACKENDS, env)),
+            logs: Arc::new(Logs::prepare(transparency::LOGS, env)),
+            storage_failures: env.storage_failures.clone(),
+        }
+    }
+
+    /// Lets every factory look at its inputs again (the key folder).
+    pub fn refresh(&self) {
+        self.signers.refresh();
+        self.storage.refresh();
+        self.logs.refresh();
+    }
 }
 
 /// How one artifact type is handled under the current config.
@@ -43,31 +61,19 @@ enum Route {
     Off,
     On {
         signer: Arc<dyn Signer>,
-        backends: Vec<Arc<dyn Backend>>,
+        /// Each backend with its registry name.
+        backends: Vec<(&'static str, Arc<dyn Backend>)>,
     },
     /// The config asks for something this release lacks.
     Refused(Refusal),
 }
 
 /// A refused setting, kept as data so each run can be failed with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub what: &'static str,
-    pub key: String,
-    pub value: String,
-    pub supported: String,
-}
+pub type Refusal = Unsupported;
 
-impl Refusal {
-    /// The error a run gets when it needs this artifact type.
-    pub fn error(&self) -> Error {
-        Error::Unsupported {
-            what: self.what,
-            key: self.key.clone(),
-            value: self.value.clone(),
-            supported: self.supported.clone(),
-        }
-    }
+/// The error a run gets when it needs a refused artifact type.
+pub fn refused(r: &Refusal) -> Error {
+    Error::Unsupported { what: r.what, key: r.key.clone(), value: r.value.clone(), supported: r.supported.clone() }
 }
 
 /// One payload to sign and store.
@@ -118,6 +124,8 @@ pub struct Pipeline {
     pipelinerun: Route,
     oci: Route,
     log: Option<Arc<dyn TransparencyLog>>,
+    storage_failures:
+        prometheus_client::metrics::family::Family<BackendFailure, prometheus_client::metrics::counter::Counter>,
 }
 
 impl Pipeline {
@@ -129,20 +137,21 @@ impl Pipeline {
         let oci = route(Artifact::Oci, config.oci.signer, &config.oci.storage, &config, parts);
         let log = match config.transparency {
             Transparency::Off => None,
-            Transparency::On | Transparency::Manual => parts.log.clone().or_else(|| {
-                let shared = parts.rekor.clone()?;
-                let rekor = Rekor::new(shared, &config.transparency_url, config.transparency_entry_kind);
-                Some(Arc::new(rekor) as Arc<dyn TransparencyLog>)
-            }),
+            Transparency::On | Transparency::Manual => match parts.logs.build(&config.log) {
+                Some(Ok((_, log))) => Some(log),
+                Some(Err(_)) | None => None,
+            },
         };
-        Self { config, taskrun, pipelinerun, oci, log }
+        Self { config, taskrun, pipelinerun, oci, log, storage_failures: parts.storage_failures.clone() }
     }
 
     /// The signer of an artifact type whose payloads go to `tekton` storage
     /// (run annotations), for checking what a run already carries.
     pub fn tekton_signer(&self, a: Artifact) -> Option<Arc<dyn Signer>> {
         match self.route(a) {
-            Route::On { signer, backends } if backends.iter().any(|b| b.kind() == StorageKind::Tekton) => {
+            Route::On { signer, backends }
+                if backends.iter().any(|(name, _)| *name == StorageKind::Tekton.as_str()) =>
+            {
                 Some(signer.clone())
             }
             _ => None,
@@ -182,14 +191,14 @@ impl Pipeline {
         let mut out = Vec::new();
         match self.route(artifact) {
             Route::Off => {}
-            Route::Refused(r) => return Err(r.error()),
+            Route::Refused(r) => return Err(refused(r)),
             Route::On { .. } => {
                 let format = config.for_run(run.kind).format;
                 let bytes = match format {
                     Format::Tekton => formats::tekton(run),
                     Format::InToto => formats::slsa02::statement(run, config, artifacts, children),
                     Format::SlsaV2Alpha3 | Format::SlsaV2Alpha4 => {
-                        formats::slsa1::statement(run, config, artifacts, children, format.as_str())
+                        formats::slsa1::statement(run, config, artifacts, children, format)
                     }
                 };
                 let key = format!("{}-{}", run.kind.lower(), run.uid());
@@ -200,7 +209,7 @@ impl Pipeline {
         if run.kind == RunKind::TaskRun && !artifacts.images.is_empty() {
             match self.route(Artifact::Oci) {
                 Route::Off => {}
-                Route::Refused(r) => return Err(r.error()),
+                Route::Refused(r) => return Err(refused(r)),
                 Route::On { .. } if artifacts.images.len() > MAX_IMAGES_PER_RUN => {
                     let run = format!("{} {}/{}", run.kind.kind(), run.namespace(), run.name());
                     return Err(Error::TooManyImages { run, count: artifacts.images.len(), max: MAX_IMAGES_PER_RUN });
@@ -260,7 +269,7 @@ impl Pipeline {
             Subject::Run => p.key.clone(),
             Subject::Image(img) => format!("{}@{}", img.repo, img.digest),
         };
-        let key_error = |source| Error::Key { artifact: p.artifact, source };
+        let sign_error = |source| Error::Sign { artifact: p.artifact, source };
         let signed = if p.dsse {
             signer.sign(&dsse::pae(IN_TOTO_PAYLOAD_TYPE, &p.bytes)).await.map(|sig| {
                 let env = dsse::envelope(IN_TOTO_PAYLOAD_TYPE, &p.bytes, &sig.bytes);
@@ -272,7 +281,7 @@ impl Pipeline {
         let (signature, envelope) = match signed {
             Ok(s) => s,
             Err(e) => {
-                out.error = Some(key_error(e));
+                out.error = Some(sign_error(e));
                 return out;
             }
         };
@@ -301,18 +310,20 @@ impl Pipeline {
                 }
             }
         }
-        let stored = join_all(backends.iter().map(|b| b.store(run, &signed))).await;
-        for (b, r) in backends.iter().zip(stored) {
+        let stored = join_all(backends.iter().map(|(_, b)| b.store(run, &signed))).await;
+        for ((backend, _), r) in backends.iter().zip(stored) {
             match r {
                 Ok(a) => {
                     out.annotations.extend(a);
                     out.stored += 1;
                 }
                 Err(source) => {
+                    let labels = BackendFailure { backend, reason: source.metric_label() };
+                    self.storage_failures.get_or_create(&labels).inc();
                     out.error.get_or_insert(Error::Storage {
                         artifact: signed.artifact,
                         subject: subject.clone(),
-                        backend: b.kind(),
+                        backend,
                         source,
                     });
                 }
@@ -331,53 +342,39 @@ struct OneResult {
     error: Option<Error>,
 }
 
-/// How `oci` storage encodes attestations; only `dsse` (the default) is built.
-const OCI_ENCODING: &str = "storage.oci.encoding-format";
-
-/// Resolves one artifact type's signer and backends.
+/// Resolves one artifact type's signer and backends through the registries.
 fn route(a: Artifact, signer: SignerKind, storage: &[StorageKind], config: &ChainsConfig, parts: &Parts) -> Route {
-    if signer == SignerKind::None || storage.is_empty() {
+    let Some(identity) = config.identity(signer).filter(|_| !storage.is_empty()) else {
         return Route::Off;
-    }
-    let signer = match signer {
-        SignerKind::X509 if config.fulcio_enabled => {
-            return Route::Refused(Refusal {
-                what: "keyless signing",
-                key: "signers.x509.fulcio.enabled".into(),
-                value: "true".into(),
-                supported: "a key in signing-secrets (x509.pem, or cosign.key with cosign.password)".into(),
-            });
-        }
-        SignerKind::X509 => parts.x509.clone(),
-        other => {
-            return Route::Refused(Refusal {
-                what: "signer",
-                key: a.key("signer"),
-                value: other.to_string(),
-                supported: "\"x509\" with x509.pem or cosign.key, \"none\"".into(),
-            });
+    };
+    let signer = match parts.signers.build(&identity) {
+        Some(Ok((_, signer))) => signer,
+        Some(Err(refusal)) => return Route::Refused(refusal),
+        None => {
+            let (what, key, value) = match identity {
+                crate::config::SigningIdentity::Keyless { .. } => (
+                    "keyless signing",
+                    crate::config::keys::name::signers_x509_fulcio_enabled.to_string(),
+                    "true".into(),
+                ),
+                _ => ("signer", a.key("signer"), signer.to_string()),
+            };
+            let mut supported = parts.signers.supported();
+            supported.push_str(&format!(", {:?}", SignerKind::None.as_str()));
+            return Route::Refused(Refusal { what, key, value, supported });
         }
     };
     let mut backends = Vec::new();
     for kind in storage {
-        let encoding = config.values.get(OCI_ENCODING).map_or("dsse", String::as_str);
-        if *kind == StorageKind::Oci && encoding != "dsse" {
-            return Route::Refused(Refusal {
-                what: "OCI encoding format",
-                key: OCI_ENCODING.into(),
-                value: encoding.into(),
-                supported: "\"dsse\"".into(),
-            });
-        }
-        match storage::build(*kind, config, &parts.storage) {
-            Ok(b) => backends.push(b),
-            Err(storage::NotBuilt(kind)) => {
-                let supported = storage::BUILT.iter().map(|k| format!("{:?}", k.as_str())).collect::<Vec<_>>();
+        match config.backend(*kind).and_then(|section| parts.storage.build(section)) {
+            Some(Ok(named)) => backends.push(named),
+            Some(Err(refusal)) => return Route::Refused(refusal),
+            None => {
                 return Route::Refused(Refusal {
                     what: "storage backend",
                     key: a.key("storage"),
                     value: kind.to_string(),
-                    supported: supported.join(", "),
+                    supported: parts.storage.supported(),
                 });
             }
         }

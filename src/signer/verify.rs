@@ -31,7 +31,9 @@ pub async fn check(ctx: &Ctx, pipeline: &Pipeline, run: &Run<'_>) -> Result<(), 
     let Ok(payloads) = pipeline.plan(run, &artifacts, &children) else { return Ok(()) };
     for p in payloads {
         let Some(signer) = pipeline.tekton_signer(p.artifact) else { continue };
-        let Ok(verifier) = signer.verifier() else { return Err(Unverified::Bad("no signing key to check it with")) };
+        let Ok(verifier) = signer.verifier().await else {
+            return Err(Unverified::Bad("no signing key to check it with"));
+        };
         let k = &p.key;
         let stored_payload = run.annotation(&format!("{PREFIX}payload-{k}"));
         let stored_sig = run.annotation(&format!("{PREFIX}signature-{k}"));

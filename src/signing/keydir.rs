@@ -17,8 +17,9 @@ use tracing::{info, warn};
 use zeroize::Zeroizing;
 
 use super::signer::{Signature, Signer, Verifier};
-use super::{KeyError, SigningKey};
-use crate::config::SignerKind;
+use super::{KeyError, SignError, SigningKey};
+use crate::config::{SignerKind, SigningIdentity};
+use crate::seam::{Env, Factory, Unsupported};
 use crate::tekton::objects::{COSIGN_PASSWORD, KEY_FILES};
 
 /// A key with the file it came from.
@@ -192,19 +193,34 @@ impl KeyDir {
 
 #[async_trait::async_trait]
 impl Signer for KeyDir {
-    fn kind(&self) -> SignerKind {
-        SignerKind::X509
-    }
-
-    async fn sign(&self, msg: &[u8]) -> Result<Signature, KeyError> {
+    async fn sign(&self, msg: &[u8]) -> Result<Signature, SignError> {
         let k = self.current()?;
         let verifier = Verifier { public_key_pem: k.public_key_pem.clone(), cert: None, chain: None };
         Ok(Signature { bytes: k.key.sign(msg), verifier })
     }
 
-    fn verifier(&self) -> Result<Verifier, KeyError> {
+    async fn verifier(&self) -> Result<Verifier, SignError> {
         let k = self.current()?;
         Ok(Verifier { public_key_pem: k.public_key_pem.clone(), cert: None, chain: None })
+    }
+}
+
+/// Makes the key folder's factory (`--signing-secrets-dir`).
+pub fn factory(env: &Env) -> Option<Arc<dyn Factory<SigningIdentity, dyn Signer>>> {
+    Some(Arc::new(Arc::new(KeyDir::open(&env.signing_secrets_dir))))
+}
+
+impl Factory<SigningIdentity, dyn Signer> for Arc<KeyDir> {
+    fn name(&self) -> &'static str {
+        SignerKind::X509.as_str()
+    }
+
+    fn build(&self, identity: &SigningIdentity) -> Option<Result<Arc<dyn Signer>, Unsupported>> {
+        matches!(identity, SigningIdentity::Keys).then(|| Ok(self.clone() as Arc<dyn Signer>))
+    }
+
+    fn refresh(&self) {
+        KeyDir::refresh(self);
     }
 }
 

@@ -16,8 +16,51 @@ use std::path::PathBuf;
 pub use key::SigningKey;
 pub use keydir::{KeyDir, LoadedKey};
 pub use keygen::{GeneratedKeyPair, generate_cosign_key_pair};
-pub use signed::{Signed, Subject};
+pub use signed::{LogEntry, Signed, Subject};
 pub use signer::{Signature, Signer, Verifier};
+
+use crate::config::SigningIdentity;
+use crate::remote::RemoteError;
+use crate::seam::{Maker, Registry};
+
+/// The signing identities' registry.
+pub type Signers = Registry<SigningIdentity, dyn Signer>;
+
+/// Every signer this release has: one line each.
+pub const SIGNERS: &[Maker<SigningIdentity, dyn Signer>] = &[keydir::factory];
+
+/// Why a signer could not sign: a local key problem, or a remote signer
+/// (KMS, Fulcio) that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+}
+
+impl SignError {
+    /// Whether trying again later can help.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::Key(e) => e.retryable(),
+            Self::Remote(e) => e.retryable,
+        }
+    }
+
+    /// Whether the signer's remote is down for a while.
+    pub fn unavailable(&self) -> bool {
+        matches!(self, Self::Remote(e) if e.unavailable)
+    }
+
+    /// Short label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Key(e) => e.metric_label(),
+            Self::Remote(e) => e.metric_label(),
+        }
+    }
+}
 
 /// Key problems. Messages name files, never key material or passwords.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

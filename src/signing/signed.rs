@@ -5,7 +5,6 @@ use super::dsse::Envelope;
 use super::signer::Verifier;
 use crate::config::Artifact;
 use crate::formats::Image;
-use crate::transparency::LogEntry;
 
 /// What a payload describes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,4 +50,18 @@ impl Signed {
             None => self.payload.clone(),
         }
     }
+}
+
+/// An entry in a transparency log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The entry's index in the log.
+    pub log_index: u64,
+    /// The entry's UUID.
+    pub uuid: String,
+    /// `<log url>/api/v1/log/entries?logIndex=<n>`, the run's annotation value.
+    pub url: String,
+    /// The cosign bundle (`dev.sigstore.cosign/bundle`), once the entry's
+    /// SignedEntryTimestamp was checked.
+    pub bundle: Option<String>,
 }

@@ -1,11 +1,11 @@
 //! The `Signer` seam: bytes in, a signature and its verifier out. The local
 //! key folder ([`super::KeyDir`]) is the first signer; KMS and Fulcio
-//! (keyless) come later, each as one more implementation.
+//! (keyless) come later, each as one more file with a factory in
+//! [`super::SIGNERS`].
 
 use std::sync::Arc;
 
-use super::KeyError;
-use crate::config::SignerKind;
+use super::SignError;
 
 /// What verifies a signature: the public key, and the certificate and its
 /// chain when the signer has them (Fulcio, or an x509 certificate).
@@ -29,12 +29,9 @@ pub struct Signature {
 /// Turns bytes into a signature.
 #[async_trait::async_trait]
 pub trait Signer: Send + Sync {
-    /// Which `artifacts.*.signer` this is.
-    fn kind(&self) -> SignerKind;
-
     /// Signs `msg` with the key in force now.
-    async fn sign(&self, msg: &[u8]) -> Result<Signature, KeyError>;
+    async fn sign(&self, msg: &[u8]) -> Result<Signature, SignError>;
 
     /// The verifier (public key, cert, chain) of the key in force now.
-    fn verifier(&self) -> Result<Verifier, KeyError>;
+    async fn verifier(&self) -> Result<Verifier, SignError>;
 }

@@ -85,8 +85,7 @@ async fn the_key_folder_signer_reports_the_verifier_of_the_key_it_signed_with() 
     let k = SigningKey::from_pkcs8_pem(pem, "x509.pem").unwrap();
     assert!(k.verify(b"payload", &sig.bytes));
     assert_eq!(&*sig.verifier.public_key_pem, k.public_key_pem());
-    assert_eq!(sig.verifier, kd.verifier().unwrap());
-    assert_eq!(kd.kind(), crate::config::SignerKind::X509);
+    assert_eq!(sig.verifier, kd.verifier().await.unwrap());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -4,9 +4,13 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::{Annotations, Backend, StorageError};
-use crate::config::StorageKind;
+use std::sync::Arc;
+
+use super::{Annotations, Backend};
+use crate::config::{Storage, StorageKind};
 use crate::formats::Run;
+use crate::remote::RemoteError;
+use crate::seam::{Env, Factory, Unsupported};
 use crate::signing::Signed;
 use crate::tekton::annotations::PREFIX;
 
@@ -30,11 +34,22 @@ impl Tekton {
 
 #[async_trait::async_trait]
 impl Backend for Tekton {
-    fn kind(&self) -> StorageKind {
-        StorageKind::Tekton
+    async fn store(&self, _run: &Run<'_>, signed: &Signed) -> Result<Annotations, RemoteError> {
+        Ok(Self::annotations(signed))
+    }
+}
+
+/// Makes the `tekton` factory (it needs nothing).
+pub fn factory(_: &Env) -> Option<Arc<dyn Factory<Storage, dyn Backend>>> {
+    Some(Arc::new(Tekton))
+}
+
+impl Factory<Storage, dyn Backend> for Tekton {
+    fn name(&self) -> &'static str {
+        StorageKind::Tekton.as_str()
     }
 
-    async fn store(&self, _run: &Run<'_>, signed: &Signed) -> Result<Annotations, StorageError> {
-        Ok(Self::annotations(signed))
+    fn build(&self, section: &Storage) -> Option<Result<Arc<dyn Backend>, Unsupported>> {
+        matches!(section, Storage::Tekton).then(|| Ok(Arc::new(Tekton) as Arc<dyn Backend>))
     }
 }

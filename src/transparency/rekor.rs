@@ -27,9 +27,12 @@ use prometheus_client::metrics::counter::Counter;
 use reqwest::{StatusCode, header};
 
 use super::entry::{self, Entry, LogKey};
-use super::{LogEntry, TransparencyError, TransparencyLog};
+use super::{LogEntry, TransparencyLog};
+use crate::config::LogConfig;
 use crate::config::LogEntryKind;
 use crate::http::{self, CONNECT_TIMEOUT, REQUEST_TIMEOUT, USER_AGENT, error_chain, read_capped};
+use crate::remote::RemoteError;
+use crate::seam::{Env, Factory, Unsupported};
 use crate::signing::Signed;
 
 /// Finished uploads remembered, least recently used forgotten first.
@@ -82,7 +85,7 @@ impl Shared {
     }
 
     /// The log's public key, from the cache unless `refresh`.
-    async fn log_key(&self, url: &str, refresh: bool) -> Result<Arc<LogKey>, TransparencyError> {
+    async fn log_key(&self, url: &str, refresh: bool) -> Result<Arc<LogKey>, RemoteError> {
         if !refresh && let Some(k) = self.keys.lock().get(url) {
             return Ok(k.clone());
         }
@@ -94,10 +97,10 @@ impl Shared {
         Ok(key)
     }
 
-    async fn send(&self, url: &str, req: reqwest::RequestBuilder) -> Result<reqwest::Response, TransparencyError> {
+    async fn send(&self, url: &str, req: reqwest::RequestBuilder) -> Result<reqwest::Response, RemoteError> {
         self.requests.inc();
-        req.send().await.map_err(|e| TransparencyError {
-            url: url.to_string(),
+        req.send().await.map_err(|e| RemoteError {
+            target: url.to_string(),
             message: format!("{}: {}", if e.is_timeout() { "timed out" } else { "unreachable" }, error_chain(&e)),
             status: None,
             retryable: true,
@@ -121,7 +124,7 @@ impl Rekor {
     }
 
     /// Creates the entry, or fetches the existing one on 409.
-    async fn create(&self, body: Vec<u8>) -> Result<(String, Entry), TransparencyError> {
+    async fn create(&self, body: Vec<u8>) -> Result<(String, Entry), RemoteError> {
         let url = &self.url;
         let req = self
             .shared
@@ -144,7 +147,7 @@ impl Rekor {
 
     /// The entry at `location` (after a 409). One that another upload has
     /// just sent may not be integrated yet (404): asked again for up to ~5 s.
-    async fn existing(&self, location: &str) -> Result<Vec<u8>, TransparencyError> {
+    async fn existing(&self, location: &str) -> Result<Vec<u8>, RemoteError> {
         let mut wait = Duration::from_millis(100);
         loop {
             let res = self.shared.send(&self.url, self.shared.http.get(location)).await?;
@@ -154,7 +157,7 @@ impl Rekor {
                     wait *= 2;
                 }
                 Err(e) if e.status == Some(404) => {
-                    return Err(TransparencyError { retryable: true, unavailable: true, ..e });
+                    return Err(RemoteError { retryable: true, unavailable: true, ..e });
                 }
                 other => return other,
             }
@@ -167,7 +170,7 @@ impl Rekor {
         sent: &serde_json::Value,
         body: Vec<u8>,
         memo_key: &str,
-    ) -> Result<LogEntry, TransparencyError> {
+    ) -> Result<LogEntry, RemoteError> {
         let url = &self.url;
         let (uuid, entry) = self.create(body).await?;
         entry
@@ -196,11 +199,11 @@ impl Rekor {
 
 #[async_trait::async_trait]
 impl TransparencyLog for Rekor {
-    async fn upload(&self, signed: &Signed) -> Result<LogEntry, TransparencyError> {
+    async fn upload(&self, signed: &Signed) -> Result<LogEntry, RemoteError> {
         match tokio::time::timeout(self.shared.deadline, self.upload_now(signed)).await {
             Ok(r) => r,
-            Err(_) => Err(TransparencyError {
-                url: self.url.clone(),
+            Err(_) => Err(RemoteError {
+                target: self.url.clone(),
                 message: format!("gave up after {:?} (the log is too slow)", self.shared.deadline),
                 status: None,
                 retryable: true,
@@ -211,7 +214,7 @@ impl TransparencyLog for Rekor {
 }
 
 impl Rekor {
-    async fn upload_now(&self, signed: &Signed) -> Result<LogEntry, TransparencyError> {
+    async fn upload_now(&self, signed: &Signed) -> Result<LogEntry, RemoteError> {
         let url = &self.url;
         let sent = entry::proposed(signed, self.kind);
         let body = serde_json::to_vec(&sent).expect("entry serializes");
@@ -239,11 +242,11 @@ impl Rekor {
 /// The body of a 2xx answer (at most `cap` bytes); any other status becomes
 /// an error, retryable for 5xx, 408 and 429, with the log's message as a
 /// short, escaped excerpt.
-async fn expect_ok(url: &str, res: reqwest::Response, cap: usize) -> Result<Vec<u8>, TransparencyError> {
+async fn expect_ok(url: &str, res: reqwest::Response, cap: usize) -> Result<Vec<u8>, RemoteError> {
     let status = res.status();
     if status.is_success() {
-        return read_capped(res, cap).await.map_err(|e| TransparencyError {
-            url: url.to_string(),
+        return read_capped(res, cap).await.map_err(|e| RemoteError {
+            target: url.to_string(),
             unavailable: false,
             message: e.to_string(),
             status: Some(status.as_u16()),
@@ -260,8 +263,8 @@ async fn expect_ok(url: &str, res: reqwest::Response, cap: usize) -> Result<Vec<
         .unwrap_or_else(|| http::excerpt(&body, http::EXCERPT_CHARS));
     let unavailable =
         status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT;
-    Err(TransparencyError {
-        url: url.to_string(),
+    Err(RemoteError {
+        target: url.to_string(),
         message: format!("{status}: {detail}"),
         status: Some(status.as_u16()),
         retryable: unavailable,
@@ -271,7 +274,7 @@ async fn expect_ok(url: &str, res: reqwest::Response, cap: usize) -> Result<Vec<
 
 /// The URL of a 409's `Location`: relative to the log, or absolute on the
 /// log's own origin; anything else is refused (never followed).
-pub fn same_origin_location(log: &str, location: &str) -> Result<String, TransparencyError> {
+pub fn same_origin_location(log: &str, location: &str) -> Result<String, RemoteError> {
     let base = url::Url::parse(log).map_err(|e| permanent(log, Some(409), format!("log URL: {e}")))?;
     let joined =
         base.join(location).map_err(|_| permanent(log, Some(409), "409 with a Location that is not a URL".into()))?;
@@ -282,8 +285,23 @@ pub fn same_origin_location(log: &str, location: &str) -> Result<String, Transpa
     Ok(joined.to_string())
 }
 
-fn permanent(url: &str, status: Option<u16>, message: String) -> TransparencyError {
-    TransparencyError { url: url.to_string(), message, status, retryable: false, unavailable: false }
+fn permanent(url: &str, status: Option<u16>, message: String) -> RemoteError {
+    RemoteError { target: url.to_string(), message, status, retryable: false, unavailable: false }
+}
+
+/// Makes the Rekor v1 factory: one HTTP client and memo for every config.
+pub fn factory(env: &Env) -> Option<Arc<dyn Factory<LogConfig, dyn TransparencyLog>>> {
+    Some(Arc::new(Arc::new(Shared::new(env.transparency_requests.clone(), env.http_timeout))))
+}
+
+impl Factory<LogConfig, dyn TransparencyLog> for Arc<Shared> {
+    fn name(&self) -> &'static str {
+        "rekor"
+    }
+
+    fn build(&self, log: &LogConfig) -> Option<Result<Arc<dyn TransparencyLog>, Unsupported>> {
+        Some(Ok(Arc::new(Rekor::new(self.clone(), &log.url, log.entry_kind))))
+    }
 }
 
 #[cfg(test)]

@@ -66,7 +66,14 @@ fn result(name: &str, value: impl Into<Value>) -> Value {
 
 fn statement_of(kind: RunKind, obj: &Value, children: &[Value], config: &ChainsConfig, format: &str) -> Value {
     let run = Run::new(kind, obj);
-    serde_json::from_slice(&statement(&run, config, &detect(&run), children, format)).unwrap()
+    serde_json::from_slice(&statement(
+        &run,
+        config,
+        &detect(&run),
+        children,
+        crate::config::Format::parse(format).unwrap(),
+    ))
+    .unwrap()
 }
 
 fn names(list: &Value, key: &str) -> Vec<String> {

@@ -10,11 +10,11 @@ use serde_json::json;
 
 use super::*;
 use crate::formats::detect;
+use crate::remote::RemoteError;
+use crate::seam::{Fixed, Registry};
 use crate::signer::worker::{needs_signing, patch_body};
-use crate::signing::{KeyError, Signature, Verifier};
-use crate::storage::StorageError;
+use crate::signing::{KeyError, LogEntry, SignError, Signature, Verifier};
 use crate::tekton::annotations::{RETRIES, SIGNED};
-use crate::transparency::{LogEntry, TransparencyError};
 
 const D: &str = "sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
 
@@ -42,17 +42,14 @@ struct FakeSigner {
 
 #[async_trait::async_trait]
 impl Signer for FakeSigner {
-    fn kind(&self) -> SignerKind {
-        SignerKind::X509
-    }
-    async fn sign(&self, msg: &[u8]) -> Result<Signature, KeyError> {
+    async fn sign(&self, msg: &[u8]) -> Result<Signature, SignError> {
         self.journal.lock().unwrap().push(format!("sign {}", msg.len()));
         if let Some(e) = &self.fail {
-            return Err(e.clone());
+            return Err(e.clone().into());
         }
-        Ok(Signature { bytes: [b"sig:", msg].concat(), verifier: self.verifier()? })
+        Ok(Signature { bytes: [b"sig:", msg].concat(), verifier: self.verifier().await? })
     }
-    fn verifier(&self) -> Result<Verifier, KeyError> {
+    async fn verifier(&self) -> Result<Verifier, SignError> {
         Ok(Verifier { public_key_pem: "PUB".into(), cert: Some("CERT".into()), chain: None })
     }
 }
@@ -61,7 +58,7 @@ struct FakeLog(Journal);
 
 #[async_trait::async_trait]
 impl TransparencyLog for FakeLog {
-    async fn upload(&self, signed: &Signed) -> Result<LogEntry, TransparencyError> {
+    async fn upload(&self, signed: &Signed) -> Result<LogEntry, RemoteError> {
         self.0.lock().unwrap().push(format!("log {}", signed.key));
         if signed.key.starts_with("abcdef") {
             return Ok(LogEntry { log_index: 2, uuid: "u2".into(), url: "http://log/2".into(), bundle: None });
@@ -73,15 +70,12 @@ impl TransparencyLog for FakeLog {
 /// A backend that journals and then fails with `error`, if given.
 struct FakeBackend {
     journal: Journal,
-    error: Option<StorageError>,
+    error: Option<RemoteError>,
 }
 
 #[async_trait::async_trait]
 impl Backend for FakeBackend {
-    fn kind(&self) -> StorageKind {
-        StorageKind::Oci
-    }
-    async fn store(&self, _run: &Run<'_>, signed: &Signed) -> Result<Annotations, StorageError> {
+    async fn store(&self, _run: &Run<'_>, signed: &Signed) -> Result<Annotations, RemoteError> {
         let logged = signed.log_entry.as_ref().map(|e| e.log_index);
         self.journal.lock().unwrap().push(format!("store {} logged={logged:?}", signed.key));
         match &self.error {
@@ -91,21 +85,43 @@ impl Backend for FakeBackend {
     }
 }
 
+/// Serves the local-key identity only, as the key folder does.
+struct KeysOnly(Arc<FakeSigner>);
+
+impl crate::seam::Factory<crate::config::SigningIdentity, dyn Signer> for KeysOnly {
+    fn name(&self) -> &'static str {
+        "x509"
+    }
+    fn build(&self, id: &crate::config::SigningIdentity) -> Option<Result<Arc<dyn Signer>, Unsupported>> {
+        matches!(id, crate::config::SigningIdentity::Keys).then(|| Ok(self.0.clone() as Arc<dyn Signer>))
+    }
+}
+
+/// The real storage factories (with an API client that is never called),
+/// a fake signer and a fake log.
 fn parts(journal: &Journal, fail: Option<KeyError>) -> Parts {
+    // The client's buffer task needs a runtime to be spawned on (it never runs a request).
+    static RT: std::sync::LazyLock<tokio::runtime::Runtime> =
+        std::sync::LazyLock::new(|| tokio::runtime::Builder::new_current_thread().build().unwrap());
+    let _rt = RT.enter();
+    let client = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+    let env = Env { client: Some(client), ..Env::default() };
+    let signer = Arc::new(FakeSigner { journal: journal.clone(), fail });
+    let log = Arc::new(FakeLog(journal.clone()));
     Parts {
-        x509: Arc::new(FakeSigner { journal: journal.clone(), fail }),
-        log: Some(Arc::new(FakeLog(journal.clone()))),
-        rekor: None,
-        storage: Default::default(),
+        signers: Arc::new(Registry::of(vec![Arc::new(KeysOnly(signer))])),
+        storage: Arc::new(Backends::prepare(storage::BACKENDS, &env)),
+        logs: Arc::new(Registry::of(vec![Arc::new(Fixed { name: "rekor", part: log as Arc<dyn TransparencyLog> })])),
+        storage_failures: Default::default(),
     }
 }
 
 /// A pipeline whose `oci` route stores through `backend` (as the OCI backend will).
 fn with_backend(mut p: Pipeline, backend: FakeBackend) -> Pipeline {
     if let Route::On { backends, .. } = &mut p.oci {
-        *backends = vec![Arc::new(backend)];
+        *backends = vec![("oci", Arc::new(backend))];
     } else {
-        p.oci = Route::On { signer: p.oci_signer(), backends: vec![Arc::new(backend)] };
+        p.oci = Route::On { signer: p.oci_signer(), backends: vec![("oci", Arc::new(backend))] };
     }
     p
 }
@@ -141,7 +157,7 @@ fn a_backend_this_release_lacks_is_refused_at_build_time() {
     let refusals = p.refusals();
     assert_eq!(refusals.len(), 1);
     assert_eq!(
-        refusals[0].error().to_string(),
+        refused(&refusals[0]).to_string(),
         "storage backend \"gcs\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\", \"oci\""
     );
     let err = p.plan(&run, &detect(&run), &[]).unwrap_err();
@@ -242,7 +258,7 @@ fn manual_transparency_uploads_only_runs_that_ask_for_it() {
 #[test]
 fn a_backend_failure_fails_the_run_with_its_context_and_keeps_what_other_backends_stored() {
     let journal = Journal::default();
-    let error = StorageError {
+    let error = RemoteError {
         target: "registry.local/app".into(),
         message: "HTTP 503".into(),
         status: Some(503),
@@ -262,6 +278,57 @@ fn a_backend_failure_fails_the_run_with_its_context_and_keeps_what_other_backend
     assert!(err.retryable());
     assert_eq!(err.metric_label(), "storage");
     assert_eq!(err.to_string(), format!("storing oci quay.io/a/b@{D} in oci storage: registry.local/app: HTTP 503"));
+    // Counted under the backend's registry name and the error's fixed label.
+    let labels = BackendFailure { backend: "oci", reason: "server_error" };
+    assert_eq!(p.storage_failures.get_or_create(&labels).get(), 1);
+}
+
+/// A backend that only exists in this test: one factory, nothing else.
+mod noop {
+    use super::*;
+    use crate::config::Storage;
+    use crate::seam::Factory;
+
+    pub struct Noop;
+
+    #[async_trait::async_trait]
+    impl Backend for Noop {
+        async fn store(&self, _: &Run<'_>, signed: &Signed) -> Result<Annotations, RemoteError> {
+            Ok(Annotations::from([(format!("noop/{}", signed.key), "stored".into())]))
+        }
+    }
+
+    /// Serves the `gcs` section (a word the config already has), as a
+    /// new backend's factory would serve its own.
+    impl Factory<Storage, dyn Backend> for Noop {
+        fn name(&self) -> &'static str {
+            "noop"
+        }
+        fn build(&self, section: &Storage) -> Option<Result<Arc<dyn Backend>, Unsupported>> {
+            matches!(section, Storage::Gcs { .. }).then(|| Ok(Arc::new(Noop) as Arc<dyn Backend>))
+        }
+    }
+
+    pub fn factory(_: &Env) -> Option<Arc<dyn Factory<Storage, dyn Backend>>> {
+        Some(Arc::new(Noop))
+    }
+}
+
+#[test]
+fn a_new_backend_is_one_factory_and_the_pipeline_needs_no_change() {
+    let journal = Journal::default();
+    let mut parts = parts(&journal, None);
+    let makers: Vec<crate::seam::Maker<crate::config::Storage, dyn Backend>> =
+        storage::BACKENDS.iter().copied().chain([noop::factory as _]).collect();
+    parts.storage = Arc::new(Backends::prepare(&makers, &Env::default()));
+    assert_eq!(parts.storage.names(), ["tekton", "noop"], "oci needs an API client, which this Env lacks");
+    let p =
+        Pipeline::build(config(&[("artifacts.taskrun.storage", "tekton,gcs"), ("artifacts.oci.storage", "")]), &parts);
+    assert!(p.refusals().is_empty());
+    let done = run_pipeline(&p, &taskrun()).unwrap();
+    assert_eq!(done.annotations.get("noop/taskrun-u-1").map(String::as_str), Some("stored"));
+    assert!(done.annotations.contains_key("chains.tekton.dev/payload-taskrun-u-1"));
+    assert_eq!(done.stored, 2);
 }
 
 #[test]
@@ -324,7 +391,7 @@ fn the_sigstore_bundle_encoding_is_refused_rather_than_ignored() {
     let refusals = p.refusals();
     assert_eq!(refusals.len(), 1, "{refusals:?}");
     assert_eq!(
-        refusals[0].error().to_string(),
+        refused(&refusals[0]).to_string(),
         "OCI encoding format \"sigstore-bundle\" (storage.oci.encoding-format) is not supported yet; supported: \"dsse\""
     );
 }

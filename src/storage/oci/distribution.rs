@@ -19,8 +19,8 @@ use reqwest::{StatusCode, header};
 use zeroize::Zeroizing;
 
 use super::auth::Credential;
-use super::registry::Refused;
 use crate::http::{self, BodyError, error_chain, read_capped};
+use crate::remote::RemoteError;
 
 /// Largest manifest read: distribution's own limit for manifests.
 pub const MANIFEST_CAP: usize = 4 << 20;
@@ -75,7 +75,7 @@ impl Distribution {
         repo: &str,
         tag: &str,
         who: Who<'_>,
-    ) -> Result<Option<Vec<u8>>, Refused> {
+    ) -> Result<Option<Vec<u8>>, RemoteError> {
         let url = format!("{}/v2/{repo}/manifests/{tag}", ep.base);
         let res = self
             .send(http, ep, repo, who, |c| c.get(&url).header(header::ACCEPT, ACCEPT_MANIFESTS).body(Vec::new()))
@@ -96,7 +96,7 @@ impl Distribution {
         digest: &str,
         data: &[u8],
         who: Who<'_>,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), RemoteError> {
         let start = format!("{}/v2/{repo}/blobs/uploads/", ep.base);
         let res = self.send(http, ep, repo, who, |c| c.post(&start).body(Vec::new())).await?;
         if res.status() != StatusCode::ACCEPTED {
@@ -128,7 +128,7 @@ impl Distribution {
         media_type: &str,
         manifest: &[u8],
         who: Who<'_>,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), RemoteError> {
         let url = format!("{}/v2/{repo}/manifests/{tag}", ep.base);
         let res = self
             .send(http, ep, repo, who, |c| c.put(&url).header(header::CONTENT_TYPE, media_type).body(manifest.to_vec()))
@@ -149,7 +149,7 @@ impl Distribution {
         repo: &str,
         who: Who<'_>,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, Refused> {
+    ) -> Result<reqwest::Response, RemoteError> {
         let key = token_key(&ep.base, repo, who);
         let cached = self.tokens.lock().get(&key).filter(|t| t.until > Instant::now()).cloned();
         let req = |auth: Option<&Token>| {
@@ -194,13 +194,13 @@ impl Distribution {
         service: Option<&str>,
         scope: &str,
         who: Who<'_>,
-    ) -> Result<Token, Refused> {
+    ) -> Result<Token, RemoteError> {
         let mut url = url::Url::parse(realm).map_err(|_| {
-            Refused::new(None, format!("token realm {:?} is not a URL", http::excerpt(realm.as_bytes(), 100)))
+            RemoteError::invalid(None, format!("token realm {:?} is not a URL", http::excerpt(realm.as_bytes(), 100)))
         })?;
         // Credentials go over TLS only, unless the registry itself is plain or insecure.
         if url.scheme() != "https" && !(url.scheme() == "http" && ep.insecure) {
-            return Err(Refused::new(None, format!("token realm {url} is not https")));
+            return Err(RemoteError::invalid(None, format!("token realm {url} is not https")));
         }
         {
             let mut q = url.query_pairs_mut();
@@ -219,16 +219,17 @@ impl Distribution {
             return Err(refused(&what, res).await);
         }
         let body = Zeroizing::new(read_capped(res, TOKEN_CAP).await.map_err(|e| body_error(&what, e))?);
-        let answer: TokenAnswer = serde_json::from_slice(&body)
-            .map_err(|_| Refused::new(None, format!("{what}: the answer is not a token (JSON with \"token\")")))?;
+        let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
+            RemoteError::invalid(None, format!("{what}: the answer is not a token (JSON with \"token\")"))
+        })?;
         let expires_in = answer.expires_in;
         let (token, access) = (answer.token.map(Zeroizing::new), answer.access_token.map(Zeroizing::new));
         let value = token.or(access).filter(|t| !t.is_empty());
         let Some(value) = value else {
-            return Err(Refused::new(None, format!("{what}: the answer holds no token")));
+            return Err(RemoteError::invalid(None, format!("{what}: the answer holds no token")));
         };
         if value.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-            return Err(Refused::new(None, format!("{what}: the token is not a header-safe string")));
+            return Err(RemoteError::invalid(None, format!("{what}: the token is not a header-safe string")));
         }
         let secs = expires_in.unwrap_or(DEFAULT_TOKEN_SECS).clamp(10, 3600);
         // Renew a little early, so a token never expires mid-append.
@@ -297,16 +298,20 @@ fn split_params(s: &str) -> Vec<&str> {
 /// The upload URL from a `Location` header: relative to the registry, or
 /// absolute on the registry itself (never another host, which would get the
 /// credentials and the upload).
-pub fn upload_url(base: &str, location: Option<&str>) -> Result<String, Refused> {
+pub fn upload_url(base: &str, location: Option<&str>) -> Result<String, RemoteError> {
     let Some(location) = location.filter(|l| !l.is_empty()) else {
-        return Err(Refused::new(None, "the registry started an upload without a Location".into()));
+        return Err(RemoteError::invalid(None, "the registry started an upload without a Location".into()));
     };
-    let base_url = url::Url::parse(base).map_err(|e| Refused::new(None, format!("registry URL {base}: {e}")))?;
+    let base_url =
+        url::Url::parse(base).map_err(|e| RemoteError::invalid(None, format!("registry URL {base}: {e}")))?;
     let joined = base_url.join(location).map_err(|_| {
-        Refused::new(None, format!("upload Location {:?} is not a URL", http::excerpt(location.as_bytes(), 100)))
+        RemoteError::invalid(
+            None,
+            format!("upload Location {:?} is not a URL", http::excerpt(location.as_bytes(), 100)),
+        )
     })?;
     if !http::same_origin(&base_url, &joined) {
-        return Err(Refused::new(
+        return Err(RemoteError::invalid(
             None,
             format!("upload Location on another host ({}); refused", joined.origin().ascii_serialization()),
         ));
@@ -328,18 +333,24 @@ pub fn fingerprint(c: &Credential) -> String {
     super::layout::sha256_digest(&bytes)
 }
 
-fn unreachable(e: reqwest::Error) -> Refused {
+fn unreachable(e: reqwest::Error) -> RemoteError {
     // Too slow is not "down": a timeout counts like any other failure.
     let (what, unavailable) = if e.is_timeout() { ("timed out", false) } else { ("unreachable", true) };
-    Refused { status: None, message: format!("{what}: {}", error_chain(&e)), unavailable }
+    RemoteError {
+        target: String::new(),
+        status: None,
+        message: format!("{what}: {}", error_chain(&e)),
+        retryable: true,
+        unavailable,
+    }
 }
 
-fn body_error(what: &str, e: BodyError) -> Refused {
-    Refused::new(None, format!("{what}: {e}"))
+fn body_error(what: &str, e: BodyError) -> RemoteError {
+    RemoteError::invalid(None, format!("{what}: {e}"))
 }
 
 /// A non-2xx answer: its status and the registry's error, as an excerpt.
-async fn refused(what: &str, res: reqwest::Response) -> Refused {
+async fn refused(what: &str, res: reqwest::Response) -> RemoteError {
     let status = res.status();
     let body: Vec<u8> = read_capped(res, http::ERROR_BODY_CAP).await.unwrap_or_default();
     // Registries answer `{"errors":[{"code":"…","message":"…"}]}`.
@@ -355,7 +366,13 @@ async fn refused(what: &str, res: reqwest::Response) -> Refused {
         .unwrap_or_else(|| http::excerpt(&body, http::EXCERPT_CHARS));
     let code = status.as_u16();
     let unavailable = status.is_server_error() || matches!(code, 408 | 429);
-    Refused { status: Some(code), message: format!("{what}: HTTP {code}: {detail}"), unavailable }
+    RemoteError {
+        target: String::new(),
+        status: Some(code),
+        message: format!("{what}: HTTP {code}: {detail}"),
+        retryable: true,
+        unavailable,
+    }
 }
 
 #[cfg(test)]

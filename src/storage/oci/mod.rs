@@ -22,11 +22,13 @@ use futures::{StreamExt as _, TryStreamExt as _, stream};
 use tracing::debug;
 
 use self::layout::{Layer, Tag};
-use self::registry::{Appended, Refused, Registries};
+use self::registry::{Appended, Registries};
 use self::secrets::Secrets;
-use super::{Annotations, Backend, StorageError};
-use crate::config::{ChainsConfig, StorageKind};
+use super::{Annotations, Backend};
+use crate::config::{OciEncoding, Storage, StorageKind};
 use crate::formats::{Image, Run, RunKind, artifacts};
+use crate::remote::RemoteError;
+use crate::seam::{Env, Factory, Unsupported};
 use crate::signing::{Signed, Subject};
 
 /// Pushes of one artifact in flight at once.
@@ -57,13 +59,13 @@ pub struct Target {
 }
 
 impl Oci {
-    /// The backend for `config`.
-    pub fn new(shared: Arc<Shared>, config: &ChainsConfig) -> Self {
-        let repository = match config.oci_repository.trim() {
+    /// The backend for `storage.oci.repository` (empty: next to each image).
+    pub fn new(shared: Arc<Shared>, repository: &str, insecure: bool) -> Self {
+        let repository = match repository.trim() {
             "" => String::new(),
             r => artifacts::normalize_repo(r),
         };
-        Self { shared, repository, insecure: config.oci_repository_insecure }
+        Self { shared, repository, insecure }
     }
 
     /// Where `tag` of `image` goes (pure).
@@ -83,7 +85,7 @@ impl Oci {
 
     /// Appends `layer` at `target`, trying each credential of the run's
     /// ServiceAccount that matches the registry (anonymously when none does).
-    async fn push(&self, run: &Run<'_>, target: &Target, layer: &Layer) -> Result<Appended, StorageError> {
+    async fn push(&self, run: &Run<'_>, target: &Target, layer: &Layer) -> Result<Appended, RemoteError> {
         let account = service_account(run);
         let creds = self.shared.secrets.for_account(run.namespace(), account).await?;
         let matching = auth::matching(&creds, &target.registry);
@@ -115,7 +117,7 @@ pub fn service_account<'a>(run: &Run<'a>) -> &'a str {
     name.filter(|n| !n.is_empty()).unwrap_or("default")
 }
 
-fn refused(target: &Target, account: &str, candidates: &[Option<&auth::Credential>], e: Refused) -> StorageError {
+fn refused(target: &Target, account: &str, candidates: &[Option<&auth::Credential>], e: RemoteError) -> RemoteError {
     let tried = match candidates {
         [None] => format!("anonymously (ServiceAccount {account} has no credentials for {})", target.registry),
         c => {
@@ -123,7 +125,7 @@ fn refused(target: &Target, account: &str, candidates: &[Option<&auth::Credentia
             format!("with the credentials of Secret(s) {} of ServiceAccount {account}", names.join(", "))
         }
     };
-    StorageError {
+    RemoteError {
         target: format!("registry {}, repository {}", target.registry, target.repository),
         message: format!("pushing {} {tried}: {}", target.tag, e.message),
         status: e.status,
@@ -150,11 +152,7 @@ pub fn statement_images(payload: &[u8]) -> (String, Vec<Image>) {
 
 #[async_trait::async_trait]
 impl Backend for Oci {
-    fn kind(&self) -> StorageKind {
-        StorageKind::Oci
-    }
-
-    async fn store(&self, run: &Run<'_>, signed: &Signed) -> Result<Annotations, StorageError> {
+    async fn store(&self, run: &Run<'_>, signed: &Signed) -> Result<Annotations, RemoteError> {
         let pushes: Vec<(Target, Layer)> = match (&signed.subject, &signed.envelope) {
             (Subject::Image(img), None) => vec![(self.target(img, Tag::Signature), Layer::signature(signed))],
             (Subject::Run, Some(_)) => {
@@ -169,6 +167,36 @@ impl Backend for Oci {
         let futures: Vec<_> = pushes.iter().map(|(t, l)| self.push(run, t, l)).collect();
         stream::iter(futures).buffer_unordered(PUSH_CONCURRENCY).try_collect::<Vec<_>>().await?;
         Ok(Annotations::new())
+    }
+}
+
+/// Makes the `oci` factory: registry clients and the credential reader,
+/// shared by every config's backend; it needs an API client.
+pub fn factory(env: &Env) -> Option<Arc<dyn Factory<Storage, dyn Backend>>> {
+    let client = env.client.clone()?;
+    let shared = Shared {
+        registries: Registries::new(env.registry_roots.clone(), env.registry_pushes.clone(), env.http_timeout),
+        secrets: Secrets::new(client, env.secret_reads.clone()),
+    };
+    Some(Arc::new(Arc::new(shared)))
+}
+
+impl Factory<Storage, dyn Backend> for Arc<Shared> {
+    fn name(&self) -> &'static str {
+        StorageKind::Oci.as_str()
+    }
+
+    fn build(&self, section: &Storage) -> Option<Result<Arc<dyn Backend>, Unsupported>> {
+        let Storage::Oci { repository, insecure, encoding } = section else { return None };
+        if *encoding != OciEncoding::Dsse {
+            return Some(Err(Unsupported {
+                what: "OCI encoding format",
+                key: crate::config::keys::name::storage_oci_encoding_format.into(),
+                value: encoding.to_string(),
+                supported: format!("{:?}", OciEncoding::Dsse.as_str()),
+            }));
+        }
+        Some(Ok(Arc::new(Oci::new(self.clone(), repository, *insecure))))
     }
 }
 

@@ -4,6 +4,7 @@
 //! deadline (two request timeouts), so a slow registry holds neither a
 //! worker nor a tag lock for long.
 
+use crate::remote::RemoteError;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Weak};
@@ -33,29 +34,6 @@ const PROBE_TTL: Duration = Duration::from_secs(600);
 pub enum Scheme {
     Https,
     Http,
-}
-
-/// A registry call that failed: the HTTP status, when there was one, and a
-/// message that never holds a credential.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
-    pub status: Option<u16>,
-    pub message: String,
-    /// The registry could not be reached or answered 5xx/408/429: it may
-    /// just be down for a while.
-    pub unavailable: bool,
-}
-
-impl Refused {
-    /// A refusal that is not about availability.
-    pub fn new(status: Option<u16>, message: String) -> Self {
-        Self { status, message, unavailable: false }
-    }
-
-    /// 401 and 403: another credential may do.
-    pub fn is_auth(&self) -> bool {
-        matches!(self.status, Some(401 | 403))
-    }
 }
 
 /// What [`Registries::append`] did.
@@ -127,7 +105,7 @@ impl Registries {
     /// How `registry` is reached: https, or plain http for a loopback or
     /// `insecure` registry that does not answer https. Probed once (one
     /// `GET /v2/`) and remembered for a while.
-    async fn endpoint(&self, registry: &str, insecure: bool) -> Result<Endpoint, Refused> {
+    async fn endpoint(&self, registry: &str, insecure: bool) -> Result<Endpoint, RemoteError> {
         let key = (registry.to_string(), insecure);
         let known = self.probes.lock().get(&key).filter(|(_, at)| at.elapsed() < PROBE_TTL).map(|(s, _)| *s);
         let scheme = match known {
@@ -145,13 +123,10 @@ impl Registries {
         Ok(Endpoint { base, insecure: insecure || scheme == Scheme::Http })
     }
 
-    async fn probe(&self, registry: &str, insecure: bool) -> Result<Scheme, Refused> {
+    async fn probe(&self, registry: &str, insecure: bool) -> Result<Scheme, RemoteError> {
         let http = self.http(insecure);
-        let unreachable = |e: &reqwest::Error| Refused {
-            status: None,
-            message: format!("unreachable: {}", error_chain(e)),
-            unavailable: true,
-        };
+        let unreachable =
+            |e: &reqwest::Error| RemoteError::unreachable("", format!("unreachable: {}", error_chain(e)), true);
         match http.get(format!("https://{registry}/v2/")).send().await {
             Ok(_) => Ok(Scheme::Https),
             // A TLS server whose certificate is not trusted is not a plain-http one.
@@ -170,15 +145,17 @@ impl Registries {
     /// pushes layer, config and manifest. Appends to one tag never overlap
     /// in this process, so two runs that built one image both keep theirs.
     /// The whole append ends within two request timeouts.
-    pub async fn append(&self, t: &Target, cred: Option<&Credential>, layer: &Layer) -> Result<Appended, Refused> {
+    pub async fn append(&self, t: &Target, cred: Option<&Credential>, layer: &Layer) -> Result<Appended, RemoteError> {
         match tokio::time::timeout(self.deadline, self.append_now(t, cred, layer)).await {
             Ok(r) => r,
             // Too slow is not "down": it counts like any other failure.
-            Err(_) => Err(Refused::new(None, format!("gave up after {:?} (the registry is too slow)", self.deadline))),
+            Err(_) => {
+                Err(RemoteError::invalid(None, format!("gave up after {:?} (the registry is too slow)", self.deadline)))
+            }
         }
     }
 
-    async fn append_now(&self, t: &Target, cred: Option<&Credential>, layer: &Layer) -> Result<Appended, Refused> {
+    async fn append_now(&self, t: &Target, cred: Option<&Credential>, layer: &Layer) -> Result<Appended, RemoteError> {
         let ep = self.endpoint(&t.registry, t.insecure).await?;
         let http = self.http(t.insecure);
         let lock = self.tag_lock(&format!("{}/{}:{}", t.registry, t.repository, t.tag));
@@ -188,7 +165,7 @@ impl Registries {
         let existing = match existing {
             None => None,
             Some(body) => Some(serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| {
-                Refused::new(
+                RemoteError::invalid(
                     None,
                     format!(
                         "the manifest of {} is not JSON: {}",
@@ -199,7 +176,7 @@ impl Registries {
             })?),
         };
         let merged = layout::merge(existing.as_ref(), layer)
-            .map_err(|e| Refused::new(None, format!("the manifest of {}: {e}", t.tag)))?;
+            .map_err(|e| RemoteError::invalid(None, format!("the manifest of {}: {e}", t.tag)))?;
         let Merge::Push { manifest, media_type, config } = merged else {
             return Ok(Appended::Present);
         };

@@ -16,7 +16,7 @@ use tracing::warn;
 use zeroize::Zeroize as _;
 
 use super::auth::{self, Credential};
-use crate::storage::StorageError;
+use crate::remote::RemoteError;
 
 /// How long credentials read for one ServiceAccount are used.
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
@@ -45,7 +45,7 @@ impl Secrets {
     /// The credentials of ServiceAccount `namespace/name`, in order: its
     /// `secrets`, then its `imagePullSecrets`. A missing ServiceAccount or
     /// Secret contributes none (pushes then go anonymously).
-    pub async fn for_account(&self, namespace: &str, name: &str) -> Result<Creds, StorageError> {
+    pub async fn for_account(&self, namespace: &str, name: &str) -> Result<Creds, RemoteError> {
         let slot = {
             let mut slots = self.slots.lock();
             let now = Instant::now();
@@ -59,8 +59,8 @@ impl Secrets {
         slot.creds.get_or_try_init(|| self.read(namespace, name)).await.cloned()
     }
 
-    async fn read(&self, namespace: &str, name: &str) -> Result<Creds, StorageError> {
-        let err = |what: String, e: kube::Error| StorageError {
+    async fn read(&self, namespace: &str, name: &str) -> Result<Creds, RemoteError> {
+        let err = |what: String, e: kube::Error| RemoteError {
             target: format!("ServiceAccount {namespace}/{name}"),
             message: format!("reading {what}: {e}"),
             status: match &e {

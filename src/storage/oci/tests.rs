@@ -6,9 +6,7 @@ fn img(repo: &str) -> Image {
 }
 
 fn oci(repository: &str, insecure: bool) -> Oci {
-    let config =
-        ChainsConfig { oci_repository: repository.into(), oci_repository_insecure: insecure, ..Default::default() };
-    Oci::new(Arc::new(test_shared()), &config)
+    Oci::new(Arc::new(test_shared()), repository, insecure)
 }
 
 fn test_shared() -> Shared {
