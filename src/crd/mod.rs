@@ -6,13 +6,14 @@ mod chain;
 mod fields;
 mod status;
 mod tektonconfig;
+mod words;
 
 pub use boolstr::BoolOrString;
 pub use chain::{
     AdditionalOptions, CHAIN_NAME, ChainSpec, FreeForm, Performance, PodPlacement, TektonChain, TektonChainSpec,
 };
 pub use fields::ChainConfigFields;
-pub use status::{ComponentStatus, ConditionUpdate};
+pub use status::{ComponentStatus, ConditionType, ConditionUpdate, Reason};
 pub use tektonconfig::{CONFIG_NAME, TektonConfig, TektonConfigSpec};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -63,3 +63,33 @@ spec:
     assert!(c.spec.other.contains_key("addon"));
     assert_eq!(c.spec.chain.unwrap().keys.artifacts_taskrun_format.as_deref(), Some("tekton"));
 }
+
+#[test]
+fn condition_words_are_the_api_strings() {
+    let types: Vec<_> = ConditionType::ALL.iter().map(|t| t.as_str()).collect();
+    assert_eq!(types, ["Ready", "ConfigValid", "Installed", "DeploymentAvailable", "SigningSecret", "ChainReady"]);
+    for r in Reason::ALL {
+        assert_eq!(serde_json::to_value(r).unwrap(), serde_json::json!(format!("{r:?}")), "{r} is its own name");
+        assert_eq!(serde_json::from_value::<Reason>(serde_json::json!(r.as_str())).unwrap(), *r);
+        assert_eq!(Reason::parse(&r.to_string()), Some(*r));
+    }
+    assert!(serde_json::from_value::<ConditionType>(serde_json::json!("Nope")).is_err());
+    assert_eq!(Reason::parse("ready"), None);
+}
+
+#[test]
+fn unchanged_conditions_keep_their_transition_time() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    let t = |s: i64| Time(k8s_openapi::jiff::Timestamp::from_second(s).unwrap());
+    let ready = |status| vec![ConditionUpdate::new(ConditionType::Ready, status, Reason::Ready, "")];
+    let mut status = ComponentStatus::default();
+    status.set_conditions(ready(true), Some(1), &t(10));
+    assert!(status.is_ready());
+    let before = status.clone();
+    status.set_conditions(ready(true), Some(1), &t(20));
+    assert_eq!(status, before, "same state, same status: no write");
+    status.set_conditions(ready(false), Some(2), &t(30));
+    let c = status.condition(ConditionType::Ready).unwrap();
+    assert_eq!((c.status.as_str(), c.reason.as_str(), c.last_transition_time.0.as_second()), ("False", "Ready", 30));
+    assert_eq!(status.observed_generation, Some(2));
+}

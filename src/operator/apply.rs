@@ -9,11 +9,9 @@ use kube::core::ApiResource;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
-use super::desired::{CREATED_BY, DesiredObject, Mode, Ownership};
-use super::error::{Error, Result};
+use super::desired::{CREATED_BY, DesiredObject, FIELD_MANAGER, Mode, Ownership, merge};
+use super::error::{Error, Result, Step};
 
-/// Field manager for everything the operator applies.
-pub const FIELD_MANAGER: &str = "tekton-chains-operator";
 /// Field manager for defaults written once at creation (users may take them over).
 pub const SEED_MANAGER: &str = "tekton-chains-operator-defaults";
 
@@ -25,6 +23,7 @@ pub struct Applier {
 }
 
 impl Applier {
+    /// An applier that counts its writes in `writes`.
     pub fn new(client: Client, writes: Arc<AtomicU64>) -> Self {
         Self { client, writes }
     }
@@ -34,10 +33,12 @@ impl Applier {
         self.writes.load(Ordering::Relaxed)
     }
 
+    /// Counts one write made outside the applier (status, generated key).
     pub(crate) fn count_write(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The client the writes go through.
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -53,7 +54,7 @@ impl Applier {
     pub async fn ensure(&self, obj: &DesiredObject) -> Result<DynamicObject> {
         let api = self.api(&obj.resource, obj.namespace.as_deref());
         let what = obj.describe();
-        let live = api.get_opt(&obj.name).await.map_err(Error::kube("get", &what))?;
+        let live = api.get_opt(&obj.name).await.map_err(Error::kube(Step::Get, &what))?;
         let (apply, current) = match (&obj.mode, live) {
             (Mode::CreateOnly(_), Some(live)) => return Ok(live),
             (Mode::CreateOnly(body), None) => {
@@ -68,7 +69,7 @@ impl Applier {
                     "apiVersion": apply["apiVersion"], "kind": apply["kind"],
                     "metadata": { "name": obj.name, "namespace": obj.namespace },
                 });
-                super::desired::merge(&mut body, seed);
+                merge(&mut body, seed);
                 self.create(&api, &body, SEED_MANAGER, &what).await?;
                 (apply, None)
             }
@@ -85,7 +86,7 @@ impl Applier {
         }
         self.count_write();
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        api.patch(&obj.name, &params, &Patch::Apply(apply)).await.map_err(Error::kube("apply", &what))
+        api.patch(&obj.name, &params, &Patch::Apply(apply)).await.map_err(Error::kube(Step::Apply, &what))
     }
 
     async fn create(&self, api: &Api<DynamicObject>, body: &Value, manager: &str, what: &str) -> Result<DynamicObject> {
@@ -96,9 +97,9 @@ impl Applier {
             Ok(o) => Ok(o),
             // Someone (a user, cosign) created it meanwhile: theirs wins.
             Err(kube::Error::Api(e)) if e.code == 409 => {
-                api.get(&obj.name_any()).await.map_err(Error::kube("get", what))
+                api.get(&obj.name_any()).await.map_err(Error::kube(Step::Get, what))
             }
-            Err(e) => Err(Error::kube("create", what)(e)),
+            Err(e) => Err(Error::kube(Step::Create, what)(e)),
         }
     }
 
@@ -109,7 +110,7 @@ impl Applier {
     pub async fn release(&self, obj: &DesiredObject, seed: Option<&Value>) -> Result<bool> {
         let api = self.api(&obj.resource, obj.namespace.as_deref());
         let what = obj.describe();
-        let Some(live) = api.get_opt(&obj.name).await.map_err(Error::kube("get", &what))? else {
+        let Some(live) = api.get_opt(&obj.name).await.map_err(Error::kube(Step::Get, &what))? else {
             return Ok(false);
         };
         let mine = live.managed_fields().iter().any(|m| m.manager.as_deref() == Some(FIELD_MANAGER));
@@ -120,7 +121,7 @@ impl Applier {
             });
             self.count_write();
             let params = PatchParams::apply(FIELD_MANAGER).force();
-            api.patch(&obj.name, &params, &Patch::Apply(&empty)).await.map_err(Error::kube("release", &what))?
+            api.patch(&obj.name, &params, &Patch::Apply(&empty)).await.map_err(Error::kube(Step::Release, &what))?
         } else {
             live
         };
@@ -140,7 +141,7 @@ impl Applier {
             Ok(_) => Ok(true),
             // Changed meanwhile (a user's edit): it stays.
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(false),
-            Err(e) => Err(Error::kube("delete", &what)(e)),
+            Err(e) => Err(Error::kube(Step::Delete, &what)(e)),
         }
     }
 
@@ -148,7 +149,7 @@ impl Applier {
     pub async fn delete_owned(&self, obj: &DesiredObject, owner_uid: &str) -> Result<bool> {
         let api = self.api(&obj.resource, obj.namespace.as_deref());
         let what = obj.describe();
-        let Some(live) = api.get_opt(&obj.name).await.map_err(Error::kube("get", &what))? else {
+        let Some(live) = api.get_opt(&obj.name).await.map_err(Error::kube(Step::Get, &what))? else {
             return Ok(false);
         };
         if !live.owner_references().iter().any(|o| o.uid == owner_uid) {
@@ -162,7 +163,7 @@ impl Applier {
         match api.delete(&obj.name, &dp).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(false),
-            Err(e) => Err(Error::kube("delete", &what)(e)),
+            Err(e) => Err(Error::kube(Step::Delete, &what)(e)),
         }
     }
 }

@@ -1,11 +1,49 @@
 //! The operator loop's error type.
 
+/// The API call an [`Error::Kube`] came from; its label is the metric's `reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Get,
+    Create,
+    Apply,
+    Delete,
+    Release,
+    /// Writing a generated key pair into signing-secrets.
+    WriteKey,
+    /// Writing a custom resource's status.
+    WriteStatus,
+}
+
+impl Step {
+    /// The fixed word for `operator_reconcile_errors_total{reason}`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Step::Get => "get",
+            Step::Create => "create",
+            Step::Apply => "apply",
+            Step::Delete => "delete",
+            Step::Release => "release",
+            Step::WriteKey => "write_key",
+            Step::WriteStatus => "write_status",
+        }
+    }
+
+    /// How the step reads in an error message ("write status of TektonChain chain: …").
+    pub const fn phrase(self) -> &'static str {
+        match self {
+            Step::WriteKey => "write generated key to",
+            Step::WriteStatus => "write status of",
+            other => other.label(),
+        }
+    }
+}
+
 /// Errors of the operator loop; each says which object and what was being done.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{action} {object}: {source}")]
+    #[error("{} {object}: {source}", .step.phrase())]
     Kube {
-        action: &'static str,
+        step: Step,
         object: String,
         #[source]
         source: kube::Error,
@@ -26,15 +64,10 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether a later reconcile can succeed without a change to the object.
-    pub fn retryable(&self) -> bool {
-        !matches!(self, Error::Decode { .. })
-    }
-
-    /// Short label for the `reason` of `operator_reconcile_errors_total`.
+    /// Fixed word for the `reason` of `operator_reconcile_errors_total`.
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::Kube { action, .. } => action,
+            Error::Kube { step, .. } => step.label(),
             Error::Finalizer { .. } => "finalizer",
             Error::Decode { .. } => "decode",
             Error::KeyGeneration { .. } => "keygen",
@@ -42,10 +75,30 @@ impl Error {
         }
     }
 
-    pub(crate) fn kube(action: &'static str, object: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
+    /// Wraps a kube error of `step` on `object`, for `map_err`.
+    pub(crate) fn kube(step: Step, object: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
         let object = object.into();
-        move |source| Error::Kube { action, object, source }
+        move |source| Error::Kube { step, object, source }
     }
 }
 
+/// Result of the operator loop.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_fixed_words_and_messages_unchanged() {
+        let steps =
+            [Step::Get, Step::Create, Step::Apply, Step::Delete, Step::Release, Step::WriteKey, Step::WriteStatus];
+        let labels: Vec<_> = steps.iter().map(|s| s.label()).collect();
+        assert_eq!(labels, ["get", "create", "apply", "delete", "release", "write_key", "write_status"]);
+        assert_eq!(Step::Apply.phrase(), "apply");
+        assert_eq!(Step::WriteStatus.phrase(), "write status of");
+        let e = Error::Decode { object: "TektonChain chain".into(), message: "bad".into() };
+        assert_eq!((e.metric_label(), e.to_string().as_str()), ("decode", "reading TektonChain chain: bad"));
+        assert_eq!(Error::NotOurs { object: "x".into() }.metric_label(), "not_ours");
+    }
+}

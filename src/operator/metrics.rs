@@ -18,7 +18,7 @@ pub struct KindLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ErrorLabels {
     pub kind: &'static str,
-    /// [`super::Error::metric_label`].
+    /// [`super::Error::metric_label`]: a fixed word per failed step.
     pub reason: &'static str,
 }
 

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod chain;
+mod context;
 pub mod desired;
 mod error;
 pub mod metrics;
@@ -11,13 +12,12 @@ pub mod tektonconfig;
 pub mod validate;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -25,51 +25,12 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
 pub use apply::Applier;
+pub use context::{Context, Options, version};
 pub use desired::BuildContext;
-pub use error::{Error, Result};
+pub use error::{Error, Result, Step};
 pub use metrics::OperatorMetrics;
 
 use crate::crd::{TektonChain, TektonConfig};
-
-/// Settings of the operator loop.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Image the installed Deployment runs (this binary, in `signer` mode).
-    pub signer_image: String,
-    /// targetNamespace when TektonConfig does not set one.
-    pub default_namespace: String,
-}
-
-/// Shared state of both reconcilers.
-pub struct Context {
-    pub applier: Applier,
-    pub build: BuildContext,
-    pub default_namespace: String,
-    /// Reconciles finished (TektonChain and TektonConfig), successful or not.
-    pub reconciles: AtomicU64,
-    pub metrics: Arc<OperatorMetrics>,
-}
-
-impl Context {
-    pub fn new(client: Client, opts: &Options) -> Self {
-        Self {
-            applier: Applier::new(client, Arc::new(AtomicU64::new(0))),
-            build: BuildContext { image: opts.signer_image.clone(), version: version() },
-            default_namespace: opts.default_namespace.clone(),
-            reconciles: AtomicU64::new(0),
-            metrics: Arc::default(),
-        }
-    }
-}
-
-/// Version reported in status and chains-info.
-pub fn version() -> String {
-    format!("v{}", env!("CARGO_PKG_VERSION"))
-}
-
-pub(crate) fn now() -> Time {
-    Time(k8s_openapi::jiff::Timestamp::now())
-}
 
 /// Runs both reconcilers until the process is asked to stop.
 pub async fn run(client: Client, opts: Options) {
@@ -127,6 +88,7 @@ async fn counted(
     res
 }
 
+/// Every failed reconcile is retried after the same delay.
 fn error_policy<K>(_obj: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
     warn!(error = %error, reason = error.metric_label(), "will retry");
     Action::requeue(Duration::from_secs(15))

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use crate::config::{self, ConfigError, ConfigErrors};
 use crate::crd::{ChainSpec, TektonChainSpec};
-
-use super::desired::names;
+use crate::tekton::objects as names;
 
 /// A spec that passed validation, with what the build step needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidChain {
+    /// The targetNamespace.
     pub namespace: String,
     /// The chains-config keys this CR sets.
     pub config_data: BTreeMap<String, String>,

@@ -10,12 +10,13 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::object::{CREATED_BY, DesiredObject, FIELD_MANAGER, Mode, Ownership, core, object, shared_metadata};
 use super::overrides::{config_map_override, merge};
-use super::{CREATED_BY, DesiredObject, Mode, Ownership, core, names, object, shared_metadata};
 use crate::crd::TektonChain;
-use crate::operator::apply::FIELD_MANAGER;
 use crate::operator::validate::ValidChain;
+use crate::tekton::objects as names;
 
+/// The five ConfigMaps, with the CR's keys, overrides and seeded defaults.
 pub fn objects(
     chain: &TektonChain,
     valid: &ValidChain,

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{Value, json};
 
+use super::object::{BuildContext, DesiredObject, Mode, Ownership, api_resource, core, metadata, object};
 use super::overrides::{deployment_override, merge};
-use super::{BuildContext, DesiredObject, Mode, Ownership, api_resource, core, metadata, names, object};
 use crate::crd::TektonChain;
+use crate::tekton::objects as names;
 
 /// Port of `/metrics`.
 pub const METRICS_PORT: u16 = 9090;
@@ -24,6 +25,7 @@ pub fn selector_labels() -> Value {
     })
 }
 
+/// The controller Deployment, owned by the TektonChain.
 pub fn deployment(
     chain: &TektonChain,
     ns: &str,
@@ -139,6 +141,7 @@ pub fn default_resources() -> Value {
     json!({ "requests": { "cpu": "100m", "memory": "64Mi" }, "limits": { "memory": "256Mi" } })
 }
 
+/// The Service in front of the controller's `/metrics`.
 pub fn service(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReference) -> DesiredObject {
     let body = json!({
         "apiVersion": "v1", "kind": "Service",

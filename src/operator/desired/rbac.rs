@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{Value, json};
 
-use super::{DesiredObject, Mode, Ownership, api_resource, core, metadata, names, object};
+use super::object::{DesiredObject, Mode, Ownership, api_resource, core, metadata, object};
+use crate::tekton::objects as names;
 
 /// Cluster-wide rules of the signer (ClusterRole `tekton-chains-controller-cluster-access`):
 /// exactly the calls it makes, in any namespace runs may be in. `run` mode
@@ -46,6 +47,7 @@ pub fn namespace_rules() -> Value {
     ])
 }
 
+/// The ServiceAccount, ClusterRole, Role and their bindings.
 pub fn objects(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReference) -> Vec<DesiredObject> {
     let sa = names::SERVICE_ACCOUNT;
     let subjects = json!([{ "kind": "ServiceAccount", "name": sa, "namespace": ns }]);

@@ -1,4 +1,5 @@
 use kube::api::ObjectMeta;
+use serde_json::Value;
 
 use super::*;
 use crate::crd::{TektonChain, TektonChainSpec};
