@@ -1,5 +1,6 @@
 //! A read-only view of a TaskRun or PipelineRun (tekton.dev/v1) as JSON.
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
 pub use crate::tekton::RunKind;
@@ -35,6 +36,21 @@ impl<'a> Run<'a> {
         self.obj["metadata"]["uid"].as_str().unwrap_or_default()
     }
 
+    /// `metadata.resourceVersion`.
+    pub fn resource_version(&self) -> Option<&'a str> {
+        self.obj["metadata"]["resourceVersion"].as_str()
+    }
+
+    /// `metadata.finalizers` (the string ones).
+    pub fn finalizers(&self) -> Vec<&'a str> {
+        self.obj["metadata"]["finalizers"].as_array().into_iter().flatten().filter_map(Value::as_str).collect()
+    }
+
+    /// True once the run is being deleted (`metadata.deletionTimestamp` set).
+    pub fn deleting(&self) -> bool {
+        !self.obj["metadata"]["deletionTimestamp"].is_null()
+    }
+
     pub fn annotation(&self, key: &str) -> Option<&'a str> {
         self.obj["metadata"]["annotations"][key].as_str()
     }
@@ -54,6 +70,17 @@ impl<'a> Run<'a> {
     /// The `Succeeded` condition's status: `Some(true|false)` once finished.
     pub fn finished(&self) -> Option<bool> {
         finished(&self.obj["status"])
+    }
+
+    /// `status.completionTime`, when set and readable.
+    pub fn completion_time(&self) -> Option<Timestamp> {
+        completion_time(&self.obj["status"])
+    }
+
+    /// The names of a PipelineRun's child TaskRuns (`status.childReferences`).
+    pub fn child_task_runs(&self) -> Vec<&'a str> {
+        let refs = self.obj["status"]["childReferences"].as_array().into_iter().flatten();
+        refs.filter(|r| r["kind"] == "TaskRun").filter_map(|r| r["name"].as_str()).collect()
     }
 
     /// Results in status order (`status.results`).
@@ -106,5 +133,35 @@ pub fn finished(status: &Value) -> Option<bool> {
         "True" => Some(true),
         "False" => Some(false),
         _ => None,
+    }
+}
+
+/// A run status's `completionTime`, when set and readable.
+pub fn completion_time(status: &Value) -> Option<Timestamp> {
+    status["completionTime"].as_str()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn metadata_and_status_accessors_read_junk_as_absent() {
+        let obj = json!({ "metadata": { "resourceVersion": "7", "finalizers": ["a", 1, "b"] },
+                          "status": { "completionTime": "2024-05-01T10:01:00Z", "childReferences": [
+                              { "kind": "TaskRun", "name": "t1" }, { "kind": "Run", "name": "r" },
+                              { "kind": "TaskRun" }, { "kind": "TaskRun", "name": "t2" }] } });
+        let run = Run::new(RunKind::PipelineRun, &obj);
+        assert_eq!(run.resource_version(), Some("7"));
+        assert_eq!(run.finalizers(), ["a", "b"]);
+        assert!(!run.deleting());
+        assert_eq!(run.completion_time().map(|t| t.as_second()), Some(1_714_557_660));
+        assert_eq!(run.child_task_runs(), ["t1", "t2"]);
+        let junk = json!({ "metadata": { "resourceVersion": 7, "finalizers": "a", "deletionTimestamp": "x" },
+                           "status": { "completionTime": "yesterday", "childReferences": {} } });
+        let run = Run::new(RunKind::PipelineRun, &junk);
+        assert_eq!((run.resource_version(), run.finalizers().len(), run.deleting()), (None, 0, true));
+        assert_eq!((run.completion_time(), run.child_task_runs().len()), (None, 0));
     }
 }

@@ -17,10 +17,11 @@ use tracing::{error, warn};
 
 use super::Signer;
 use super::error::Error;
+use super::policy::{self, Facts, Finalizer};
 use super::queue::{Idle, Job, Next, RunKey};
 use super::worker::{self, Outcome};
-use crate::formats::RunKind;
-use crate::tekton::annotations::{SIGNED, is_settled};
+use crate::formats::{Run, RunKind, run};
+use crate::tekton::annotations::SIGNED;
 
 /// Watch pages are read this many runs at a time, which bounds the memory of
 /// the initial list of a large cluster.
@@ -32,7 +33,7 @@ const FINALIZER_CONCURRENCY: usize = 4;
 pub struct FinalizerOp {
     kind: RunKind,
     obj: serde_json::Value,
-    present: bool,
+    change: Finalizer,
 }
 
 impl Signer {
@@ -53,45 +54,31 @@ impl Signer {
         }
     }
 
-    /// Decides what a run needs from its latest version, from metadata and
-    /// the Succeeded condition alone.
+    /// Decides what a run needs from its latest version ([`policy::seen`]),
+    /// from metadata and the Succeeded condition alone.
     fn observe(&self, kind: RunKind, o: DynamicObject, fin: &mpsc::UnboundedSender<FinalizerOp>) {
-        let has_fin = o.finalizers().iter().any(|f| f == kind.finalizer());
-        let deleting = o.metadata.deletion_timestamp.is_some();
-        let signed = o.annotations().get(SIGNED).map(String::as_str);
-        let settled = is_settled(signed);
-        let finished = crate::formats::run::finished(&o.data["status"]).is_some();
         let uid = o.uid().unwrap_or_default();
         let state = self.ctx.memory.get(&uid);
-        // A run marked signed is looked at once per version it was not
-        // checked (or written) at, when the config asks for it.
-        let verify = signed == Some("true")
-            && finished
-            && state.verified.as_deref() != o.resource_version().as_deref()
-            && self.ctx.pipeline.borrow().as_ref().is_some_and(|p| p.config.verify_before_skip);
-        if state.gave_up && !settled {
-            return;
-        }
-        if verify {
+        let facts = Facts {
+            finished: run::finished(&o.data["status"]).is_some(),
+            signed: o.annotations().get(SIGNED).map(String::as_str),
+            has_finalizer: o.finalizers().iter().any(|f| f == kind.finalizer()),
+            deleting: o.metadata.deletion_timestamp.is_some(),
+            gave_up: state.gave_up,
+            verified: state.verified.as_deref() == o.resource_version().as_deref(),
+            verify_before_skip: self.ctx.pipeline.borrow().as_ref().is_some_and(|p| p.config.verify_before_skip),
+        };
+        let seen = policy::seen(&facts);
+        if seen.queue {
             self.enqueue(kind, &o);
         }
-        if settled || !finished {
-            // Never hold a run back: drop the finalizer once signed, failed, or deleted unfinished.
-            let present = if has_fin && (settled || deleting) {
-                false
-            } else if !has_fin && !deleting && !settled {
-                true
-            } else {
-                return;
-            };
-            if self.finalizing.lock().insert(uid) {
-                // Only the metadata: what the conditional patch needs.
-                let obj = serde_json::json!({ "metadata": o.metadata });
-                let _ = fin.send(FinalizerOp { kind, obj, present });
-            }
-            return;
+        if let Some(change) = seen.finalizer
+            && self.finalizing.lock().insert(uid)
+        {
+            // Only the metadata: what the conditional patch needs.
+            let obj = serde_json::json!({ "metadata": o.metadata });
+            let _ = fin.send(FinalizerOp { kind, obj, change });
         }
-        self.enqueue(kind, &o);
     }
 
     /// Queues a run (or refreshes the object of a queued one).
@@ -102,11 +89,8 @@ impl Signer {
             name: o.name_any(),
             uid: o.uid().unwrap_or_default(),
         };
-        let finished_ms = o.data["status"]["completionTime"]
-            .as_str()
-            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
-            .unwrap_or_else(k8s_openapi::jiff::Timestamp::now)
-            .as_millisecond();
+        let finished_ms =
+            run::completion_time(&o.data["status"]).unwrap_or_else(k8s_openapi::jiff::Timestamp::now).as_millisecond();
         // Kept as JSON: a third of the parsed object's memory, or less.
         let bytes = serde_json::to_vec(o).unwrap_or_default();
         let size = bytes.len();
@@ -126,9 +110,8 @@ impl Signer {
             .for_each_concurrent(FINALIZER_CONCURRENCY, |op| {
                 let me = self.clone();
                 async move {
-                    worker::set_finalizer(&me.ctx.client, &me.metrics, op.kind, &op.obj, op.present).await;
-                    let uid = op.obj["metadata"]["uid"].as_str().unwrap_or_default();
-                    me.finalizing.lock().remove(uid);
+                    worker::set_finalizer(&me.ctx.client, &me.metrics, op.kind, &op.obj, op.change).await;
+                    me.finalizing.lock().remove(Run::new(op.kind, &op.obj).uid());
                 }
             })
             .await
@@ -211,7 +194,7 @@ impl Signer {
         let settle = worker::abandon(&self.ctx, key.kind, obj, cause);
         match AssertUnwindSafe(settle).catch_unwind().await {
             Ok(outcome) => outcome,
-            Err(_) => Outcome::Retry(worker::MAX_BACKOFF),
+            Err(_) => Outcome::Retry(policy::MAX_BACKOFF),
         }
     }
 

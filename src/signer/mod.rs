@@ -13,6 +13,7 @@ mod leader;
 pub mod memory;
 pub mod metrics;
 pub mod pipeline;
+pub mod policy;
 pub mod queue;
 mod verify;
 pub mod worker;

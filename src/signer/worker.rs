@@ -1,5 +1,6 @@
 //! Signs one finished run: snapshot → plan → pipeline (sign, log, store) →
-//! one annotation patch.
+//! one annotation patch. What to do at each step is decided by [`policy`];
+//! this module does the I/O around it.
 //!
 //! - The signed result of a run version is remembered ([`RunMemory`]) until
 //!   it is written, so a patch that conflicts (the run was edited meanwhile)
@@ -7,16 +8,17 @@
 //!   signs, logs or pushes again.
 //! - Failures count in `chains.tekton.dev/retries` and in memory (so the
 //!   count grows even when the annotation cannot be written). A retryable
-//!   failure is tried again with backoff, up to [`MAX_RETRIES`] attempts
-//!   ([`MAX_UNAVAILABLE_RETRIES`] while a remote is down); then, or at once
-//!   for a permanent one, the run ends `signed=failed` with an Event. When
-//!   even that cannot be written, the run is given up on in memory, with an
-//!   Event, and never tried again by this process.
+//!   failure is tried again with backoff, up to [`policy::MAX_RETRIES`]
+//!   attempts ([`policy::MAX_UNAVAILABLE_RETRIES`] while a remote is down);
+//!   then, or at once for a permanent one, the run ends `signed=failed` with
+//!   an Event. When even that cannot be written, the run is given up on in
+//!   memory, with an Event, and never tried again by this process.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::jiff::{Timestamp, Unit};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{EventType, Recorder};
 use serde_json::{Value, json};
@@ -28,21 +30,13 @@ use super::events;
 use super::memory::{self, Pending, RunMemory, RunState};
 use super::metrics::Metrics;
 use super::pipeline::{Done, Pipeline};
+use super::policy::{self, Event, Facts, Finalizer, Step, Then, Turn, Written};
+use super::verify::Unverified;
 use crate::formats::{self, Run, RunKind};
 use crate::tekton::annotations::{RETRIES, SIGNED, is_settled};
 
 /// How long after a PipelineRun completes a missing child TaskRun is waited for.
 pub const MISSING_CHILD_GRACE_SECS: f64 = 60.0;
-/// Failed attempts before a run is marked `signed=failed`.
-pub const MAX_RETRIES: u32 = 3;
-/// Failed attempts allowed while the failures are a remote being down.
-pub const MAX_UNAVAILABLE_RETRIES: u32 = 10;
-/// Conflicting patches of one attempt before it counts as failed.
-pub const MAX_CONFLICTS: u32 = 10;
-/// The longest wait between attempts, as a multiple of the first (5 s → 60 s).
-pub const MAX_BACKOFF_FACTOR: u32 = 12;
-/// The wait after a failure to settle a run that panicked or timed out.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Everything a worker needs.
 pub struct Ctx {
@@ -80,25 +74,9 @@ pub fn needs_signing(run: &Run) -> bool {
     run.finished().is_some() && !is_settled(run.annotation(SIGNED))
 }
 
-/// Seconds since an RFC 3339 time (infinite when absent or unreadable).
-fn seconds_since(t: Option<&str>) -> f64 {
-    t.and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
-        .and_then(|t| (k8s_openapi::jiff::Timestamp::now() - t).total(k8s_openapi::jiff::Unit::Second).ok())
-        .unwrap_or(f64::INFINITY)
-}
-
-/// The delay before attempt `attempts + 1`: `base`, doubling, at most
-/// [`MAX_BACKOFF_FACTOR`] times `base`.
-pub fn backoff(base: Duration, attempts: u32) -> Duration {
-    base.saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)))
-        .min(base.saturating_mul(MAX_BACKOFF_FACTOR))
-}
-
-/// The delay after the `n`th conflicting patch: 50 ms, doubling, at most 5 s.
-pub fn conflict_delay(n: u32) -> Duration {
-    Duration::from_millis(50)
-        .saturating_mul(2u32.saturating_pow(n.saturating_sub(1).min(7)))
-        .min(Duration::from_secs(5))
+/// Seconds since a time (infinite when absent).
+fn seconds_since(t: Option<Timestamp>) -> f64 {
+    t.and_then(|t| (Timestamp::now() - t).total(Unit::Second).ok()).unwrap_or(f64::INFINITY)
 }
 
 /// The `chains.tekton.dev/retries` count a run carries (junk reads as 0,
@@ -113,44 +91,32 @@ pub async fn process(ctx: &Ctx, kind: RunKind, obj: &Value) -> Outcome {
     let Some(pipeline) = ctx.pipeline.borrow().clone() else {
         return Outcome::Wait(Duration::from_secs(1));
     };
-    if run.finished().is_none() {
-        return Outcome::Skipped;
-    }
     let state = ctx.memory.get(run.uid());
-    match run.annotation(SIGNED) {
-        Some("failed") => return Outcome::Skipped,
-        Some("true") => {
-            if !pipeline.config.verify_before_skip || state.verified.as_deref() == resource_version(&run) {
+    match policy::turn(&Facts::of(&run, &state, pipeline.config.verify_before_skip)) {
+        Turn::Skip => return Outcome::Skipped,
+        Turn::Sign => {}
+        Turn::Verify { then_sign } => match super::verify::check(ctx, &pipeline, &run).await {
+            Ok(()) => {
+                let rv = run.resource_version().map(str::to_string);
+                ctx.memory.update(run.uid(), |s| s.verified = rv);
                 return Outcome::Skipped;
             }
-            match super::verify::check(ctx, &pipeline, &run).await {
-                Ok(()) => {
-                    let rv = resource_version(&run).map(str::to_string);
-                    ctx.memory.update(run.uid(), |s| s.verified = rv);
-                    return Outcome::Skipped;
-                }
-                Err(super::verify::Unverified::Wait(o)) => return o,
-                Err(super::verify::Unverified::Bad(_)) if state.flagged.as_deref() == resource_version(&run) => {}
-                Err(super::verify::Unverified::Bad(why)) => {
-                    let rv = resource_version(&run).map(str::to_string);
+            Err(Unverified::Wait(o)) => return o,
+            Err(Unverified::Bad(why)) => {
+                let flagged = state.flagged.as_deref() == run.resource_version();
+                if let Some(ev) = policy::unverified(why, flagged) {
+                    let rv = run.resource_version().map(str::to_string);
                     ctx.memory.update(run.uid(), |s| s.flagged = rv);
                     ctx.metrics.for_kind(kind).unverified_signed.inc();
-                    let note = format!("chains.tekton.dev/signed=true, but {why}; signing the run again");
-                    warn!(
-                        namespace = run.namespace(),
-                        name = run.name(),
-                        uid = run.uid(),
-                        why,
-                        "signed mark does not verify"
-                    );
-                    event(ctx, &run, EventType::Warning, "SignatureNotVerified", &note).await;
+                    let (ns, name, uid) = (run.namespace(), run.name(), run.uid());
+                    warn!(namespace = ns, name, uid, why, "signed mark does not verify");
+                    warning(ctx, &run, &ev).await;
+                }
+                if !then_sign {
+                    return Outcome::Skipped;
                 }
             }
-        }
-        _ => {}
-    }
-    if state.gave_up {
-        return Outcome::Skipped;
+        },
     }
     let children = match kind {
         RunKind::PipelineRun => match children(ctx, &run).await {
@@ -175,14 +141,12 @@ pub async fn process(ctx: &Ctx, kind: RunKind, obj: &Value) -> Outcome {
             Err(outcome) => return outcome,
         },
     };
-    let mut annotations = done.annotations.clone();
-    annotations.insert(SIGNED.into(), "true".into());
-    match patch(ctx, &run, annotations).await {
+    match patch(ctx, &run, policy::signed(done.annotations.clone())).await {
         Ok(rv) => {
             let counters = ctx.metrics.for_kind(kind);
             counters.payload_stored.inc_by(done.stored as u64);
             counters.marked_signed.inc();
-            let secs = seconds_since(run.status()["completionTime"].as_str());
+            let secs = seconds_since(run.completion_time());
             if secs.is_finite() {
                 ctx.metrics.sign_latency.observe(secs.max(0.0));
             }
@@ -216,10 +180,10 @@ async fn sign(
     children: &[Value],
 ) -> Result<Done, Outcome> {
     let artifacts = formats::detect(run);
-    if !artifacts.warnings.is_empty() && state.attempts == 0 {
-        let note = artifacts.warnings.iter().map(|w| format!("result {}: {}", w.result, w.reason)).collect::<Vec<_>>();
-        warn!(namespace = run.namespace(), name = run.name(), uid = run.uid(), warnings = ?note, "skipping malformed results");
-        event(ctx, run, EventType::Warning, "MalformedResult", &note.join("; ")).await;
+    let notes: Vec<String> = artifacts.warnings.iter().map(|w| format!("result {}: {}", w.result, w.reason)).collect();
+    if let Some(ev) = policy::malformed(&notes, state.attempts) {
+        warn!(namespace = run.namespace(), name = run.name(), uid = run.uid(), warnings = ?notes, "skipping malformed results");
+        warning(ctx, run, &ev).await;
     }
     let payloads = match pipeline.plan(run, &artifacts, children) {
         Ok(p) => p,
@@ -232,85 +196,61 @@ async fn sign(
 }
 
 /// A conflicting patch: the newer version is looked at after a short,
-/// growing delay; past [`MAX_CONFLICTS`] the attempt counts as failed.
+/// growing delay; past [`policy::MAX_CONFLICTS`] the attempt counts as failed.
 async fn conflict(ctx: &Ctx, run: &Run<'_>) -> Outcome {
     ctx.metrics.patch_conflicts.inc();
-    let n = ctx.memory.update(run.uid(), |s| s.conflicts = s.conflicts.saturating_add(1)).conflicts;
-    if n <= MAX_CONFLICTS {
-        return Outcome::Retry(conflict_delay(n));
+    let n = ctx.memory.update(run.uid(), policy::count_conflict).conflicts;
+    match policy::conflict(n) {
+        Some(delay) => Outcome::Retry(delay),
+        None => failure(ctx, run, Error::Changing { run: describe(run), conflicts: n }, BTreeMap::new()).await,
     }
-    failure(ctx, run, Error::Changing { run: describe(run), conflicts: n }, BTreeMap::new()).await
 }
 
-/// Counts a failed attempt. A retryable one is tried again after a backoff
-/// until the cap; then, or at once for a permanent one, the run is marked
-/// `signed=failed` with a Warning Event naming the cause. `stored` are the
-/// annotations of backends that did store their part; they go out in the
-/// same patch.
+/// Counts a failed attempt and writes it ([`policy::failure`]). `stored`
+/// are the annotations of backends that did store their part; they go out
+/// in the same patch.
 async fn failure(ctx: &Ctx, run: &Run<'_>, cause: Error, stored: BTreeMap<String, String>) -> Outcome {
     ctx.metrics.failure(run.kind, cause.metric_label());
     let from_run = retries_of(run);
-    let state = ctx.memory.update(run.uid(), |s| {
-        s.attempts = s.attempts.max(from_run).saturating_add(1);
-        s.conflicts = 0;
-    });
-    let attempts = state.attempts;
-    let cap = if cause.unavailable() { MAX_UNAVAILABLE_RETRIES } else { MAX_RETRIES };
-    let give_up = attempts >= cap || !cause.retryable();
+    let attempts = ctx.memory.update(run.uid(), |s| policy::count_failure(s, from_run)).attempts;
+    let failed = policy::failure(&cause, attempts, ctx.backoff, stored);
     let (ns, name, uid) = (run.namespace(), run.name(), run.uid());
     let reason = cause.metric_label();
-    let mut annotations = stored;
-    annotations.insert(RETRIES.to_string(), attempts.to_string());
-    let note = if !give_up {
-        warn!(namespace = ns, name, uid, retries = attempts, reason, cause = %cause, "signing failed; will retry");
-        None
-    } else if cause.retryable() {
-        Some(format!("giving up after {attempts} attempts: {cause}"))
-    } else {
-        Some(format!("giving up (retrying cannot help): {cause}"))
-    };
-    if give_up {
-        annotations.insert(SIGNED.into(), "failed".into());
-        warn!(namespace = ns, name, uid, retries = attempts, reason, cause = %cause, "signing failed; marking signed=failed");
-    }
-    match patch(ctx, run, annotations).await {
-        Ok(_) => {
-            if let Some(note) = note {
-                event(ctx, run, EventType::Warning, "SigningFailed", &note).await;
-                ctx.memory.forget(uid);
-                return Outcome::Failed;
-            }
-            Outcome::Retry(backoff(ctx.backoff, attempts))
+    match failed.then {
+        Then::Retry(_) => {
+            warn!(namespace = ns, name, uid, retries = attempts, reason, cause = %cause, "signing failed; will retry")
         }
-        Err(PatchError::Gone) => {
+        Then::GiveUp(_) => {
+            warn!(namespace = ns, name, uid, retries = attempts, reason, cause = %cause, "signing failed; marking signed=failed")
+        }
+    }
+    let written = match patch(ctx, run, failed.annotations).await {
+        Ok(_) => Written::Ok,
+        Err(PatchError::Conflict) => Written::Conflict(ctx.memory.update(uid, policy::count_conflict).conflicts),
+        Err(PatchError::Gone) => Written::Gone,
+        Err(PatchError::Other(e)) => Written::Failed(e.to_string()),
+    };
+    match policy::after_failure(failed.then, written) {
+        Step::Retry(delay) => Outcome::Retry(delay),
+        Step::Failed(ev) => {
+            warning(ctx, run, &ev).await;
+            ctx.memory.forget(uid);
+            Outcome::Failed
+        }
+        Step::GaveUp(ev) => {
+            ctx.memory.update(uid, |s| {
+                s.gave_up = true;
+                s.pending = None;
+            });
+            warn!(namespace = ns, name, uid, note = ev.note, "giving up on the run in memory");
+            warning(ctx, run, &ev).await;
+            Outcome::Failed
+        }
+        Step::Gone => {
             ctx.memory.forget(uid);
             Outcome::Skipped
         }
-        Err(PatchError::Conflict) => {
-            let n = ctx.memory.update(uid, |s| s.conflicts = s.conflicts.saturating_add(1)).conflicts;
-            match note {
-                Some(note) if n > MAX_CONFLICTS => give_up_here(ctx, run, &note, "the run kept changing").await,
-                _ => Outcome::Retry(conflict_delay(n)),
-            }
-        }
-        Err(PatchError::Other(e)) => match note {
-            Some(note) => give_up_here(ctx, run, &note, &e.to_string()).await,
-            None => Outcome::Retry(backoff(ctx.backoff, attempts)),
-        },
     }
-}
-
-/// The run's failure cannot be written: it is given up on in memory (this
-/// process never tries it again), with an Event saying so.
-async fn give_up_here(ctx: &Ctx, run: &Run<'_>, note: &str, why_unwritten: &str) -> Outcome {
-    ctx.memory.update(run.uid(), |s| {
-        s.gave_up = true;
-        s.pending = None;
-    });
-    let note = format!("{note}; and signed=failed could not be written to the run ({why_unwritten})");
-    warn!(namespace = run.namespace(), name = run.name(), uid = run.uid(), note, "giving up on the run in memory");
-    event(ctx, run, EventType::Warning, "SigningFailed", &note).await;
-    Outcome::Failed
 }
 
 /// Ends a run whose signing could not finish for a reason outside it (a
@@ -322,11 +262,9 @@ pub async fn abandon(ctx: &Ctx, kind: RunKind, obj: &Value, cause: Error) -> Out
 
 /// The finished child TaskRuns, or how long to wait until they are signed.
 pub(super) async fn children(ctx: &Ctx, run: &Run<'_>) -> Result<Vec<Value>, Outcome> {
-    let refs = run.status()["childReferences"].as_array().cloned().unwrap_or_default();
     let api = runs(&ctx.client, RunKind::TaskRun, run.namespace());
     let mut out = Vec::new();
-    for r in refs.iter().filter(|r| r["kind"] == "TaskRun") {
-        let Some(child_name) = r["name"].as_str() else { continue };
+    for child_name in run.child_task_runs() {
         match api.get_opt(child_name).await {
             Ok(Some(child)) => {
                 let v = serde_json::to_value(child).unwrap_or_default();
@@ -338,7 +276,7 @@ pub(super) async fn children(ctx: &Ctx, run: &Run<'_>) -> Result<Vec<Value>, Out
             }
             // A child not there yet holds the PipelineRun back for a while; a
             // deleted (pruned) one cannot hold it back forever.
-            Ok(None) if seconds_since(run.status()["completionTime"].as_str()) < MISSING_CHILD_GRACE_SECS => {
+            Ok(None) if seconds_since(run.completion_time()) < MISSING_CHILD_GRACE_SECS => {
                 return Err(Outcome::Wait(Duration::from_millis(500)));
             }
             Ok(None) => {
@@ -366,10 +304,6 @@ enum PatchError {
     Other(Error),
 }
 
-fn resource_version<'a>(run: &Run<'a>) -> Option<&'a str> {
-    run.obj["metadata"]["resourceVersion"].as_str()
-}
-
 /// One merge patch: annotations, plus dropping our finalizer once the run is
 /// done with (signed or failed). resourceVersion makes it conditional, so a
 /// run is never signed twice. Returns the run's new resourceVersion.
@@ -392,69 +326,40 @@ pub fn describe(run: &Run) -> String {
 
 /// The merge patch for [`patch`] (pure, for tests).
 pub fn patch_body(run: &Run, annotations: BTreeMap<String, String>) -> Value {
-    let done = is_settled(annotations.get(SIGNED).map(String::as_str));
-    let mut meta = json!({
-        "resourceVersion": run.obj["metadata"]["resourceVersion"],
-        "annotations": annotations,
-    });
-    if let Some(kept) = finalizers_with(run.obj, run.kind.finalizer(), false).filter(|_| done) {
+    let current = run.finalizers();
+    let kept =
+        policy::with_patch(&annotations).and_then(|c| policy::finalizers_with(&current, run.kind.finalizer(), c));
+    let mut meta = json!({ "resourceVersion": run.resource_version(), "annotations": annotations });
+    if let Some(kept) = kept {
         meta["finalizers"] = json!(kept);
     }
     json!({ "metadata": meta })
 }
 
-/// The run's finalizers with ours added (`present`) or removed, or `None`
-/// when that changes nothing.
-pub fn finalizers_with<'a>(obj: &'a Value, ours: &'a str, present: bool) -> Option<Vec<&'a str>> {
-    let all: Vec<&str> =
-        obj["metadata"]["finalizers"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    if all.contains(&ours) == present {
-        return None;
-    }
-    let mut out: Vec<&str> = all.into_iter().filter(|f| *f != ours).collect();
-    if present {
-        out.push(ours);
-    }
-    Some(out)
-}
-
 /// One conditional patch of `metadata.finalizers`, with ours added or removed.
-pub async fn set_finalizer(client: &kube::Client, metrics: &Metrics, kind: RunKind, obj: &Value, present: bool) {
+pub async fn set_finalizer(client: &kube::Client, metrics: &Metrics, kind: RunKind, obj: &Value, change: Finalizer) {
     let run = Run::new(kind, obj);
-    let Some(finalizers) = finalizers_with(obj, kind.finalizer(), present) else { return };
-    let body =
-        json!({ "metadata": { "resourceVersion": obj["metadata"]["resourceVersion"], "finalizers": finalizers } });
+    let Some(finalizers) = policy::finalizers_with(&run.finalizers(), kind.finalizer(), change) else { return };
+    let body = json!({ "metadata": { "resourceVersion": run.resource_version(), "finalizers": finalizers } });
     metrics.api_writes.inc();
     if let Err(e) =
         runs(client, kind, run.namespace()).patch(run.name(), &PatchParams::default(), &Patch::Merge(&body)).await
     {
         // A conflict means a newer version will come through the watch.
+        let present = change == Finalizer::Add;
         tracing::debug!(namespace = run.namespace(), name = run.name(), present, error = %e, "updating finalizer");
     }
 }
 
-async fn event(ctx: &Ctx, run: &Run<'_>, type_: EventType, reason: &str, note: &str) {
-    events::publish(&ctx.recorder, &ctx.metrics, &events::run_reference(run), type_, reason, "Sign", note).await;
+/// Publishes a Warning Event on the run.
+async fn warning(ctx: &Ctx, run: &Run<'_>, ev: &Event) {
+    let reference = events::run_reference(run);
+    events::publish(&ctx.recorder, &ctx.metrics, &reference, EventType::Warning, ev.reason, "Sign", &ev.note).await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped_without_overflow() {
-        let b = Duration::from_secs(5);
-        assert_eq!(backoff(b, 1), Duration::from_secs(5));
-        assert_eq!(backoff(b, 2), Duration::from_secs(10));
-        assert_eq!(backoff(b, 4), Duration::from_secs(40));
-        assert_eq!(backoff(b, 5), Duration::from_secs(60));
-        assert_eq!(backoff(b, u32::MAX), Duration::from_secs(60));
-        assert_eq!(backoff(Duration::from_millis(100), 30), Duration::from_millis(1200));
-        assert_eq!(backoff(b, 0), Duration::from_secs(5));
-        assert_eq!(conflict_delay(1), Duration::from_millis(50));
-        assert_eq!(conflict_delay(3), Duration::from_millis(200));
-        assert_eq!(conflict_delay(u32::MAX), Duration::from_secs(5));
-    }
 
     #[test]
     fn hostile_retry_counts_never_overflow() {
