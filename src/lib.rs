@@ -14,6 +14,8 @@ pub mod config;
 pub mod crd;
 pub mod formats;
 pub mod http;
+#[cfg(test)]
+mod layers;
 pub mod operator;
 pub mod remote;
 pub mod seam;

@@ -13,36 +13,16 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use k8s_openapi::api::core::v1::{ConfigMap, Event};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
+use support::events::event_with;
 use support::hostile::{Body, Hostile, Reply, Seen};
 use support::runs::finished_status;
 use support::{Env, RunningSigner, eventually, namespace_with_config, runs_api, signer_options, start_signer, tmpdir};
 use tekton_chains_operator::crd::TektonChain;
 
 const HEX: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
-
-/// Warning Events in `ns` about `name` (any object when `None`), as "reason: message".
-async fn events(env: &Env, ns: &str, name: Option<&str>) -> Vec<String> {
-    let api: Api<Event> = Api::namespaced(env.client.clone(), ns);
-    let list = api.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
-    list.into_iter()
-        .filter(|e| name.is_none_or(|n| e.involved_object.name.as_deref() == Some(n)))
-        .map(|e| format!("{}: {}", e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
-        .collect()
-}
-
-/// Waits for an Event about `name` with `reason` whose message has every one of `parts`.
-async fn event_with(env: &Env, ns: &str, name: Option<&str>, reason: &str, parts: &[&str]) -> String {
-    eventually(&format!("{reason} Event on {name:?} with {parts:?}"), || async {
-        events(env, ns, name)
-            .await
-            .into_iter()
-            .find(|e| e.starts_with(&format!("{reason}: ")) && parts.iter().all(|p| e.contains(p)))
-    })
-    .await
-}
 
 /// A finished TaskRun with `results` (and `status_extra` merged into its status).
 async fn taskrun(env: &Env, ns: &str, name: &str, results: Value) {

@@ -161,12 +161,33 @@ async fn pipelinerun_attestation_reaches_the_registry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn storage_oci_repository_sends_both_tags_elsewhere() {
+    signs_into_another_repository("storage.oci.repository", "x509").await;
+}
+
+/// Seed 001's Chains 1.10 names, `artifacts.oci.repository` and signer
+/// `cosign`, work as `storage.oci.repository` and `x509`, with one
+/// `DeprecatedConfig` Event on chains-config naming both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_seeds_older_names_still_work_with_a_deprecation_event() {
+    let (env, ns) = signs_into_another_repository("artifacts.oci.repository", "cosign").await;
+    let note = support::events::event_with(&env, &ns, Some("chains-config"), "DeprecatedConfig", &[]).await;
+    assert!(
+        note.contains("artifacts.oci.repository: a deprecated name (Chains 1.10); use storage.oci.repository"),
+        "{note}"
+    );
+    assert!(note.contains(r#"artifacts.oci.signer: "cosign" is deprecated (Chains 1.10); use "x509""#), "{note}");
+}
+
+/// Signs an image's signature and attestation into another repository named
+/// by `repository_key`, with `signer` for every artifact type.
+async fn signs_into_another_repository(repository_key: &str, signer: &str) -> (Env, String) {
     let env = Env::new().await;
     let regs = registries();
     let keys = cosign_keys(&support::cosign().unwrap());
     let sigs = format!("{}/sigs/{}", regs.open, unique_ns("store"));
     let mut config = OCI_CONFIG.to_vec();
-    config.push(("storage.oci.repository", &sigs));
+    config.push((repository_key, &sigs));
+    config.extend([("artifacts.oci.signer", signer), ("artifacts.taskrun.signer", signer)]);
     let ns = namespace_with_config(&env, "ocirepo", &config).await;
     let repo = format!("team/{}", unique_ns("app"));
     let digest = regs.push_image(&regs.open, &repo).await;
@@ -178,6 +199,7 @@ async fn storage_oci_repository_sends_both_tags_elsewhere() {
     verify(&keys, &by_digest, &[("COSIGN_REPOSITORY", &sigs)]);
     verify_attestation(&keys, &by_digest, &[("COSIGN_REPOSITORY", &sigs)]);
     assert_eq!(regs.tags(&repo).await, vec!["v1".to_string()], "nothing next to the image");
+    (env, ns)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

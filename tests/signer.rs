@@ -23,13 +23,28 @@ const STEP_DIGEST: &str = "sha256:0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090
 
 /// Creates a TaskRun, then finishes it as the Pipelines controller would.
 async fn finished_taskrun(env: &Env, ns: &str, name: &str, results: Value, labels: Value) -> String {
+    finished_taskrun_managed_by(env, ns, name, results, labels, None).await
+}
+
+/// A finished TaskRun whose `spec.managedBy` is `managed_by` (unset when `None`).
+async fn finished_taskrun_managed_by(
+    env: &Env,
+    ns: &str,
+    name: &str,
+    results: Value,
+    labels: Value,
+    managed_by: Option<&str>,
+) -> String {
     let api = runs_api(env, ns, "TaskRun");
-    let tr = json!({
+    let mut tr = json!({
         "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
         "metadata": { "name": name, "namespace": ns, "labels": labels },
         "spec": { "taskRef": { "name": "build-push" }, "serviceAccountName": "default",
                   "params": [{ "name": "IMAGE", "value": "registry.example/team/app" }] },
     });
+    if let Some(m) = managed_by {
+        tr["spec"]["managedBy"] = json!(m);
+    }
     let created = api.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
     let status = json!({ "status": {
         "conditions": [{ "type": "Succeeded", "status": "True", "reason": "Succeeded",
@@ -633,4 +648,41 @@ async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
     assert!(note.contains("artifacts.oci.storage") && note.contains("artifacts.pipelinerun.storage"), "{note}");
     let m = s.signer.metrics.render();
     assert!(m.contains(r#"signing_failures_total{kind="taskrun",reason="unsupported"} 1"#), "{m}");
+}
+
+/// `filter.managed-by`: runs with no `spec.managedBy`, or `tekton.dev/pipeline`,
+/// or a listed controller are signed; another controller's run is left alone
+/// (no signature, no finalizer of ours), also by the real signer process's
+/// library here, against the real API server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn runs_managed_by_another_controller_are_signed_only_when_listed() {
+    let env = Env::new().await;
+    let (keys, _) = openssl_key("ecdsa");
+    let config = [
+        ("artifacts.taskrun.format", "tekton"),
+        ("artifacts.oci.storage", ""),
+        ("filter.managed-by", "kueue.x-k8s.io/multikueue, "),
+    ];
+    let ns = namespace_with_config(&env, "managedby", &config).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let cases = [
+        ("unset", None),
+        ("pipelines", Some("tekton.dev/pipeline")),
+        ("listed", Some("kueue.x-k8s.io/multikueue")),
+        ("other", Some("other.example/controller")),
+    ];
+    for (name, managed_by) in cases {
+        finished_taskrun_managed_by(&env, &ns, name, json!([]), json!({}), managed_by).await;
+    }
+    for name in ["unset", "pipelines", "listed"] {
+        let a = wait_signed(&env, &ns, "TaskRun", name, "true").await;
+        assert!(a.keys().any(|k| k.starts_with("chains.tekton.dev/signature-taskrun-")), "{name}: {a:?}");
+    }
+    // The other controller's run: give the signer time, then look.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let other = runs_api(&env, &ns, "TaskRun").get("other").await.unwrap();
+    let a = other.metadata.annotations.unwrap_or_default();
+    assert!(!a.keys().any(|k| k.starts_with("chains.tekton.dev/")), "left alone: {a:?}");
+    let finalizers = other.metadata.finalizers.unwrap_or_default();
+    assert!(!finalizers.iter().any(|f| f.starts_with("chains.tekton.dev/")), "{finalizers:?}");
 }

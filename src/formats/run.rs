@@ -67,6 +67,11 @@ impl<'a> Run<'a> {
         &self.obj["spec"]
     }
 
+    /// `spec.managedBy`: the controller that runs it, when not Tekton Pipelines.
+    pub fn managed_by(&self) -> Option<&'a str> {
+        managed_by(self.obj)
+    }
+
     /// The `Succeeded` condition's status: `Some(true|false)` once finished.
     pub fn finished(&self) -> Option<bool> {
         finished(&self.obj["status"])
@@ -139,6 +144,11 @@ pub fn finished(status: &Value) -> Option<bool> {
 /// A run status's `completionTime`, when set and readable.
 pub fn completion_time(status: &Value) -> Option<Timestamp> {
     status["completionTime"].as_str()?.parse().ok()
+}
+
+/// `spec.managedBy` of a run object.
+pub fn managed_by(obj: &Value) -> Option<&str> {
+    obj["spec"]["managedBy"].as_str()
 }
 
 #[cfg(test)]

@@ -135,6 +135,22 @@ impl ConfigWatch {
             )
             .await;
         }
+        // Old names and values still work; one Event names them all.
+        if !config.deprecations.is_empty() {
+            let each: Vec<String> = config.deprecations.iter().map(ToString::to_string).collect();
+            warn!(configmap = %self.name(), deprecated = ?each, "chains-config uses deprecated names");
+            let note = format!("{}; they still work", each.join("; "));
+            events::publish(
+                &self.recorder,
+                &self.metrics,
+                &reference,
+                EventType::Warning,
+                "DeprecatedConfig",
+                "LoadConfig",
+                &note,
+            )
+            .await;
+        }
         *announced = Some(config);
     }
 

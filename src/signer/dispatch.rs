@@ -67,6 +67,12 @@ impl Signer {
             gave_up: state.gave_up,
             verified: state.verified.as_deref() == o.resource_version().as_deref(),
             verify_before_skip: self.ctx.pipeline.borrow().as_ref().is_some_and(|p| p.config.verify_before_skip),
+            ours: self
+                .ctx
+                .pipeline
+                .borrow()
+                .as_ref()
+                .is_none_or(|p| p.config.takes_managed_by(run::managed_by(&o.data))),
         };
         let seen = policy::seen(&facts);
         if seen.queue {

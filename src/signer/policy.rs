@@ -56,7 +56,7 @@ pub fn conflict_delay(n: u32) -> Duration {
 }
 
 /// What is known of one run version: its metadata, status and memory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facts<'a> {
     /// The `Succeeded` condition is `True` or `False`.
     pub finished: bool,
@@ -72,11 +72,29 @@ pub struct Facts<'a> {
     pub verified: bool,
     /// The config checks marks before skipping (`signers.verify-before-skip`).
     pub verify_before_skip: bool,
+    /// The config takes runs of its `spec.managedBy` (`filter.managed-by`).
+    pub ours: bool,
+}
+
+impl Default for Facts<'_> {
+    /// An unfinished run of ours that nothing is known of.
+    fn default() -> Self {
+        Self {
+            finished: false,
+            signed: None,
+            has_finalizer: false,
+            deleting: false,
+            gave_up: false,
+            verified: false,
+            verify_before_skip: false,
+            ours: true,
+        }
+    }
 }
 
 impl<'a> Facts<'a> {
     /// The facts of a run version and what memory holds of it.
-    pub fn of(run: &Run<'a>, state: &RunState, verify_before_skip: bool) -> Self {
+    pub fn of(run: &Run<'a>, state: &RunState, verify_before_skip: bool, ours: bool) -> Self {
         Self {
             finished: run.finished().is_some(),
             signed: run.annotation(SIGNED),
@@ -85,6 +103,7 @@ impl<'a> Facts<'a> {
             gave_up: state.gave_up,
             verified: state.verified.as_deref() == run.resource_version(),
             verify_before_skip,
+            ours,
         }
     }
 }
@@ -109,6 +128,10 @@ pub struct Seen {
 /// by us, when the config checks marks. The finalizer is added to unfinished
 /// runs and dropped once a run is signed, failed, or deleted unfinished.
 pub fn seen(f: &Facts) -> Seen {
+    if !f.ours {
+        // Another controller's run: never queued, and never held by our finalizer.
+        return Seen { queue: false, finalizer: f.has_finalizer.then_some(Finalizer::Remove) };
+    }
     let settled = is_settled(f.signed);
     if f.gave_up && !settled {
         return Seen::default();
@@ -140,7 +163,7 @@ pub enum Turn {
 /// A queued run's turn came.
 pub fn turn(f: &Facts) -> Turn {
     match f.signed {
-        _ if !f.finished => Turn::Skip,
+        _ if !f.finished || !f.ours => Turn::Skip,
         Some("failed") => Turn::Skip,
         Some("true") if !f.verify_before_skip || f.verified => Turn::Skip,
         Some("true") => Turn::Verify { then_sign: !f.gave_up },
@@ -187,9 +210,15 @@ pub fn count_conflict(state: &mut RunState) {
 }
 
 /// Counts a failed attempt in memory: one more than the run's annotation
-/// (`from_run`) or memory holds, whichever is more; conflicts start again.
+/// (`from_run`) or memory holds, whichever is more.
 pub fn count_failure(state: &mut RunState, from_run: u32) {
     state.attempts = state.attempts.max(from_run).saturating_add(1);
+}
+
+/// The patch of a failed attempt was written: conflicts start again. Only
+/// then: a failure patch that keeps conflicting must reach
+/// [`MAX_CONFLICTS`] and give up, not retry every `conflict_delay(1)`.
+pub fn failure_written(state: &mut RunState) {
     state.conflicts = 0;
 }
 

@@ -31,7 +31,6 @@ use super::memory::{self, Pending, RunMemory, RunState};
 use super::metrics::Metrics;
 use super::pipeline::{Done, Pipeline};
 use super::policy::{self, Event, Facts, Finalizer, Step, Then, Turn, Written};
-use super::verify::Unverified;
 use crate::formats::{self, Run, RunKind};
 use crate::tekton::annotations::{RETRIES, SIGNED, is_settled};
 
@@ -92,17 +91,26 @@ pub async fn process(ctx: &Ctx, kind: RunKind, obj: &Value) -> Outcome {
         return Outcome::Wait(Duration::from_secs(1));
     };
     let state = ctx.memory.get(run.uid());
-    match policy::turn(&Facts::of(&run, &state, pipeline.config.verify_before_skip)) {
-        Turn::Skip => return Outcome::Skipped,
-        Turn::Sign => {}
-        Turn::Verify { then_sign } => match super::verify::check(ctx, &pipeline, &run).await {
+    let ours = pipeline.config.takes_managed_by(run.managed_by());
+    let turn = policy::turn(&Facts::of(&run, &state, pipeline.config.verify_before_skip, ours));
+    if matches!(turn, Turn::Skip) {
+        return Outcome::Skipped;
+    }
+    let children = match kind {
+        RunKind::PipelineRun => match children(ctx, &run).await {
+            Ok(c) => c,
+            Err(wait) => return wait,
+        },
+        RunKind::TaskRun => Vec::new(),
+    };
+    if let Turn::Verify { then_sign } = turn {
+        match super::verify::check(&pipeline, &run, &children).await {
             Ok(()) => {
                 let rv = run.resource_version().map(str::to_string);
                 ctx.memory.update(run.uid(), |s| s.verified = rv);
                 return Outcome::Skipped;
             }
-            Err(Unverified::Wait(o)) => return o,
-            Err(Unverified::Bad(why)) => {
+            Err(why) => {
                 let flagged = state.flagged.as_deref() == run.resource_version();
                 if let Some(ev) = policy::unverified(why, flagged) {
                     let rv = run.resource_version().map(str::to_string);
@@ -116,15 +124,8 @@ pub async fn process(ctx: &Ctx, kind: RunKind, obj: &Value) -> Outcome {
                     return Outcome::Skipped;
                 }
             }
-        },
+        }
     }
-    let children = match kind {
-        RunKind::PipelineRun => match children(ctx, &run).await {
-            Ok(c) => c,
-            Err(wait) => return wait,
-        },
-        RunKind::TaskRun => Vec::new(),
-    };
     let snapshot = memory::snapshot(obj);
     let done = match state.pending.as_ref().filter(|p| p.snapshot == snapshot) {
         // Signed already: only the patch is left to do.
@@ -225,7 +226,10 @@ async fn failure(ctx: &Ctx, run: &Run<'_>, cause: Error, stored: BTreeMap<String
         }
     }
     let written = match patch(ctx, run, failed.annotations).await {
-        Ok(_) => Written::Ok,
+        Ok(_) => {
+            ctx.memory.update(uid, policy::failure_written);
+            Written::Ok
+        }
         Err(PatchError::Conflict) => Written::Conflict(ctx.memory.update(uid, policy::count_conflict).conflicts),
         Err(PatchError::Gone) => Written::Gone,
         Err(PatchError::Other(e)) => Written::Failed(e.to_string()),

@@ -141,10 +141,11 @@ fn facts_are_read_from_the_run_and_memory() {
         gave_up: true,
         verified: true,
         verify_before_skip: true,
+        ours: true,
     };
-    assert_eq!(Facts::of(&run, &state, true), want);
+    assert_eq!(Facts::of(&run, &state, true, true), want);
     let bare = json!({ "metadata": { "resourceVersion": "8" } });
-    let f = Facts::of(&Run::new(RunKind::TaskRun, &bare), &state, false);
+    let f = Facts::of(&Run::new(RunKind::TaskRun, &bare), &state, false, true);
     assert_eq!(f, Facts { gave_up: true, ..Facts::default() });
 }
 
@@ -188,7 +189,9 @@ fn conflicts_back_off_then_fail_the_attempt() {
 fn failures_count_from_the_run_or_memory_whichever_is_more() {
     let mut s = RunState { attempts: 1, conflicts: 4, ..RunState::default() };
     count_failure(&mut s, 0);
-    assert_eq!((s.attempts, s.conflicts), (2, 0));
+    assert_eq!((s.attempts, s.conflicts), (2, 4), "conflicts start again only once the failure is written");
+    failure_written(&mut s);
+    assert_eq!(s.conflicts, 0);
     count_failure(&mut s, 5);
     assert_eq!(s.attempts, 6, "the annotation is ahead (another process counted)");
     let mut s = RunState { attempts: 3, ..RunState::default() };
@@ -278,4 +281,36 @@ fn our_finalizer_is_added_or_removed_and_others_are_kept() {
     assert_eq!(finalizers_with(&["a", OURS, "b"], OURS, Finalizer::Remove), Some(vec!["a", "b"]));
     assert_eq!(finalizers_with(&[OURS, OURS], OURS, Finalizer::Remove), Some(vec![]));
     assert_eq!(finalizers_with(&["a"], OURS, Finalizer::Remove), None);
+}
+
+#[test]
+fn runs_another_controller_manages_are_skipped_and_let_go() {
+    let theirs = Facts { ours: false, ..finished(None) };
+    assert_eq!(seen(&theirs), Seen::default(), "not queued, no finalizer added");
+    assert_eq!(seen(&Facts { has_finalizer: true, ..theirs }), fin(Finalizer::Remove));
+    assert_eq!(seen(&Facts { finished: false, ..theirs }), Seen::default());
+    assert_eq!(turn(&theirs), Turn::Skip, "a queued run whose filter changed is skipped");
+}
+
+#[test]
+fn a_failure_patch_that_keeps_conflicting_gives_up_in_bounded_cycles() {
+    // The run is edited faster than signed=failed can be written: each cycle
+    // fails again, gives up, and its patch conflicts.
+    let mut s = RunState::default();
+    let cause = permanent();
+    for cycle in 1..=100u32 {
+        count_failure(&mut s, 0);
+        let failed = failure(&cause, s.attempts, Duration::from_secs(1), BTreeMap::new());
+        count_conflict(&mut s);
+        match after_failure(failed.then, Written::Conflict(s.conflicts)) {
+            Step::GaveUp(ev) => {
+                assert!(ev.note.contains("the run kept changing"), "{}", ev.note);
+                assert_eq!(cycle, MAX_CONFLICTS + 1);
+                return;
+            }
+            Step::Retry(d) => assert!(d >= conflict_delay(1)),
+            other => panic!("cycle {cycle}: {other:?}"),
+        }
+    }
+    panic!("still retrying after 100 cycles");
 }
