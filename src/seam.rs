@@ -36,6 +36,8 @@ pub struct Env {
     pub secret_reads: Counter,
     pub registry_pushes: Counter,
     pub transparency_requests: Counter,
+    /// HTTP requests to KMS servers (signatures, key fetches, logins).
+    pub kms_requests: Counter,
     /// Storage failures by backend and reason.
     pub storage_failures: Family<BackendFailure, Counter>,
 }

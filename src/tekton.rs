@@ -95,4 +95,6 @@ pub mod objects {
     pub const KEY_FILES: &[&str] = &["x509.pem", "cosign.key"];
     /// The password file that goes with `cosign.key`.
     pub const COSIGN_PASSWORD: &str = "cosign.password";
+    /// The pod's ServiceAccount token (the default JWT of a KMS login).
+    pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 }

@@ -55,6 +55,7 @@ pub struct Metrics {
     pub registry_pushes: Counter,
     /// HTTP requests to transparency logs (Rekor).
     pub transparency_requests: Counter,
+    pub kms_requests: Counter,
     /// Storage failures by backend (its registry name) and reason.
     pub storage_failures: Family<BackendFailure, Counter>,
     /// 1 while a valid chains-config is loaded (0: nothing is signed).
@@ -145,6 +146,12 @@ impl Metrics {
             "HTTP requests to transparency logs (Rekor)",
             transparency_requests.clone(),
         );
+        let kms_requests = Counter::default();
+        registry.register(
+            "signer_kms_requests",
+            "HTTP requests to KMS servers (signatures, public keys, logins)",
+            kms_requests.clone(),
+        );
         let storage_failures = Family::<BackendFailure, Counter>::default();
         registry.register(
             "signer_storage_failures",
@@ -178,6 +185,7 @@ impl Metrics {
             secret_reads,
             registry_pushes,
             transparency_requests,
+            kms_requests,
             storage_failures,
             registry,
         })
@@ -206,6 +214,7 @@ impl Metrics {
             secret_reads: self.secret_reads.clone(),
             registry_pushes: self.registry_pushes.clone(),
             transparency_requests: self.transparency_requests.clone(),
+            kms_requests: self.kms_requests.clone(),
             storage_failures: self.storage_failures.clone(),
             ..Env::default()
         }

@@ -4,6 +4,7 @@
 
 pub mod cosign_key;
 pub mod dsse;
+mod hashivault;
 mod key;
 mod keydir;
 mod keygen;
@@ -27,7 +28,7 @@ use crate::seam::{Maker, Registry};
 pub type Signers = Registry<SigningIdentity, dyn Signer>;
 
 /// Every signer this release has: one line each.
-pub const SIGNERS: &[Maker<SigningIdentity, dyn Signer>] = &[keydir::factory];
+pub const SIGNERS: &[Maker<SigningIdentity, dyn Signer>] = &[keydir::factory, hashivault::factory];
 
 /// Why a signer could not sign: a local key problem, or a remote signer
 /// (KMS, Fulcio) that failed.

@@ -30,8 +30,8 @@ use super::entry::{self, Entry, LogKey};
 use super::{LogEntry, TransparencyLog};
 use crate::config::LogConfig;
 use crate::config::LogEntryKind;
-use crate::http::{self, CONNECT_TIMEOUT, REQUEST_TIMEOUT, USER_AGENT, error_chain, read_capped};
-use crate::remote::RemoteError;
+use crate::http::{self, CONNECT_TIMEOUT, REQUEST_TIMEOUT, USER_AGENT};
+use crate::remote::{RemoteError, expect_ok, not_sent};
 use crate::seam::{Env, Factory, Unsupported};
 use crate::signing::Signed;
 
@@ -99,13 +99,7 @@ impl Shared {
 
     async fn send(&self, url: &str, req: reqwest::RequestBuilder) -> Result<reqwest::Response, RemoteError> {
         self.requests.inc();
-        req.send().await.map_err(|e| RemoteError {
-            target: url.to_string(),
-            message: format!("{}: {}", if e.is_timeout() { "timed out" } else { "unreachable" }, error_chain(&e)),
-            status: None,
-            retryable: true,
-            unavailable: !e.is_timeout(),
-        })
+        req.send().await.map_err(|e| not_sent(url, &e))
     }
 }
 
@@ -237,39 +231,6 @@ impl Rekor {
         }
         result
     }
-}
-
-/// The body of a 2xx answer (at most `cap` bytes); any other status becomes
-/// an error, retryable for 5xx, 408 and 429, with the log's message as a
-/// short, escaped excerpt.
-async fn expect_ok(url: &str, res: reqwest::Response, cap: usize) -> Result<Vec<u8>, RemoteError> {
-    let status = res.status();
-    if status.is_success() {
-        return read_capped(res, cap).await.map_err(|e| RemoteError {
-            target: url.to_string(),
-            unavailable: false,
-            message: e.to_string(),
-            status: Some(status.as_u16()),
-            retryable: true,
-        });
-    }
-    let body = read_capped(res, http::ERROR_BODY_CAP).await.unwrap_or_default();
-    // Rekor's errors are `{"code": n, "message": "..."}`.
-    let detail = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| {
-            v.get("message").and_then(|m| m.as_str()).map(|m| http::excerpt(m.as_bytes(), http::EXCERPT_CHARS))
-        })
-        .unwrap_or_else(|| http::excerpt(&body, http::EXCERPT_CHARS));
-    let unavailable =
-        status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT;
-    Err(RemoteError {
-        target: url.to_string(),
-        message: format!("{status}: {detail}"),
-        status: Some(status.as_u16()),
-        retryable: unavailable,
-        unavailable,
-    })
 }
 
 /// The URL of a 409's `Location`: relative to the log, or absolute on the
