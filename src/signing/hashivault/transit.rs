@@ -8,7 +8,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::pkcs8::EncodePublicKey as _;
-use sha2::{Digest as _, Sha256, Sha384};
+use sha2::{Digest as _, Sha256};
 
 /// The scheme of `signers.kms.kmsref` this signer serves.
 pub const SCHEME: &str = "hashivault://";
@@ -52,8 +52,8 @@ impl KeyType {
     /// The path under `sign/KEY` (the hash), if any.
     pub fn hash_path(self) -> Option<&'static str> {
         match self {
-            Self::P256 | Self::Rsa => Some("sha2-256"),
-            Self::P384 => Some("sha2-384"),
+            // P-384 too: cosign checks ECDSA over SHA-256, through the KMS and with the PEM.
+            Self::P256 | Self::P384 | Self::Rsa => Some("sha2-256"),
             Self::Ed25519 => None,
         }
     }
@@ -62,8 +62,7 @@ impl KeyType {
     /// or (ed25519) the message itself.
     pub fn sign_body(self, msg: &[u8]) -> serde_json::Value {
         let (input, prehashed) = match self {
-            Self::P256 | Self::Rsa => (Sha256::digest(msg).to_vec(), true),
-            Self::P384 => (Sha384::digest(msg).to_vec(), true),
+            Self::P256 | Self::P384 | Self::Rsa => (Sha256::digest(msg).to_vec(), true),
             Self::Ed25519 => (msg.to_vec(), false),
         };
         let mut body = serde_json::json!({ "input": STANDARD.encode(input), "prehashed": prehashed });
@@ -167,8 +166,8 @@ mod tests {
         let b = KeyType::P256.sign_body(b"m");
         assert_eq!(b["prehashed"], true);
         assert_eq!(b["input"], STANDARD.encode(Sha256::digest(b"m")));
-        assert_eq!(KeyType::P384.sign_body(b"m")["input"], STANDARD.encode(Sha384::digest(b"m")));
-        assert_eq!(KeyType::P384.hash_path(), Some("sha2-384"));
+        assert_eq!(KeyType::P384.sign_body(b"m")["input"], STANDARD.encode(Sha256::digest(b"m")));
+        assert_eq!(KeyType::P384.hash_path(), Some("sha2-256"));
         let e = KeyType::Ed25519.sign_body(b"m");
         assert_eq!((e["prehashed"].clone(), e["input"].clone()), (false.into(), STANDARD.encode(b"m").into()));
         assert_eq!(KeyType::Ed25519.hash_path(), None);
