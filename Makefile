@@ -51,6 +51,7 @@ tools:
 	bash hack/tools.sh helm >/dev/null
 	bash hack/tools.sh image-base >/dev/null
 	bash hack/tools.sh operator-sdk >/dev/null
+	bash hack/tools.sh vault >/dev/null
 
 lint:
 	cargo fmt --all -- --check

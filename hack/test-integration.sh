@@ -6,7 +6,9 @@
 # - two real OCI registries (TEST_REGISTRY_ENV, else started here by
 #   hack/registry.sh: one open, one behind TLS + htpasswd);
 # - a real Rekor v1 (TEST_REKOR_ENV, else started here by hack/rekor.sh:
-#   rekor-server, Trillian, MariaDB).
+#   rekor-server, Trillian, MariaDB);
+# - a real Vault with the Transit engine (TEST_VAULT_ENV, else started here
+#   by hack/vault.sh), for hashivault:// KMS signing.
 # Then, on a cluster started here, tests/rbac_audit.rs checks the API
 # server's audit log of the whole suite: no request of the operator's or a
 # signer's ServiceAccount was denied, and every rule they hold was used.
@@ -15,11 +17,12 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 export COSIGN_BIN="${COSIGN_BIN:-$(bash hack/tools.sh cosign)}"
-dir="" rdir="" kdir=""
+dir="" rdir="" kdir="" vdir=""
 cleanup() {
   if [ -n "$dir" ]; then bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true; fi
   if [ -n "$rdir" ]; then bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true; fi
   if [ -n "$kdir" ]; then bash hack/rekor.sh down "$kdir" >/dev/null 2>&1 || true; fi
+  if [ -n "$vdir" ]; then bash hack/vault.sh down "$vdir" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 if [ -z "${TEST_KUBECONFIG:-}" ]; then
@@ -41,7 +44,14 @@ if [ -z "${TEST_REKOR_ENV:-}" ]; then
   bash hack/rekor.sh up "$kdir" >/dev/null
   export TEST_REKOR_ENV="$kdir/env"
 fi
+if [ -z "${TEST_VAULT_ENV:-}" ]; then
+  vdir="$here/target/test-vault"
+  bash hack/vault.sh down "$vdir" >/dev/null 2>&1 || true
+  bash hack/vault.sh up "$vdir" >/dev/null
+  export TEST_VAULT_ENV="$vdir/env"
+fi
 echo "[test-integration] Rekor: $(grep REKOR_URL "$TEST_REKOR_ENV")"
+echo "[test-integration] Vault: $(grep VAULT_ADDR "$TEST_VAULT_ENV")"
 echo "[test-integration] registries: $(grep -E 'REGISTRY_(OPEN|AUTH)=' "$TEST_REGISTRY_ENV" | tr '\n' ' ')"
 echo "[test-integration] API server: $(grep server: "$TEST_KUBECONFIG" | awk '{print $2}'), cosign: $COSIGN_BIN"
 cargo test --no-fail-fast --test '*'

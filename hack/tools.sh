@@ -17,6 +17,8 @@
 #   hack/tools.sh mariadb  -> prints the root of MariaDB unpacked from Debian
 #                             (usr/sbin/mariadbd, usr/bin/mariadb, libraries)
 #   hack/tools.sh cargo-fuzz -> prints the path of cargo-fuzz (from crates.io)
+#   hack/tools.sh vault    -> prints the path of a Vault server with the Transit
+#                             engine and JWT/OIDC auth (for hashivault:// KMS tests)
 #
 # KUBEBUILDER_ASSETS (a folder with kube-apiserver and etcd) skips the build.
 set -euo pipefail
@@ -30,6 +32,14 @@ TRILLIAN_VERSION="${TRILLIAN_VERSION:-v1.7.3}"
 CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
 HELM_VERSION="${HELM_VERSION:-v3.19.0}"
 CARGO_FUZZ_VERSION="${CARGO_FUZZ_VERSION:-0.13.2}"
+# OpenBao's module is not served by the proxy here (commit and tag queries are
+# refused), so HashiCorp Vault, whose tags are. Its go.mod replaces its api/sdk
+# with folders that are separate modules (not in the zip): those are pinned to
+# the published tags of the release (sdk v0.15.2 was tagged 6 days before
+# v1.19.0; newer releases need untagged sdk changes and do not compile).
+VAULT_VERSION="${VAULT_VERSION:-v1.19.0}"
+VAULT_API_VERSION="${VAULT_API_VERSION:-v1.16.0}"
+VAULT_SDK_VERSION="${VAULT_SDK_VERSION:-v0.15.2}"
 # The newest operator-sdk the module proxy serves here; its golang.org/x/tools
 # is too old for current Go, so a newer one is required in the wrapper.
 OPERATOR_SDK_VERSION="${OPERATOR_SDK_VERSION:-v1.34.1}"
@@ -303,6 +313,39 @@ ensure_cargo_fuzz() {
 }
 
 # kubectl: the system one, else built like kube-apiserver (same version).
+# VAULT_BIN, or vault / bao on PATH, skip the build.
+ensure_vault() {
+  if [ -n "${VAULT_BIN:-}" ]; then echo "$VAULT_BIN"; return; fi
+  for b in bao vault; do
+    if command -v "$b" >/dev/null 2>&1; then command -v "$b"; return; fi
+  done
+  local out="$CACHE/vault-$VAULT_VERSION/vault"
+  if [ ! -x "$out" ]; then
+    mkdir -p "$(dirname "$out")"
+    local work src t0=$SECONDS
+    work=$(mktemp -d)
+    log "vault $VAULT_VERSION: building (first time only, about 5-10 minutes)"
+    (
+      src=$(go mod download -json "github.com/hashicorp/vault@$VAULT_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+      cp -r "$src/." "$work" && chmod -R u+w "$work" && cd "$work"
+      local pins=("github.com/hashicorp/vault/api@$VAULT_API_VERSION" "github.com/hashicorp/vault/sdk@$VAULT_SDK_VERSION")
+      for m in $(awk '$1=="replace" && $4 ~ /^\.\// {print $2}' go.mod); do
+        go mod edit -dropreplace "$m"
+        case "$m" in */api/auth/*) pins+=("$m@$(go list -m -f '{{.Version}}' "$m")") ;; esac
+      done
+      go get "${pins[@]}" >/dev/null 2>&1 || go get "${pins[@]}"
+      # The minimal build: Transit, KV, PKI, SSH; JWT/OIDC, AppRole, cert, userpass auth.
+      go build -trimpath -tags minimal -ldflags "-s -w" -o "$out.tmp" .
+      mv "$out.tmp" "$out"
+    ) || { rm -rf "$work"; return 1; }
+    rm -rf "$work"
+    log "vault $VAULT_VERSION: built in $((SECONDS - t0)) s"
+  else
+    log "vault $VAULT_VERSION: cached in $(dirname "$out")"
+  fi
+  echo "$out"
+}
+
 ensure_kubectl() {
   if command -v kubectl >/dev/null 2>&1; then command -v kubectl; return; fi
   local dir="$CACHE/kube-$KUBE_VERSION-etcd-$ETCD_VERSION"
@@ -326,5 +369,6 @@ case "${1:-}" in
   image-base) ensure_image_base ;;
   operator-sdk) ensure_operator_sdk ;;
   cargo-fuzz) ensure_cargo_fuzz ;;
-  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk|cargo-fuzz" >&2; exit 2 ;;
+  vault) ensure_vault ;;
+  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk|cargo-fuzz|vault" >&2; exit 2 ;;
 esac

@@ -27,6 +27,7 @@ pub mod rbac;
 pub mod registry;
 pub mod rekor;
 pub mod runs;
+pub mod vault;
 
 /// Tests share one API server and the singleton CRs, so they run one at a time.
 static SERIAL: Mutex<()> = Mutex::const_new(());

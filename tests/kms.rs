@@ -1,0 +1,144 @@
+//! KMS signing against real KMS servers: Vault Transit (hashivault://),
+//! verified with the real cosign, through the KMS and with exported PEMs.
+
+mod support;
+
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use support::events::event_with;
+use support::runs::{finished_taskrun, signed};
+use support::vault::{Vault, vault};
+use support::{Env, namespace_with_config, runs_api, signer_options, start_signer, tmpdir, unique_ns};
+
+/// A namespace whose chains-config signs TaskRuns (tekton format, tekton
+/// storage) with the Transit key `key`.
+async fn kms_namespace(env: &Env, vault: &Vault, kmsref: &str) -> String {
+    namespace_with_config(
+        env,
+        "kms",
+        &[
+            ("artifacts.oci.storage", ""),
+            ("artifacts.taskrun.format", "tekton"),
+            ("artifacts.taskrun.storage", "tekton"),
+            ("artifacts.taskrun.signer", "kms"),
+            ("signers.kms.kmsref", kmsref),
+            ("signers.kms.auth.address", &vault.addr),
+            ("signers.kms.auth.token", &vault.token),
+        ],
+    )
+    .await
+}
+
+/// The run's signature and payload, written to a fresh folder.
+async fn stored(env: &Env, ns: &str, name: &str) -> std::path::PathBuf {
+    let o = runs_api(env, ns, "TaskRun").get(name).await.unwrap();
+    let uid = o.metadata.uid.clone().unwrap();
+    let a = o.metadata.annotations.unwrap_or_default();
+    let dir = tmpdir("kms-verify");
+    std::fs::write(dir.join("signature"), &a[&format!("chains.tekton.dev/signature-taskrun-{uid}")]).unwrap();
+    let payload = STANDARD.decode(&a[&format!("chains.tekton.dev/payload-taskrun-{uid}")]).unwrap();
+    std::fs::write(dir.join("payload"), payload).unwrap();
+    dir
+}
+
+/// `cosign verify-blob --key <key>` of the folder's signature: (verified, output).
+fn verify_blob(vault: &Vault, dir: &std::path::Path, key: &str) -> (bool, String) {
+    let out = Command::new(support::cosign().expect("cosign"))
+        .args(["verify-blob", "--insecure-ignore-tlog=true", "--key", key, "--signature", "signature", "payload"])
+        .env("VAULT_ADDR", &vault.addr)
+        .env("VAULT_TOKEN", &vault.token)
+        .current_dir(dir)
+        .output()
+        .expect("run cosign");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success() && text.contains("Verified OK"), text)
+}
+
+fn write_pem(dir: &std::path::Path, name: &str, pem: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, pem).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// Transit gives ed25519 public keys as base64 bytes: wrapped as SPKI PEM.
+fn ed25519_pem(raw_b64: &str) -> String {
+    let mut der = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    der.extend(STANDARD.decode(raw_b64.trim()).unwrap());
+    format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", STANDARD.encode(der))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transit_keys_of_each_type_sign_runs_that_cosign_verifies() {
+    let env = Env::new().await;
+    let vault = vault();
+    // (Transit type, verifies through the KMS URI too): cosign checks RSA
+    // through Vault as PSS but with a PEM as PKCS #1 v1.5, and cannot check
+    // ed25519 through Vault; the PEM is what Rekor and verifiers use.
+    for (kind, through_kms) in [("ecdsa-p256", true), ("ecdsa-p384", true), ("ed25519", false), ("rsa-2048", false)] {
+        let key = unique_ns(&format!("chains-{kind}"));
+        vault.new_key(&key, kind);
+        let ns = kms_namespace(&env, &vault, &format!("hashivault://{key}")).await;
+        let s =
+            start_signer(env.signer_client(&ns).await, signer_options(&ns, &tmpdir("no-keys"), vec![ns.clone()])).await;
+        finished_taskrun(&env, &ns, "build", json!({}), json!([])).await;
+        assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true", "{kind}");
+        let dir = stored(&env, &ns, "build").await;
+        let pem = vault.public_pem(&key, 1);
+        let pem = if kind == "ed25519" { ed25519_pem(&pem) } else { pem };
+        let (ok, out) = verify_blob(&vault, &dir, &write_pem(&dir, "v1.pem", &pem));
+        assert!(ok, "{kind}: cosign verify-blob --key <exported PEM>: {out}");
+        if through_kms {
+            let (ok, out) = verify_blob(&vault, &dir, &format!("hashivault://{key}"));
+            assert!(ok, "{kind}: cosign verify-blob --key hashivault://{key}: {out}");
+        }
+        drop(s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotated_transit_key_signs_the_next_run_without_a_restart() {
+    let env = Env::new().await;
+    let vault = vault();
+    let key = unique_ns("chains-rotate");
+    vault.new_key(&key, "ecdsa-p256");
+    let ns = kms_namespace(&env, &vault, &format!("hashivault://{key}")).await;
+    let _s =
+        start_signer(env.signer_client(&ns).await, signer_options(&ns, &tmpdir("no-keys"), vec![ns.clone()])).await;
+    finished_taskrun(&env, &ns, "before", json!({}), json!([])).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "before").await, "true");
+
+    let (ok, out) = vault.cli(&["write", "-f", &format!("transit/keys/{key}/rotate")]);
+    assert!(ok, "{out}");
+    finished_taskrun(&env, &ns, "after", json!({}), json!([])).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "after").await, "true");
+
+    let (before, after) = (stored(&env, &ns, "before").await, stored(&env, &ns, "after").await);
+    let v1 = write_pem(&before, "v1.pem", &vault.public_pem(&key, 1));
+    let v2 = write_pem(&after, "v2.pem", &vault.public_pem(&key, 2));
+    assert!(verify_blob(&vault, &before, &v1).0, "the first run: version 1");
+    assert!(verify_blob(&vault, &after, &v2).0, "the next run: the new version 2, no restart");
+    assert!(!verify_blob(&vault, &after, &v1).0, "not the old version");
+    // cosign v2.6's `--key hashivault://KEY` checks against version 1 only
+    // (its Vault verifier prefixes vault:v1:): after a rotation, verify with
+    // the exported PEM of the version, as above.
+    assert!(verify_blob(&vault, &before, &format!("hashivault://{key}")).0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unknown_key_fails_the_run_with_an_event_naming_the_kmsref_never_the_token() {
+    let env = Env::new().await;
+    let vault = vault();
+    let kmsref = format!("hashivault://{}", unique_ns("no-such-key"));
+    let ns = kms_namespace(&env, &vault, &kmsref).await;
+    let _s =
+        start_signer(env.signer_client(&ns).await, signer_options(&ns, &tmpdir("no-keys"), vec![ns.clone()])).await;
+    finished_taskrun(&env, &ns, "build", json!({}), json!([])).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "failed");
+    let e = event_with(&env, &ns, Some("build"), "SigningFailed", &[&kmsref]).await;
+    assert!(!e.contains(&vault.token), "the token leaked: {e}");
+    let a = runs_api(&env, &ns, "TaskRun").get("build").await.unwrap().metadata.annotations.unwrap_or_default();
+    assert!(!a.keys().any(|k| k.contains("signature-")), "no signature from any other key: {a:?}");
+}
