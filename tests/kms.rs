@@ -222,3 +222,126 @@ async fn the_signer_logs_in_to_vault_with_its_service_account_token() {
     let dir = stored(&env, &ns, "build").await;
     assert!(verify_blob(&vault, &dir, &write_pem(&dir, "v1.pem", &vault.public_pem(&key, 1))).0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn images_signed_and_attested_with_a_transit_key_verify_through_vault_and_the_pem() {
+    let env = Env::new().await;
+    let vault = vault();
+    let regs = support::registry::registries();
+    let key = unique_ns("chains-oci");
+    vault.new_key(&key, "ecdsa-p256");
+    let kmsref = format!("hashivault://{key}");
+    let ns = namespace_with_config(
+        &env,
+        "kms-oci",
+        &[
+            ("artifacts.taskrun.format", "in-toto"),
+            ("artifacts.taskrun.storage", "oci"),
+            ("artifacts.oci.storage", "oci"),
+            ("artifacts.taskrun.signer", "kms"),
+            ("artifacts.oci.signer", "kms"),
+            ("signers.kms.kmsref", &kmsref),
+            ("signers.kms.auth.address", &vault.addr),
+            ("signers.kms.auth.token", &vault.token),
+        ],
+    )
+    .await;
+    let repo = format!("team/{}", unique_ns("app"));
+    let digest = regs.push_image(&regs.open, &repo).await;
+    let by_digest = format!("{}/{repo}@{digest}", regs.open);
+    let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &tmpdir("no-keys"), vec![ns.clone()])).await;
+    support::runs::build_taskrun(&env, &ns, "build", "default", &format!("{}/{repo}:v1", regs.open), &digest).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
+
+    let dir = tmpdir("kms-oci");
+    let pem = write_pem(&dir, "cosign.pub", &vault.public_pem(&key, 1));
+    let cosign = |args: &[&str]| {
+        let out = Command::new(support::cosign().expect("cosign"))
+            .args(args)
+            .env("VAULT_ADDR", &vault.addr)
+            .env("VAULT_TOKEN", &vault.token)
+            .output()
+            .expect("run cosign");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "cosign {args:?}: {text}");
+    };
+    for k in [kmsref.as_str(), pem.as_str()] {
+        cosign(&["verify", "--key", k, "--insecure-ignore-tlog=true", &by_digest]);
+        cosign(&[
+            "verify-attestation",
+            "--key",
+            k,
+            "--insecure-ignore-tlog=true",
+            "--type",
+            "slsaprovenance",
+            &by_digest,
+        ]);
+    }
+    // One public key fetch for the process, then one request per signature
+    // (the image's signature and the run's attestation).
+    let m = s.signer.metrics.render();
+    assert!(
+        m.contains("signer_kms_requests_total 3"),
+        "{}",
+        m.lines().filter(|l| l.contains("kms")).collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vault_down_or_refusing_fails_runs_with_an_event_and_no_other_key() {
+    let env = Env::new().await;
+    let vault = vault();
+    let key = unique_ns("chains-refuse");
+    vault.new_key(&key, "ecdsa-p256");
+    // A token with no policy: Vault answers 403 (permanent: it fails at once).
+    let (ok, out) = vault.cli(&["token", "create", "-policy=default", "-field=token"]);
+    assert!(ok, "{out}");
+    let weak = out.trim().to_string();
+    let kmsref = format!("hashivault://{key}");
+    let ns = namespace_with_config(
+        &env,
+        "kms-403",
+        &[
+            ("artifacts.oci.storage", ""),
+            ("artifacts.taskrun.format", "tekton"),
+            ("artifacts.taskrun.signer", "kms"),
+            ("signers.kms.kmsref", &kmsref),
+            ("signers.kms.auth.address", &vault.addr),
+            ("signers.kms.auth.token", &weak),
+        ],
+    )
+    .await;
+    let keys = support::cosign_keys(&support::cosign().unwrap());
+    let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    finished_taskrun(&env, &ns, "denied", json!({}), json!([])).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "denied").await, "failed");
+    let e = event_with(&env, &ns, Some("denied"), "SigningFailed", &[&kmsref, "403"]).await;
+    assert!(!e.contains(&weak) && !e.contains(&vault.token), "a token leaked: {e}");
+    let a = runs_api(&env, &ns, "TaskRun").get("denied").await.unwrap().metadata.annotations.unwrap_or_default();
+    assert!(!a.keys().any(|k| k.contains("signature-")), "the local key is never used instead: {a:?}");
+    drop(s);
+
+    // Vault unreachable: retried (a remote that is down), then failed.
+    let ns = namespace_with_config(
+        &env,
+        "kms-down",
+        &[
+            ("artifacts.oci.storage", ""),
+            ("artifacts.taskrun.format", "tekton"),
+            ("artifacts.taskrun.signer", "kms"),
+            ("signers.kms.kmsref", &kmsref),
+            ("signers.kms.auth.address", &format!("http://127.0.0.1:{}", support::free_port())),
+            ("signers.kms.auth.token", &vault.token),
+        ],
+    )
+    .await;
+    let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
+    opts.retry_backoff = std::time::Duration::from_millis(20);
+    let s = start_signer(env.signer_client(&ns).await, opts).await;
+    finished_taskrun(&env, &ns, "down", json!({}), json!([])).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "down").await, "failed");
+    let e = event_with(&env, &ns, Some("down"), "SigningFailed", &[&kmsref, "unreachable", "giving up after"]).await;
+    assert!(!e.contains(&vault.token), "the token leaked: {e}");
+    let m = s.signer.metrics.render();
+    assert!(m.contains("reason=\"unreachable\""), "{m}");
+}

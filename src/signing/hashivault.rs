@@ -77,6 +77,8 @@ pub struct Transit {
     auth: Auth,
     token: tokio::sync::Mutex<Option<(String, Option<Instant>)>>,
     info: Mutex<Option<Arc<KeyInfo>>>,
+    /// Held while the key is fetched.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl Transit {
@@ -137,9 +139,15 @@ impl Transit {
         }
     }
 
-    /// The key's versions, from memory unless `refresh`.
-    async fn info(&self, refresh: bool) -> Result<Arc<KeyInfo>, SignError> {
-        if !refresh && let Some(i) = self.info.lock().clone() {
+    /// The key's versions, from memory when it has `need` (any version when
+    /// `None`); fetched once however many signatures ask at the same time.
+    async fn info(&self, need: Option<u64>) -> Result<Arc<KeyInfo>, SignError> {
+        let cached = || self.info.lock().clone().filter(|i| need.is_none_or(|v| i.public.contains_key(&v)));
+        if let Some(i) = cached() {
+            return Ok(i);
+        }
+        let _one = self.fetching.lock().await;
+        if let Some(i) = cached() {
             return Ok(i);
         }
         let url = self.url(&format!("{}/keys/{}", self.mount, self.key));
@@ -157,7 +165,7 @@ impl Transit {
 #[async_trait::async_trait]
 impl Signer for Transit {
     async fn sign(&self, msg: &[u8]) -> Result<Signature, SignError> {
-        let info = self.info(false).await?;
+        let info = self.info(None).await?;
         let path = match info.kind.hash_path() {
             Some(hash) => format!("{}/sign/{}/{hash}", self.mount, self.key),
             None => format!("{}/sign/{}", self.mount, self.key),
@@ -168,7 +176,7 @@ impl Signer for Transit {
         let pem = match info.public.get(&version) {
             Some(pem) => pem.clone(),
             // Rotated since we looked: the new version's key, fetched once.
-            None => self.info(true).await?.public.get(&version).cloned().ok_or_else(|| {
+            None => self.info(Some(version)).await?.public.get(&version).cloned().ok_or_else(|| {
                 self.invalid(format!("signed with key version {version}, which the key does not list"))
             })?,
         };
@@ -176,7 +184,7 @@ impl Signer for Transit {
     }
 
     async fn verifier(&self) -> Result<Verifier, SignError> {
-        let info = self.info(false).await?;
+        let info = self.info(None).await?;
         let pem = info.public.get(&info.latest).cloned().ok_or_else(|| self.invalid("no latest key".into()))?;
         Ok(Self::verifier(pem))
     }
@@ -259,6 +267,7 @@ impl Factory<SigningIdentity, dyn Signer> for Hashivault {
             auth,
             token: tokio::sync::Mutex::new(None),
             info: Mutex::new(None),
+            fetching: tokio::sync::Mutex::new(()),
         });
         keys.insert(id, t.clone());
         Some(Ok(t as Arc<dyn Signer>))

@@ -471,3 +471,8 @@ pub async fn namespace_with_config(env: &Env, prefix: &str, data: &[(&str, &str)
         .unwrap();
     ns
 }
+
+/// A loopback TCP port nothing listens on (bound, then let go).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
