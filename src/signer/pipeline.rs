@@ -357,6 +357,20 @@ fn route(a: Artifact, signer: SignerKind, storage: &[StorageKind], config: &Chai
                     crate::config::keys::name::signers_x509_fulcio_enabled.to_string(),
                     "true".into(),
                 ),
+                crate::config::SigningIdentity::Kms { kmsref, .. } => {
+                    // The KMS signers are the factories other than the key folder.
+                    let x509 = SignerKind::X509.as_str();
+                    let schemes: Vec<String> = parts
+                        .signers
+                        .names()
+                        .into_iter()
+                        .filter(|n| *n != x509)
+                        .map(|n| format!("\"{n}://…\""))
+                        .collect();
+                    let key = crate::config::keys::name::signers_kms_kmsref.to_string();
+                    let supported = if schemes.is_empty() { "none yet".into() } else { schemes.join(", ") };
+                    return Route::Refused(Refusal { what: "KMS", key, value: kmsref, supported });
+                }
                 _ => ("signer", a.key("signer"), signer.to_string()),
             };
             let mut supported = parts.signers.supported();

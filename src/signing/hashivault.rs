@@ -5,7 +5,7 @@
 //! - Address: `signers.kms.auth.address`, else `VAULT_ADDR`; the Transit
 //!   mount: `TRANSIT_SECRET_ENGINE_PATH`, else `transit` (cosign's).
 //! - Token: `signers.kms.auth.token`, else the file `.token-path` (read at
-//!   each login), else a JWT / Kubernetes login (`.oidc.path`, default
+//!   first use and again when refused), else a JWT / Kubernetes login (`.oidc.path`, default
 //!   `jwt`; `.oidc.role`; the token file `.oidc.token-path`, default the
 //!   pod's ServiceAccount token), else `VAULT_TOKEN`.
 //! - One request per signature: key versions and their public keys are
@@ -126,12 +126,12 @@ impl Transit {
         Ok(fresh.0)
     }
 
-    /// Sends a request with the token; a login token refused (403) is
-    /// renewed once.
+    /// Sends a request with the token; one from a file or a login that is
+    /// refused (403) is read or renewed once.
     async fn authed(&self, make: impl Fn(&str) -> reqwest::RequestBuilder) -> Result<Vec<u8>, SignError> {
         let token = self.token(false).await?;
         match self.send(make(&token)).await {
-            Err(e) if e.status == Some(403) && matches!(self.auth, Auth::Login { .. }) => {
+            Err(e) if e.status == Some(403) && !matches!(self.auth, Auth::Token(_)) => {
                 let token = self.token(true).await?;
                 Ok(self.send(make(&token)).await?)
             }

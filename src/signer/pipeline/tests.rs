@@ -375,9 +375,11 @@ fn kms_and_keyless_are_refused_rather_than_signed_with_the_local_key() {
     let obj = taskrun();
     let run = Run::new(RunKind::TaskRun, &obj);
     let journal = Journal::default();
-    let p = Pipeline::build(config(&[("artifacts.taskrun.signer", "kms")]), &parts(&journal, None));
+    let kms = [("artifacts.taskrun.signer", "kms"), ("signers.kms.kmsref", "awskms:///alias/chains")];
+    let p = Pipeline::build(config(&kms), &parts(&journal, None));
     let err = p.plan(&run, &detect(&run), &[]).unwrap_err();
-    assert!(err.to_string().starts_with("signer \"kms\" (artifacts.taskrun.signer) is not supported yet"), "{err}");
+    let want = "KMS \"awskms:///alias/chains\" (signers.kms.kmsref) is not supported yet";
+    assert!(err.to_string().starts_with(want), "{err}");
     let p = Pipeline::build(config(&[("signers.x509.fulcio.enabled", "true")]), &parts(&journal, None));
     let err = p.plan(&run, &detect(&run), &[]).unwrap_err();
     assert!(err.to_string().starts_with("keyless signing \"true\" (signers.x509.fulcio.enabled)"), "{err}");
