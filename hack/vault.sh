@@ -52,7 +52,7 @@ up() {
 VAULT_ADDR=$addr
 VAULT_TOKEN=$TOKEN
 VAULT_BIN=$bin
-VAULT_KEYS=${names[*]}
+VAULT_KEYS="${names[*]}"
 ENV
   log "ready: VAULT_ADDR=$addr, Transit keys ${names[*]}"
 }
