@@ -17,6 +17,16 @@ pub const ERROR_BODY_CAP: usize = 64 << 10;
 pub const EXCERPT_CHARS: usize = 200;
 
 /// An error with its sources, `a: b: c` (reqwest hides the cause in them).
+/// A client builder with the project's user agent, `timeout` per request
+/// (connecting within [`CONNECT_TIMEOUT`] of it) and no redirects followed.
+pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT)
+}
+
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();

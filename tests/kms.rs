@@ -14,19 +14,24 @@ use support::vault::{Vault, vault};
 use support::{Env, namespace_with_config, runs_api, signer_options, start_signer, tmpdir, unique_ns};
 
 /// A namespace whose chains-config signs TaskRuns (tekton format, tekton
-/// storage) with the Transit key `key`.
+/// storage) with the Transit key `kmsref`.
 async fn kms_namespace(env: &Env, vault: &Vault, kmsref: &str) -> String {
+    kms_namespace_at(env, "kms", kmsref, &vault.addr, &vault.token).await
+}
+
+/// [`kms_namespace`] with another Vault address or token.
+async fn kms_namespace_at(env: &Env, prefix: &str, kmsref: &str, addr: &str, token: &str) -> String {
     namespace_with_config(
         env,
-        "kms",
+        prefix,
         &[
             ("artifacts.oci.storage", ""),
             ("artifacts.taskrun.format", "tekton"),
             ("artifacts.taskrun.storage", "tekton"),
             ("artifacts.taskrun.signer", "kms"),
             ("signers.kms.kmsref", kmsref),
-            ("signers.kms.auth.address", &vault.addr),
-            ("signers.kms.auth.token", &vault.token),
+            ("signers.kms.auth.address", addr),
+            ("signers.kms.auth.token", token),
         ],
     )
     .await
@@ -298,19 +303,7 @@ async fn vault_down_or_refusing_fails_runs_with_an_event_and_no_other_key() {
     assert!(ok, "{out}");
     let weak = out.trim().to_string();
     let kmsref = format!("hashivault://{key}");
-    let ns = namespace_with_config(
-        &env,
-        "kms-403",
-        &[
-            ("artifacts.oci.storage", ""),
-            ("artifacts.taskrun.format", "tekton"),
-            ("artifacts.taskrun.signer", "kms"),
-            ("signers.kms.kmsref", &kmsref),
-            ("signers.kms.auth.address", &vault.addr),
-            ("signers.kms.auth.token", &weak),
-        ],
-    )
-    .await;
+    let ns = kms_namespace_at(&env, "kms-403", &kmsref, &vault.addr, &weak).await;
     let keys = support::cosign_keys(&support::cosign().unwrap());
     let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "denied", json!({}), json!([])).await;
@@ -322,19 +315,8 @@ async fn vault_down_or_refusing_fails_runs_with_an_event_and_no_other_key() {
     drop(s);
 
     // Vault unreachable: retried (a remote that is down), then failed.
-    let ns = namespace_with_config(
-        &env,
-        "kms-down",
-        &[
-            ("artifacts.oci.storage", ""),
-            ("artifacts.taskrun.format", "tekton"),
-            ("artifacts.taskrun.signer", "kms"),
-            ("signers.kms.kmsref", &kmsref),
-            ("signers.kms.auth.address", &format!("http://127.0.0.1:{}", support::free_port())),
-            ("signers.kms.auth.token", &vault.token),
-        ],
-    )
-    .await;
+    let down = format!("http://127.0.0.1:{}", support::free_port());
+    let ns = kms_namespace_at(&env, "kms-down", &kmsref, &down, &vault.token).await;
     let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
     opts.retry_backoff = std::time::Duration::from_millis(20);
     let s = start_signer(env.signer_client(&ns).await, opts).await;

@@ -25,7 +25,7 @@ use prometheus_client::metrics::counter::Counter;
 use self::transit::{KeyInfo, SCHEME};
 use super::{SignError, Signature, Signer, Verifier};
 use crate::config::{KmsAuth, SigningIdentity};
-use crate::http::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, USER_AGENT};
+use crate::http::REQUEST_TIMEOUT;
 use crate::remote::{RemoteError, expect_ok, not_sent};
 use crate::seam::{Env, Factory, Unsupported};
 use crate::tekton::objects::SERVICE_ACCOUNT_TOKEN;
@@ -201,11 +201,7 @@ pub struct Hashivault {
 /// Makes the hashivault factory.
 pub fn factory(env: &Env) -> Option<Arc<dyn Factory<SigningIdentity, dyn Signer>>> {
     let timeout = env.http_timeout.unwrap_or(REQUEST_TIMEOUT);
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(USER_AGENT);
+    let mut builder = crate::http::client_builder(timeout);
     if let Some(ca) = std::env::var_os("VAULT_CACERT").and_then(|p| std::fs::read(p).ok())
         && let Ok(certs) = reqwest::Certificate::from_pem_bundle(&ca)
     {

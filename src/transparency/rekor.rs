@@ -30,7 +30,7 @@ use super::entry::{self, Entry, LogKey};
 use super::{LogEntry, TransparencyLog};
 use crate::config::LogConfig;
 use crate::config::LogEntryKind;
-use crate::http::{self, CONNECT_TIMEOUT, REQUEST_TIMEOUT, USER_AGENT};
+use crate::http::{self, REQUEST_TIMEOUT};
 use crate::remote::{RemoteError, expect_ok, not_sent};
 use crate::seam::{Env, Factory, Unsupported};
 use crate::signing::Signed;
@@ -66,13 +66,7 @@ impl Shared {
     /// `timeout` ([`REQUEST_TIMEOUT`] by default).
     pub fn new(requests: Counter, timeout: Option<Duration>) -> Self {
         let timeout = timeout.unwrap_or(REQUEST_TIMEOUT);
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(USER_AGENT)
-            .build()
-            .expect("an HTTP client with default TLS settings builds");
+        let http = http::client_builder(timeout).build().expect("an HTTP client with default TLS settings builds");
         let n = |n| NonZeroUsize::new(n).expect("non-zero");
         Self {
             http,
