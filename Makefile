@@ -52,6 +52,7 @@ tools:
 	bash hack/tools.sh image-base >/dev/null
 	bash hack/tools.sh operator-sdk >/dev/null
 	bash hack/tools.sh vault >/dev/null
+	bash hack/tools.sh local-kms >/dev/null
 
 lint:
 	cargo fmt --all -- --check

@@ -8,7 +8,9 @@
 # - a real Rekor v1 (TEST_REKOR_ENV, else started here by hack/rekor.sh:
 #   rekor-server, Trillian, MariaDB);
 # - a real Vault with the Transit engine (TEST_VAULT_ENV, else started here
-#   by hack/vault.sh), for hashivault:// KMS signing.
+#   by hack/vault.sh), for hashivault:// KMS signing;
+# - a real AWS KMS API server, local-kms (TEST_LOCAL_KMS_ENV, else started
+#   here by hack/localkms.sh), for awskms:// KMS signing.
 # Then, on a cluster started here, tests/rbac_audit.rs checks the API
 # server's audit log of the whole suite: no request of the operator's or a
 # signer's ServiceAccount was denied, and every rule they hold was used.
@@ -17,12 +19,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 export COSIGN_BIN="${COSIGN_BIN:-$(bash hack/tools.sh cosign)}"
-dir="" rdir="" kdir="" vdir=""
+dir="" rdir="" kdir="" vdir="" adir=""
 cleanup() {
   if [ -n "$dir" ]; then bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true; fi
   if [ -n "$rdir" ]; then bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true; fi
   if [ -n "$kdir" ]; then bash hack/rekor.sh down "$kdir" >/dev/null 2>&1 || true; fi
   if [ -n "$vdir" ]; then bash hack/vault.sh down "$vdir" >/dev/null 2>&1 || true; fi
+  if [ -n "$adir" ]; then bash hack/localkms.sh down "$adir" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 if [ -z "${TEST_KUBECONFIG:-}" ]; then
@@ -50,8 +53,21 @@ if [ -z "${TEST_VAULT_ENV:-}" ]; then
   bash hack/vault.sh up "$vdir" >/dev/null
   export TEST_VAULT_ENV="$vdir/env"
 fi
+if [ -z "${TEST_LOCAL_KMS_ENV:-}" ]; then
+  adir="$here/target/test-local-kms"
+  bash hack/localkms.sh down "$adir" >/dev/null 2>&1 || true
+  bash hack/localkms.sh up "$adir" >/dev/null
+  export TEST_LOCAL_KMS_ENV="$adir/env"
+fi
+# The signers under test, and cosign, find local-kms through the standard AWS
+# environment (test credentials; local-kms does not check them).
+set -a
+# shellcheck disable=SC1090
+. "$TEST_LOCAL_KMS_ENV"
+set +a
 echo "[test-integration] Rekor: $(grep REKOR_URL "$TEST_REKOR_ENV")"
 echo "[test-integration] Vault: $(grep VAULT_ADDR "$TEST_VAULT_ENV")"
+echo "[test-integration] AWS KMS (local-kms): $AWS_ENDPOINT_URL_KMS"
 echo "[test-integration] registries: $(grep -E 'REGISTRY_(OPEN|AUTH)=' "$TEST_REGISTRY_ENV" | tr '\n' ' ')"
 echo "[test-integration] API server: $(grep server: "$TEST_KUBECONFIG" | awk '{print $2}'), cosign: $COSIGN_BIN"
 cargo test --no-fail-fast --test '*'

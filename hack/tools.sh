@@ -19,6 +19,8 @@
 #   hack/tools.sh cargo-fuzz -> prints the path of cargo-fuzz (from crates.io)
 #   hack/tools.sh vault    -> prints the path of a Vault server with the Transit
 #                             engine and JWT/OIDC auth (for hashivault:// KMS tests)
+#   hack/tools.sh local-kms -> prints the path of local-kms (an AWS KMS server, for
+#                             awskms:// KMS tests)
 #
 # KUBEBUILDER_ASSETS (a folder with kube-apiserver and etcd) skips the build.
 set -euo pipefail
@@ -40,6 +42,8 @@ CARGO_FUZZ_VERSION="${CARGO_FUZZ_VERSION:-0.13.2}"
 VAULT_VERSION="${VAULT_VERSION:-v1.19.0}"
 VAULT_API_VERSION="${VAULT_API_VERSION:-v1.16.0}"
 VAULT_SDK_VERSION="${VAULT_SDK_VERSION:-v0.15.2}"
+# nsmithuk/local-kms has no tags: the newest commit the proxy serves.
+LOCAL_KMS_VERSION="${LOCAL_KMS_VERSION:-v0.0.0-20260228092603-2a5e92d09ab6}"
 # The newest operator-sdk the module proxy serves here; its golang.org/x/tools
 # is too old for current Go, so a newer one is required in the wrapper.
 OPERATOR_SDK_VERSION="${OPERATOR_SDK_VERSION:-v1.34.1}"
@@ -312,6 +316,22 @@ ensure_cargo_fuzz() {
   echo "$root/bin/cargo-fuzz"
 }
 
+# LOCAL_KMS_BIN, or local-kms on PATH, skip the build.
+ensure_local_kms() {
+  if [ -n "${LOCAL_KMS_BIN:-}" ]; then echo "$LOCAL_KMS_BIN"; return; fi
+  if command -v local-kms >/dev/null 2>&1; then command -v local-kms; return; fi
+  local out="$CACHE/local-kms-$LOCAL_KMS_VERSION/local-kms" t0=$SECONDS
+  if [ ! -x "$out" ]; then
+    mkdir -p "$(dirname "$out")"
+    log "local-kms $LOCAL_KMS_VERSION: building (first time only, under a minute)"
+    build_wrapped local-kms "$out" github.com/nsmithuk/local-kms "github.com/nsmithuk/local-kms@$LOCAL_KMS_VERSION" "-s -w"
+    log "local-kms $LOCAL_KMS_VERSION: built in $((SECONDS - t0)) s"
+  else
+    log "local-kms $LOCAL_KMS_VERSION: cached in $(dirname "$out")"
+  fi
+  echo "$out"
+}
+
 # kubectl: the system one, else built like kube-apiserver (same version).
 # VAULT_BIN, or vault / bao on PATH, skip the build.
 ensure_vault() {
@@ -370,5 +390,6 @@ case "${1:-}" in
   operator-sdk) ensure_operator_sdk ;;
   cargo-fuzz) ensure_cargo_fuzz ;;
   vault) ensure_vault ;;
-  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk|cargo-fuzz|vault" >&2; exit 2 ;;
+  local-kms) ensure_local_kms ;;
+  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk|cargo-fuzz|vault|local-kms" >&2; exit 2 ;;
 esac

@@ -16,7 +16,6 @@ pub const ERROR_BODY_CAP: usize = 64 << 10;
 /// Characters of remote text shown in messages.
 pub const EXCERPT_CHARS: usize = 200;
 
-/// An error with its sources, `a: b: c` (reqwest hides the cause in them).
 /// A client builder with the project's user agent, `timeout` per request
 /// (connecting within [`CONNECT_TIMEOUT`] of it) and no redirects followed.
 pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
@@ -27,6 +26,7 @@ pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
         .user_agent(USER_AGENT)
 }
 
+/// An error with its sources, `a: b: c` (reqwest hides the cause in them).
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();

@@ -1,6 +1,9 @@
-//! KMS signing against real KMS servers: Vault Transit (hashivault://),
-//! verified with the real cosign, through the KMS and with exported PEMs.
+//! KMS signing against real KMS servers: Vault Transit (hashivault://) and
+//! local-kms (awskms://, in `kms/aws.rs`), verified with the real cosign,
+//! through the KMS and with exported PEMs.
 
+#[path = "kms/aws.rs"]
+mod aws;
 mod support;
 
 use std::process::Command;
@@ -49,17 +52,40 @@ async fn stored(env: &Env, ns: &str, name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// `cosign ARGS` in `dir`, with the Vault's address and token if any: (success, output).
+fn cosign_in(vault: Option<&Vault>, dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let mut cmd = Command::new(support::cosign().expect("cosign"));
+    cmd.args(args).current_dir(dir);
+    if let Some(v) = vault {
+        cmd.env("VAULT_ADDR", &v.addr).env("VAULT_TOKEN", &v.token);
+    }
+    let out = cmd.output().expect("run cosign");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// `cosign verify` and `cosign verify-attestation --type slsaprovenance` of
+/// `image` with `key`, offline (no transparency log): both must pass.
+fn verify_image(vault: Option<&Vault>, key: &str, image: &str) {
+    let here = std::env::temp_dir();
+    for args in [
+        vec!["verify", "--key", key, "--insecure-ignore-tlog=true", image],
+        vec!["verify-attestation", "--key", key, "--insecure-ignore-tlog=true", "--type", "slsaprovenance", image],
+    ] {
+        let (ok, text) = cosign_in(vault, &here, &args);
+        assert!(ok, "cosign {args:?}: {text}");
+    }
+}
+
 /// `cosign verify-blob --key <key>` of the folder's signature: (verified, output).
 fn verify_blob(vault: &Vault, dir: &std::path::Path, key: &str) -> (bool, String) {
-    let out = Command::new(support::cosign().expect("cosign"))
-        .args(["verify-blob", "--insecure-ignore-tlog=true", "--key", key, "--signature", "signature", "payload"])
-        .env("VAULT_ADDR", &vault.addr)
-        .env("VAULT_TOKEN", &vault.token)
-        .current_dir(dir)
-        .output()
-        .expect("run cosign");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success() && text.contains("Verified OK"), text)
+    verify_blob_with(Some(vault), dir, key)
+}
+
+/// [`verify_blob`], with or without a Vault.
+fn verify_blob_with(vault: Option<&Vault>, dir: &std::path::Path, key: &str) -> (bool, String) {
+    let args = ["verify-blob", "--insecure-ignore-tlog=true", "--key", key, "--signature", "signature", "payload"];
+    let (ok, text) = cosign_in(vault, dir, &args);
+    (ok && text.contains("Verified OK"), text)
 }
 
 fn write_pem(dir: &std::path::Path, name: &str, pem: &str) -> String {
@@ -260,27 +286,8 @@ async fn images_signed_and_attested_with_a_transit_key_verify_through_vault_and_
 
     let dir = tmpdir("kms-oci");
     let pem = write_pem(&dir, "cosign.pub", &vault.public_pem(&key, 1));
-    let cosign = |args: &[&str]| {
-        let out = Command::new(support::cosign().expect("cosign"))
-            .args(args)
-            .env("VAULT_ADDR", &vault.addr)
-            .env("VAULT_TOKEN", &vault.token)
-            .output()
-            .expect("run cosign");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "cosign {args:?}: {text}");
-    };
     for k in [kmsref.as_str(), pem.as_str()] {
-        cosign(&["verify", "--key", k, "--insecure-ignore-tlog=true", &by_digest]);
-        cosign(&[
-            "verify-attestation",
-            "--key",
-            k,
-            "--insecure-ignore-tlog=true",
-            "--type",
-            "slsaprovenance",
-            &by_digest,
-        ]);
+        verify_image(Some(&vault), k, &by_digest);
     }
     // One public key fetch for the process, then one request per signature
     // (the image's signature and the run's attestation).

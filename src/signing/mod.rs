@@ -2,6 +2,7 @@
 //! folder ([`KeyDir`]: x509.pem / cosign.key); DSSE envelopes; the [`Signed`]
 //! value handed to storage; cosign-compatible key generation.
 
+mod awskms;
 pub mod cosign_key;
 pub mod dsse;
 mod hashivault;
@@ -28,7 +29,7 @@ use crate::seam::{Maker, Registry};
 pub type Signers = Registry<SigningIdentity, dyn Signer>;
 
 /// Every signer this release has: one line each.
-pub const SIGNERS: &[Maker<SigningIdentity, dyn Signer>] = &[keydir::factory, hashivault::factory];
+pub const SIGNERS: &[Maker<SigningIdentity, dyn Signer>] = &[keydir::factory, hashivault::factory, awskms::factory];
 
 /// Why a signer could not sign: a local key problem, or a remote signer
 /// (KMS, Fulcio) that failed.

@@ -23,6 +23,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub mod events;
 pub mod hostile;
+pub mod localkms;
 pub mod rbac;
 pub mod registry;
 pub mod rekor;
