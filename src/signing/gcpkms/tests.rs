@@ -105,7 +105,8 @@ fn cloud_kms(sk: SigningKey, versions: &[u32]) -> Handler {
         }
         if s.line.contains(":asymmetricSign ") {
             let digest = STANDARD.decode(s.body["digest"]["sha256"].as_str().unwrap_or_default()).unwrap_or_default();
-            let ok = s.body["digestCrc32c"] == crc32c::crc32c(&digest).to_string();
+            let crc = crc32c::crc32c(&digest).to_string();
+            let ok = s.body["digestCrc32c"].as_str() == Some(crc.as_str());
             let sig: DerSignature = sk.sign_prehash(&digest).unwrap();
             let sig = sig.as_bytes().to_vec();
             let reply = serde_json::json!({
