@@ -5,6 +5,9 @@
 #   hack/cluster.sh up   [DIR]   start (idempotent), write DIR/kubeconfig; the
 #                                requests of ServiceAccounts go to DIR/audit.log
 #   hack/cluster.sh down [DIR]   stop and remove state
+#                                ServiceAccount tokens are issued by the API
+#                                server itself, https://127.0.0.1:PORT (DIR/issuer),
+#                                whose OIDC discovery and JWKS anyone may read
 #   hack/cluster.sh env  [DIR]   print `export KUBECONFIG=...`
 #   hack/cluster.sh restart-apiserver [DIR]   stop kube-apiserver and start it
 #                                again (same flags, port and certs; etcd and
@@ -67,6 +70,7 @@ start_apiserver() {
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
     --tls-cert-file "$dir/pki/server.crt" --tls-private-key-file "$dir/pki/server.key" \
     --client-ca-file "$dir/pki/ca.crt" \
+    --service-account-issuer "https://127.0.0.1:$api_port" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$dir/pki/sa.pub" --service-account-signing-key-file "$dir/pki/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 --authorization-mode RBAC --allow-privileged=true \
@@ -77,6 +81,21 @@ start_apiserver() {
     --cert-dir "$dir/pki" \
     >>"$log_file" 2>&1 &
   echo $! >"$dir/kube-apiserver.pid"
+}
+
+# public_discovery: lets anyone read the OIDC discovery document and JWKS
+# (what a cloud cluster publishes), so Fulcio and Vault can check the
+# ServiceAccount tokens this API server issues (issuer: DIR/issuer).
+public_discovery() {
+  curl -sf --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
+    -X POST -H 'Content-Type: application/json' \
+    "https://127.0.0.1:$api_port/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" -d '{
+      "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+      "metadata": {"name": "service-account-issuer-discovery-public"},
+      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                  "name": "system:service-account-issuer-discovery"},
+      "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:unauthenticated"}]
+    }' >/dev/null 2>&1 || true
 }
 
 # ready: polls /readyz for up to 120 s; false when it never answers.
@@ -145,6 +164,7 @@ EOF
     >"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
   printf 'etcd_port=%s\napi_port=%s\n' "$etcd_port" "$api_port" >"$dir/ports"
+  echo "https://127.0.0.1:$api_port" >"$dir/issuer"
   start_apiserver
   cat >"$dir/kubeconfig" <<EOF
 apiVersion: v1
@@ -168,6 +188,7 @@ EOF
   for _ in $(seq 120); do
     if curl -sf --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
       "https://127.0.0.1:$api_port/readyz" >/dev/null 2>&1; then
+      public_discovery
       log "ready. Use it with:"
       echo "export KUBECONFIG=$dir/kubeconfig"
       return
@@ -183,7 +204,7 @@ EOF
 
 case "$cmd" in
   up) up ;;
-  down) stop; rm -rf "$dir/etcd-data" "$dir/kubeconfig" "$dir/ports"; log "stopped" ;;
+  down) stop; rm -rf "$dir/etcd-data" "$dir/kubeconfig" "$dir/ports" "$dir/issuer"; log "stopped" ;;
   env) echo "export KUBECONFIG=$dir/kubeconfig" ;;
   restart-apiserver) restart_apiserver ;;
   *) echo "usage: $0 up|down|env|restart-apiserver [DIR]" >&2; exit 2 ;;

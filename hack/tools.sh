@@ -19,6 +19,7 @@
 #   hack/tools.sh cargo-fuzz -> prints the path of cargo-fuzz (from crates.io)
 #   hack/tools.sh vault    -> prints the path of a Vault server with the Transit
 #                             engine and JWT/OIDC auth (for hashivault:// KMS tests)
+#   hack/tools.sh fulcio   -> prints the path of a Fulcio server (keyless signing tests)
 #   hack/tools.sh local-kms -> prints the path of local-kms (an AWS KMS server, for
 #                             awskms:// KMS tests)
 #
@@ -42,6 +43,7 @@ CARGO_FUZZ_VERSION="${CARGO_FUZZ_VERSION:-0.13.2}"
 VAULT_VERSION="${VAULT_VERSION:-v1.19.0}"
 VAULT_API_VERSION="${VAULT_API_VERSION:-v1.16.0}"
 VAULT_SDK_VERSION="${VAULT_SDK_VERSION:-v0.15.2}"
+FULCIO_VERSION="${FULCIO_VERSION:-v1.8.8}"
 # nsmithuk/local-kms has no tags: the newest commit the proxy serves.
 LOCAL_KMS_VERSION="${LOCAL_KMS_VERSION:-v0.0.0-20260228092603-2a5e92d09ab6}"
 # The newest operator-sdk the module proxy serves here; its golang.org/x/tools
@@ -316,6 +318,31 @@ ensure_cargo_fuzz() {
   echo "$root/bin/cargo-fuzz"
 }
 
+# FULCIO_BIN, or fulcio on PATH, skip the build. Built with `go get` (not
+# `go mod tidy`): a test-only dependency of Fulcio is not served by the proxy.
+ensure_fulcio() {
+  if [ -n "${FULCIO_BIN:-}" ]; then echo "$FULCIO_BIN"; return; fi
+  if command -v fulcio >/dev/null 2>&1; then command -v fulcio; return; fi
+  local out="$CACHE/fulcio-$FULCIO_VERSION/fulcio" t0=$SECONDS work
+  if [ ! -x "$out" ]; then
+    mkdir -p "$(dirname "$out")"
+    log "fulcio $FULCIO_VERSION: building (first time only, a few minutes)"
+    work=$(mktemp -d)
+    (
+      cd "$work"
+      go mod init tools.local/fulcio >/dev/null 2>&1
+      go get "github.com/sigstore/fulcio@$FULCIO_VERSION" >/dev/null 2>&1 || go get "github.com/sigstore/fulcio@$FULCIO_VERSION"
+      go build -trimpath -ldflags "-s -w" -o "$out.tmp" github.com/sigstore/fulcio
+      mv "$out.tmp" "$out"
+    ) || { rm -rf "$work"; return 1; }
+    rm -rf "$work"
+    log "fulcio $FULCIO_VERSION: built in $((SECONDS - t0)) s"
+  else
+    log "fulcio $FULCIO_VERSION: cached in $(dirname "$out")"
+  fi
+  echo "$out"
+}
+
 # LOCAL_KMS_BIN, or local-kms on PATH, skip the build.
 ensure_local_kms() {
   if [ -n "${LOCAL_KMS_BIN:-}" ]; then echo "$LOCAL_KMS_BIN"; return; fi
@@ -391,5 +418,6 @@ case "${1:-}" in
   cargo-fuzz) ensure_cargo_fuzz ;;
   vault) ensure_vault ;;
   local-kms) ensure_local_kms ;;
-  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk|cargo-fuzz|vault|local-kms" >&2; exit 2 ;;
+  fulcio) ensure_fulcio ;;
+  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk|cargo-fuzz|vault|local-kms|fulcio" >&2; exit 2 ;;
 esac

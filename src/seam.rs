@@ -38,6 +38,8 @@ pub struct Env {
     pub transparency_requests: Counter,
     /// HTTP requests to KMS servers (signatures, key fetches, logins).
     pub kms_requests: Counter,
+    /// Certificate requests to Fulcio.
+    pub fulcio_requests: Counter,
     /// Storage failures by backend and reason.
     pub storage_failures: Family<BackendFailure, Counter>,
 }

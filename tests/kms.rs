@@ -174,19 +174,6 @@ async fn an_unknown_key_fails_the_run_with_an_event_naming_the_kmsref_never_the_
     assert!(!a.keys().any(|k| k.contains("signature-")), "no signature from any other key: {a:?}");
 }
 
-/// A TokenRequest token of `ns/sa` for `audience`.
-async fn sa_token(env: &Env, ns: &str, sa: &str, audience: &str) -> String {
-    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-    let spec = TokenRequestSpec {
-        audiences: Some(vec![audience.into()]),
-        expiration_seconds: Some(3600),
-        ..Default::default()
-    };
-    let api: kube::Api<k8s_openapi::api::core::v1::ServiceAccount> = kube::Api::namespaced(env.client.clone(), ns);
-    let req = TokenRequest { spec: Some(spec), ..Default::default() };
-    api.create_token_request(sa, &Default::default(), &req).await.unwrap().status.unwrap().token.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_signer_logs_in_to_vault_with_its_service_account_token() {
     let env = Env::new().await;
@@ -197,6 +184,9 @@ async fn the_signer_logs_in_to_vault_with_its_service_account_token() {
         eprintln!("skipped: {} does not exist (TEST_KUBECONFIG names an external cluster)", sa_pub.display());
         return;
     }
+    // The issuer of the tokens it signs (hack/cluster.sh: the API server itself).
+    let issuer = std::fs::read_to_string(env.kubeconfig.parent().unwrap().join("issuer")).unwrap();
+    let issuer = issuer.trim();
     let vault = vault();
     let key = unique_ns("chains-login");
     vault.new_key(&key, "ecdsa-p256");
@@ -218,7 +208,7 @@ async fn the_signer_logs_in_to_vault_with_its_service_account_token() {
             "write".into(),
             format!("auth/{mount}/config"),
             format!("jwt_validation_pubkeys=@{}", sa_pub.display()),
-            "bound_issuer=https://kubernetes.default.svc.cluster.local".into(),
+            format!("bound_issuer={issuer}"),
         ],
         vec![
             "write".into(),
@@ -237,7 +227,7 @@ async fn the_signer_logs_in_to_vault_with_its_service_account_token() {
     }
     // The token a projected volume would hold, in a file.
     let token_file = tmpdir("sa-token").join("token");
-    std::fs::write(&token_file, sa_token(&env, &ns, sa, "vault").await).unwrap();
+    std::fs::write(&token_file, support::sa_token(&env, &ns, sa, "vault").await).unwrap();
     let config: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(env.client.clone(), &ns);
     let data = json!({ "data": {
         "artifacts.oci.storage": "", "artifacts.taskrun.format": "tekton", "artifacts.taskrun.storage": "tekton",

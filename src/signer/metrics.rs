@@ -56,6 +56,8 @@ pub struct Metrics {
     /// HTTP requests to transparency logs (Rekor).
     pub transparency_requests: Counter,
     pub kms_requests: Counter,
+    /// Certificate requests to Fulcio (keyless signing).
+    pub fulcio_requests: Counter,
     /// Storage failures by backend (its registry name) and reason.
     pub storage_failures: Family<BackendFailure, Counter>,
     /// 1 while a valid chains-config is loaded (0: nothing is signed).
@@ -152,6 +154,12 @@ impl Metrics {
             "HTTP requests to KMS servers (signatures, public keys, logins)",
             kms_requests.clone(),
         );
+        let fulcio_requests = Counter::default();
+        registry.register(
+            "signer_fulcio_requests",
+            "Certificate requests to Fulcio (keyless signing)",
+            fulcio_requests.clone(),
+        );
         let storage_failures = Family::<BackendFailure, Counter>::default();
         registry.register(
             "signer_storage_failures",
@@ -186,6 +194,7 @@ impl Metrics {
             registry_pushes,
             transparency_requests,
             kms_requests,
+            fulcio_requests,
             storage_failures,
             registry,
         })
@@ -215,6 +224,7 @@ impl Metrics {
             registry_pushes: self.registry_pushes.clone(),
             transparency_requests: self.transparency_requests.clone(),
             kms_requests: self.kms_requests.clone(),
+            fulcio_requests: self.fulcio_requests.clone(),
             storage_failures: self.storage_failures.clone(),
             ..Env::default()
         }

@@ -102,9 +102,11 @@ impl GcpKey {
         let name = match &self.reference.version {
             Some(v) => self.reference.version_name(v),
             None => {
-                let url = format!("{}/v1/{}/cryptoKeyVersions", self.endpoint, self.reference.key);
-                let query = [("filter", "state=ENABLED"), ("pageSize", "1000")];
-                let reply = self.call(self.http.get(url).query(&query)).await?;
+                let url = format!(
+                    "{}/v1/{}/cryptoKeyVersions?filter=state%3DENABLED&pageSize=1000",
+                    self.endpoint, self.reference.key
+                );
+                let reply = self.call(self.http.get(url)).await?;
                 key::newest_enabled(&reply, &self.reference.key).map_err(|e| self.invalid(e))?
             }
         };

@@ -5,6 +5,7 @@
 mod awskms;
 pub mod cosign_key;
 pub mod dsse;
+mod fulcio;
 mod gcpkms;
 mod hashivault;
 mod key;
@@ -31,7 +32,7 @@ pub type Signers = Registry<SigningIdentity, dyn Signer>;
 
 /// Every signer this release has: one line each.
 pub const SIGNERS: &[Maker<SigningIdentity, dyn Signer>] =
-    &[keydir::factory, hashivault::factory, awskms::factory, gcpkms::factory];
+    &[keydir::factory, hashivault::factory, awskms::factory, gcpkms::factory, fulcio::factory];
 
 /// Why a signer could not sign: a local key problem, or a remote signer
 /// (KMS, Fulcio) that failed.

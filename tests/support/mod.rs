@@ -22,6 +22,7 @@ use tekton_chains_operator::operator::{self, Context, Options};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub mod events;
+pub mod fulcio;
 pub mod hostile;
 pub mod localkms;
 pub mod rbac;
@@ -476,4 +477,17 @@ pub async fn namespace_with_config(env: &Env, prefix: &str, data: &[(&str, &str)
 /// A loopback TCP port nothing listens on (bound, then let go).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A TokenRequest token of `ns/sa` for `audience`.
+pub async fn sa_token(env: &Env, ns: &str, sa: &str, audience: &str) -> String {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    let spec = TokenRequestSpec {
+        audiences: Some(vec![audience.into()]),
+        expiration_seconds: Some(3600),
+        ..Default::default()
+    };
+    let api: kube::Api<k8s_openapi::api::core::v1::ServiceAccount> = kube::Api::namespaced(env.client.clone(), ns);
+    let req = TokenRequest { spec: Some(spec), ..Default::default() };
+    api.create_token_request(sa, &Default::default(), &req).await.unwrap().status.unwrap().token.unwrap()
 }

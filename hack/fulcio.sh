@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A real Fulcio on loopback (ephemeral CA, in memory; no CT log) that trusts
+# the local API server as an OIDC issuer, so a ServiceAccount token with
+# audience `sigstore` gets a signing certificate: for keyless signing tests
+# and `make run SIGNER=keyless`.
+#
+#   hack/fulcio.sh up   [DIR] [CLUSTER_DIR]   start (idempotent), write DIR/env
+#   hack/fulcio.sh down [DIR]                 stop and remove state
+#   hack/fulcio.sh stop [DIR]                 stop it, keeping the env (an outage)
+#
+# CLUSTER_DIR is a hack/cluster.sh folder (default $CLUSTER_DIR or .cluster):
+# its `issuer` file and CA. DIR/env holds FULCIO_URL, FULCIO_ROOT (the CA's
+# root certificate, for SIGSTORE_ROOT_FILE) and FULCIO_ISSUER.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=hack/lib.sh
+. "$here/hack/lib.sh"
+cmd=${1:-}
+cluster=${3:-${CLUSTER_DIR:-$here/.cluster}}
+state_dir "${2:-${FULCIO_DIR:-$here/.fulcio}}"
+
+log() { echo "[fulcio] $*" >&2; }
+
+up() {
+  if alive fulcio && [ -f "$dir/env" ]; then
+    log "already running: $(grep FULCIO_URL "$dir/env")"
+    return
+  fi
+  stop_one fulcio
+  [ -f "$cluster/issuer" ] || { log "no $cluster/issuer: start the cluster with hack/cluster.sh up $cluster"; exit 1; }
+  local bin port grpc issuer url
+  bin=$("$here/hack/tools.sh" fulcio)
+  issuer=$(cat "$cluster/issuer")
+  port=$(free_port)
+  grpc=$(free_port)
+  url="http://127.0.0.1:$port"
+  cat >"$dir/config.json" <<JSON
+{"OIDCIssuers": {"$issuer": {"IssuerURL": "$issuer", "ClientID": "sigstore", "Type": "kubernetes"}}}
+JSON
+  log "starting Fulcio on $url (ephemeral CA, no CT log), trusting the issuer $issuer"
+  # The issuer serves its discovery over TLS with the cluster's test CA.
+  SSL_CERT_FILE="$cluster/pki/ca.crt" "$bin" serve --ca ephemeralca --ct-log-url "" \
+    --host 127.0.0.1 --port "$port" --grpc-host 127.0.0.1 --grpc-port "$grpc" \
+    --config-path "$dir/config.json" >"$dir/fulcio.log" 2>&1 &
+  echo $! >"$dir/fulcio.pid"
+  for _ in $(seq 100); do
+    if curl -sf "$url/api/v1/rootCert" >"$dir/root.pem" 2>/dev/null; then break; fi
+    alive fulcio || { log "fulcio exited; log: $dir/fulcio.log"; tail -5 "$dir/fulcio.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  cat >"$dir/env" <<ENV
+FULCIO_URL=$url
+FULCIO_ROOT=$dir/root.pem
+FULCIO_ISSUER=$issuer
+ENV
+  log "ready: FULCIO_URL=$url, root certificate $dir/root.pem"
+}
+
+case "$cmd" in
+  up) up ;;
+  stop) stop_one fulcio; log "stopped" ;;
+  down) stop_one fulcio; rm -f "$dir/env" "$dir/root.pem"; log "stopped" ;;
+  *) echo "usage: $0 up|down|stop [DIR] [CLUSTER_DIR]" >&2; exit 2 ;;
+esac
