@@ -53,6 +53,7 @@ tools:
 	bash hack/tools.sh operator-sdk >/dev/null
 	bash hack/tools.sh vault >/dev/null
 	bash hack/tools.sh local-kms >/dev/null
+	bash hack/tools.sh fulcio >/dev/null
 
 lint:
 	cargo fmt --all -- --check
@@ -83,12 +84,16 @@ cluster-down:
 
 ## One command: a local cluster (or $$KUBECONFIG's), registry and Rekor, the operator with its
 ## embedded signer, a sample build signed and verified; left running (CI=true: smoke test).
+## SIGNER=key (the generated cosign key), kms (a local Vault Transit key) or keyless (a local Fulcio)
+SIGNER ?= key
 run:
-	bash hack/run.sh up
+	SIGNER=$(SIGNER) bash hack/run.sh up
 
 run-down:
 	bash hack/run.sh down
 
 ## The `make run` smoke test, on its own local cluster whatever KUBECONFIG says.
 test-run:
-	env -u KUBECONFIG RUN_DIR=$(CURDIR)/target/run-smoke CI=true bash hack/run.sh up
+	for s in key kms keyless; do \
+	  env -u KUBECONFIG RUN_DIR=$(CURDIR)/target/run-smoke SIGNER=$$s CI=true bash hack/run.sh up || exit 1; \
+	done

@@ -29,11 +29,12 @@ up() {
   fi
   stop_one fulcio
   [ -f "$cluster/issuer" ] || { log "no $cluster/issuer: start the cluster with hack/cluster.sh up $cluster"; exit 1; }
-  local bin port grpc issuer url
+  local bin port grpc metrics issuer url
   bin=$("$here/hack/tools.sh" fulcio)
   issuer=$(cat "$cluster/issuer")
   port=$(free_port)
   grpc=$(free_port)
+  metrics=$(free_port)
   url="http://127.0.0.1:$port"
   cat >"$dir/config.json" <<JSON
 {"OIDCIssuers": {"$issuer": {"IssuerURL": "$issuer", "ClientID": "sigstore", "Type": "kubernetes"}}}
@@ -42,6 +43,7 @@ JSON
   # The issuer serves its discovery over TLS with the cluster's test CA.
   SSL_CERT_FILE="$cluster/pki/ca.crt" "$bin" serve --ca ephemeralca --ct-log-url "" \
     --host 127.0.0.1 --port "$port" --grpc-host 127.0.0.1 --grpc-port "$grpc" \
+    --metrics-port "$metrics" --legacy-unix-domain-socket "$dir/legacy-grpc.sock" \
     --config-path "$dir/config.json" >"$dir/fulcio.log" 2>&1 &
   echo $! >"$dir/fulcio.pid"
   for _ in $(seq 100); do
@@ -60,6 +62,6 @@ ENV
 case "$cmd" in
   up) up ;;
   stop) stop_one fulcio; log "stopped" ;;
-  down) stop_one fulcio; rm -f "$dir/env" "$dir/root.pem"; log "stopped" ;;
+  down) stop_one fulcio; rm -f "$dir/env" "$dir/root.pem" "$dir/legacy-grpc.sock"; log "stopped" ;;
   *) echo "usage: $0 up|down|stop [DIR] [CLUSTER_DIR]" >&2; exit 2 ;;
 esac

@@ -10,7 +10,10 @@
 # - a real Vault with the Transit engine (TEST_VAULT_ENV, else started here
 #   by hack/vault.sh), for hashivault:// KMS signing;
 # - a real AWS KMS API server, local-kms (TEST_LOCAL_KMS_ENV, else started
-#   here by hack/localkms.sh), for awskms:// KMS signing.
+#   here by hack/localkms.sh), for awskms:// KMS signing;
+# - a real Fulcio (TEST_FULCIO_ENV, else started here by hack/fulcio.sh when
+#   the cluster is one started here: the API server is its OIDC issuer), for
+#   keyless signing.
 # Then, on a cluster started here, tests/rbac_audit.rs checks the API
 # server's audit log of the whole suite: no request of the operator's or a
 # signer's ServiceAccount was denied, and every rule they hold was used.
@@ -19,13 +22,14 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 export COSIGN_BIN="${COSIGN_BIN:-$(bash hack/tools.sh cosign)}"
-dir="" rdir="" kdir="" vdir="" adir=""
+dir="" rdir="" kdir="" vdir="" adir="" fdir=""
 cleanup() {
   if [ -n "$dir" ]; then bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true; fi
   if [ -n "$rdir" ]; then bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true; fi
   if [ -n "$kdir" ]; then bash hack/rekor.sh down "$kdir" >/dev/null 2>&1 || true; fi
   if [ -n "$vdir" ]; then bash hack/vault.sh down "$vdir" >/dev/null 2>&1 || true; fi
   if [ -n "$adir" ]; then bash hack/localkms.sh down "$adir" >/dev/null 2>&1 || true; fi
+  if [ -n "$fdir" ]; then bash hack/fulcio.sh down "$fdir" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 if [ -z "${TEST_KUBECONFIG:-}" ]; then
@@ -59,6 +63,12 @@ if [ -z "${TEST_LOCAL_KMS_ENV:-}" ]; then
   bash hack/localkms.sh up "$adir" >/dev/null
   export TEST_LOCAL_KMS_ENV="$adir/env"
 fi
+if [ -z "${TEST_FULCIO_ENV:-}" ] && [ -n "$dir" ]; then
+  fdir="$here/target/test-fulcio"
+  bash hack/fulcio.sh down "$fdir" >/dev/null 2>&1 || true
+  bash hack/fulcio.sh up "$fdir" "$dir" >/dev/null
+  export TEST_FULCIO_ENV="$fdir/env"
+fi
 # The signers under test, and cosign, find local-kms through the standard AWS
 # environment (test credentials; local-kms does not check them).
 set -a
@@ -68,6 +78,7 @@ set +a
 echo "[test-integration] Rekor: $(grep REKOR_URL "$TEST_REKOR_ENV")"
 echo "[test-integration] Vault: $(grep VAULT_ADDR "$TEST_VAULT_ENV")"
 echo "[test-integration] AWS KMS (local-kms): $AWS_ENDPOINT_URL_KMS"
+echo "[test-integration] Fulcio: $(grep FULCIO_URL "${TEST_FULCIO_ENV:-/dev/null}" || echo 'none (an external cluster: keyless tests skip)')"
 echo "[test-integration] registries: $(grep -E 'REGISTRY_(OPEN|AUTH)=' "$TEST_REGISTRY_ENV" | tr '\n' ' ')"
 echo "[test-integration] API server: $(grep server: "$TEST_KUBECONFIG" | awk '{print $2}'), cosign: $COSIGN_BIN"
 cargo test --no-fail-fast --test '*'
