@@ -358,13 +358,13 @@ fn route(a: Artifact, signer: SignerKind, storage: &[StorageKind], config: &Chai
                     "true".into(),
                 ),
                 crate::config::SigningIdentity::Kms { kmsref, .. } => {
-                    // The KMS signers are the factories other than the key folder.
-                    let x509 = SignerKind::X509.as_str();
+                    // The KMS signers are the factories other than the key folder and Fulcio.
+                    let (x509, keyless) = (SignerKind::X509.as_str(), crate::signing::KEYLESS);
                     let schemes: Vec<String> = parts
                         .signers
                         .names()
                         .into_iter()
-                        .filter(|n| *n != x509)
+                        .filter(|n| *n != x509 && *n != keyless)
                         .map(|n| format!("\"{n}://…\""))
                         .collect();
                     let key = crate::config::keys::name::signers_kms_kmsref.to_string();

@@ -165,7 +165,7 @@ pub fn factory(env: &Env) -> Option<Arc<dyn Factory<SigningIdentity, dyn Signer>
 
 impl Factory<SigningIdentity, dyn Signer> for Fulcio {
     fn name(&self) -> &'static str {
-        "keyless"
+        super::KEYLESS
     }
 
     fn build(&self, identity: &SigningIdentity) -> Option<Result<Arc<dyn Signer>, Unsupported>> {

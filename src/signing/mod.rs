@@ -27,6 +27,9 @@ use crate::config::SigningIdentity;
 use crate::remote::RemoteError;
 use crate::seam::{Maker, Registry};
 
+/// The registry name of the keyless (Fulcio) signer.
+pub const KEYLESS: &str = "keyless";
+
 /// The signing identities' registry.
 pub type Signers = Registry<SigningIdentity, dyn Signer>;
 
