@@ -4,15 +4,20 @@
 # benches/keys.rs (release build). BENCH_RUNS (default 1000), BENCH_PRESENT
 # (default 10000), BENCH_OCI_RUNS (default 300), BENCH_REKOR_RUNS (default
 # 200) and BENCH_KEY_RUNS (default 200) size them;
-# BENCH_ONLY=signer|oci|transparency|keys runs one of them.
+# benches/identities.rs (local key vs Vault Transit vs AWS KMS vs Fulcio;
+# BENCH_IDENTITY_RUNS, default 300) starts Vault, local-kms and Fulcio too.
+# BENCH_ONLY=signer|oci|transparency|keys|identities runs one of them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-dir="" rdir="" kdir=""
+dir="" rdir="" kdir="" vdir="" adir="" fdir=""
 cleanup() {
   if [ -n "$dir" ]; then bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true; fi
   if [ -n "$rdir" ]; then bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true; fi
   if [ -n "$kdir" ]; then bash hack/rekor.sh down "$kdir" >/dev/null 2>&1 || true; fi
+  if [ -n "$vdir" ]; then bash hack/vault.sh down "$vdir" >/dev/null 2>&1 || true; fi
+  if [ -n "$adir" ]; then bash hack/localkms.sh down "$adir" >/dev/null 2>&1 || true; fi
+  if [ -n "$fdir" ]; then bash hack/fulcio.sh down "$fdir" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 if [ -z "${BENCH_KUBECONFIG:-}" ]; then
@@ -35,11 +40,33 @@ rekor() {
     export BENCH_REKOR_ENV="$kdir/env"
   fi
 }
+# Vault, local-kms and Fulcio (whose OIDC issuer is the bench cluster's API server).
+identities() {
+  if [ -z "${BENCH_VAULT_ENV:-}" ]; then
+    vdir="$here/target/bench-vault"; bash hack/vault.sh down "$vdir" >/dev/null 2>&1 || true
+    bash hack/vault.sh up "$vdir" >/dev/null; export BENCH_VAULT_ENV="$vdir/env"
+  fi
+  if [ -z "${BENCH_LOCAL_KMS_ENV:-}" ]; then
+    adir="$here/target/bench-local-kms"; bash hack/localkms.sh down "$adir" >/dev/null 2>&1 || true
+    bash hack/localkms.sh up "$adir" >/dev/null; export BENCH_LOCAL_KMS_ENV="$adir/env"
+  fi
+  set -a
+  # shellcheck disable=SC1090
+  . "$BENCH_LOCAL_KMS_ENV"
+  set +a
+  if [ -z "${BENCH_FULCIO_ENV:-}" ]; then
+    [ -n "$dir" ] || { echo "Fulcio needs the bench cluster (unset BENCH_KUBECONFIG) or BENCH_FULCIO_ENV" >&2; exit 2; }
+    fdir="$here/target/bench-fulcio"; bash hack/fulcio.sh down "$fdir" >/dev/null 2>&1 || true
+    bash hack/fulcio.sh up "$fdir" "$dir" >/dev/null; export BENCH_FULCIO_ENV="$fdir/env"
+  fi
+  cargo bench --bench identities
+}
 case "${BENCH_ONLY:-}" in
   signer) cargo bench --bench signer ;;
   oci) cargo bench --bench oci ;;
   transparency) rekor; cargo bench --bench transparency ;;
   keys) cargo bench --bench keys ;;
-  "") rekor; cargo bench --bench signer; cargo bench --bench oci; cargo bench --bench transparency; cargo bench --bench keys ;;
-  *) echo "BENCH_ONLY must be signer, oci, transparency or keys" >&2; exit 2 ;;
+  identities) identities ;;
+  "") rekor; cargo bench --bench signer; cargo bench --bench oci; cargo bench --bench transparency; cargo bench --bench keys; identities ;;
+  *) echo "BENCH_ONLY must be signer, oci, transparency, keys or identities" >&2; exit 2 ;;
 esac

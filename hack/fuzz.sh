@@ -67,6 +67,16 @@ seed_corpora() {
   printf '{"24296fb2":{"body":"eyJraW5kIjoiaW50b3RvIn0=","integratedTime":1700000000,"logID":"c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d","logIndex":42,"verification":{"signedEntryTimestamp":"MEUCIQD/","inclusionProof":{}}}}' |
     seed rekor_entry entry
   printf '{"u":{"body":"","integratedTime":-1,"logID":"","logIndex":0,"verification":{}}}' | seed rekor_entry minimal
+  # signer_replies: Vault Transit, Cloud KMS and Fulcio replies as they document them.
+  printf '{"data":{"type":"ecdsa-p256","latest_version":1,"keys":{"1":{"public_key":"-----BEGIN PUBLIC KEY-----\\nMFkw\\n-----END PUBLIC KEY-----\\n"}}}}' |
+    seed signer_replies vault-key
+  printf '{"data":{"signature":"vault:v2:MEUCIQD/","key_version":2}}' | seed signer_replies vault-signature
+  printf '{"auth":{"client_token":"hvs.x","lease_duration":3600}}' | seed signer_replies vault-login
+  printf '{"pem":"-----BEGIN PUBLIC KEY-----\\nMFkw\\n-----END PUBLIC KEY-----\\n","algorithm":"EC_SIGN_P256_SHA256","pemCrc32c":"1"}' |
+    seed signer_replies gcp-public-key
+  printf '{"signature":"MEUCIQD/","signatureCrc32c":"1","verifiedDigestCrc32c":true}' | seed signer_replies gcp-signature
+  printf '{"signedCertificateEmbeddedSct":{"chain":{"certificates":["-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"]}}}' |
+    seed signer_replies fulcio-chain
   # key_loaders: <pem>\0<password>.
   printf -- '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n' | seed key_loaders short-pkcs8
   if [ -d "$v" ]; then

@@ -195,6 +195,7 @@ fn openssl_key(alg: &str) -> (PathBuf, PathBuf) {
     let dir = tmpdir("x509");
     let args: Vec<&str> = match alg {
         "ed25519" => vec!["genpkey", "-algorithm", "ed25519", "-out", "x509.pem"],
+        "p384" => vec!["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", "x509.pem"],
         _ => vec!["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "x509.pem"],
     };
     run(Command::new("openssl").args(&args).current_dir(&dir));
@@ -203,6 +204,28 @@ fn openssl_key(alg: &str) -> (PathBuf, PathBuf) {
     let pubkey = dir.with_extension("pub.pem");
     std::fs::rename(dir.join("pub.pem"), &pubkey).unwrap();
     (dir, pubkey)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_x509_p384_key_signs_what_cosign_verifies() {
+    let env = Env::new().await;
+    let cosign = support::cosign().expect("cosign");
+    let (keys, pubkey) = openssl_key("p384");
+    let config = [("artifacts.taskrun.format", "tekton"), ("artifacts.oci.storage", "")];
+    let ns = namespace_with_config(&env, "x509-p384", &config).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    let uid = finished_taskrun(&env, &ns, "build", json!([]), json!({})).await;
+    let a = wait_signed(&env, &ns, "TaskRun", "build", "true").await;
+    let dir = tmpdir("p384");
+    std::fs::write(dir.join("sig"), &a[&format!("chains.tekton.dev/signature-taskrun-{uid}")]).unwrap();
+    std::fs::write(dir.join("payload"), b64d(&a[&format!("chains.tekton.dev/payload-taskrun-{uid}")])).unwrap();
+    // cosign's default digest for a key file is SHA-256, P-384 included.
+    let out = run(Command::new(&cosign)
+        .args(["verify-blob", "--insecure-ignore-tlog=true", "--key"])
+        .arg(&pubkey)
+        .args(["--signature", "sig", "payload"])
+        .current_dir(&dir));
+    assert!(out.contains("Verified OK"), "{out}");
 }
 
 fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {

@@ -12,7 +12,7 @@
 //!   by it fetches that key's public key, once.
 //! - Retries are ours (the SDK's are off); each request has `--http-timeout`.
 
-mod key;
+pub(super) mod key;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,7 +11,7 @@
 //! `/chain`, and Rekor entries (whose verifier is the certificate). No
 //! local key is ever used instead.
 
-mod cert;
+pub(super) mod cert;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -16,7 +16,7 @@
 //! NOT TESTED against a real Cloud KMS: no emulator exists. The HTTP edge
 //! is tested against replies shaped as Google documents them.
 
-mod key;
+pub(super) mod key;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
 
 use self::key::{Reference, SCHEME, Version};
+use super::tokens::Tokens;
 use super::{SignError, Signature, Signer, Verifier};
 use crate::config::SigningIdentity;
 use crate::http::REQUEST_TIMEOUT;
@@ -39,12 +40,6 @@ const SCOPE: &str = "https://www.googleapis.com/auth/cloudkms";
 const REPLY_CAP: usize = 1 << 20;
 /// How long the newest enabled version of an unversioned key is trusted.
 const VERSION_TTL: Duration = Duration::from_secs(300);
-
-/// Where OAuth access tokens come from.
-#[async_trait::async_trait]
-trait Tokens: Send + Sync {
-    async fn bearer(&self) -> Result<String, RemoteError>;
-}
 
 /// Application default credentials, found at first use.
 struct DefaultCredentials(tokio::sync::OnceCell<Arc<dyn gcp_auth::TokenProvider>>);

@@ -12,7 +12,7 @@
 //!   fetched once per process and per version; a signature by a version not
 //!   seen yet (the key was rotated) fetches them again, once.
 
-mod transit;
+pub(super) mod transit;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,12 +1,13 @@
 //! A private key that signs: ECDSA P-256, ECDSA P-384 or ed25519.
 //!
-//! ECDSA signatures are ASN.1 DER over the curve's hash (SHA-256 for P-256,
-//! SHA-384 for P-384), which is what `cosign verify` checks against; ed25519
-//! signs the message itself.
+//! ECDSA signatures are ASN.1 DER over SHA-256, for P-384 too: that is what
+//! upstream Chains signs, what `cosign verify --key` checks by default
+//! (`--signature-digest-algorithm sha256`) and what Rekor's `hashedrekord`
+//! (a SHA-256 digest) can check; ed25519 signs the message itself.
 
 use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 use p256::pkcs8::EncodePublicKey as _;
-use sha2::{Digest as _, Sha256, Sha384};
+use sha2::{Digest as _, Sha256};
 
 use super::KeyError;
 
@@ -71,7 +72,7 @@ impl SigningKey {
         }
     }
 
-    /// Signs `msg`: DER ECDSA over SHA-256 (P-256) or SHA-384 (P-384), or raw ed25519.
+    /// Signs `msg`: DER ECDSA over SHA-256 (P-256 and P-384), or raw ed25519.
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         use p256::ecdsa::signature::hazmat::PrehashSigner as _;
         match self {
@@ -80,7 +81,8 @@ impl SigningKey {
                 sig.to_der().as_bytes().to_vec()
             }
             Self::P384(k) => {
-                let sig: p384::ecdsa::Signature = k.sign_prehash(&Sha384::digest(msg)).expect("48-byte prehash");
+                let sig: p384::ecdsa::Signature =
+                    k.sign_prehash(&Sha256::digest(msg)).expect("a 32-byte prehash is long enough for P-384");
                 sig.to_der().as_bytes().to_vec()
             }
             Self::Ed25519(k) => {
@@ -97,7 +99,7 @@ impl SigningKey {
             Self::P256(k) => p256::ecdsa::Signature::from_der(sig)
                 .is_ok_and(|s| k.verifying_key().verify_prehash(&Sha256::digest(msg), &s).is_ok()),
             Self::P384(k) => p384::ecdsa::Signature::from_der(sig)
-                .is_ok_and(|s| k.verifying_key().verify_prehash(&Sha384::digest(msg), &s).is_ok()),
+                .is_ok_and(|s| k.verifying_key().verify_prehash(&Sha256::digest(msg), &s).is_ok()),
             Self::Ed25519(k) => ed25519_dalek::Signature::from_slice(sig)
                 .is_ok_and(|s| k.verifying_key().verify_strict(msg, &s).is_ok()),
         }

@@ -3,6 +3,7 @@
 //! value handed to storage; cosign-compatible key generation.
 
 mod awskms;
+mod azurekms;
 pub mod cosign_key;
 pub mod dsse;
 mod fulcio;
@@ -11,8 +12,11 @@ mod hashivault;
 mod key;
 mod keydir;
 mod keygen;
+#[cfg(test)]
+mod replay;
 mod signed;
 mod signer;
+mod tokens;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -27,6 +31,25 @@ use crate::config::SigningIdentity;
 use crate::remote::RemoteError;
 use crate::seam::{Maker, Registry};
 
+/// The pure parsers of what remote signers send back (Vault Transit, AWS
+/// KMS, Cloud KMS, Fulcio): untrusted input, fuzzed by `make fuzz`.
+pub mod replies {
+    pub use super::awskms::key::{parse as aws_reference, public_pem as aws_public_pem};
+    pub use super::azurekms::key::{
+        Algorithm as AzureAlgorithm, parse as azure_reference, parse_key as azure_key,
+        parse_signature as azure_signature,
+    };
+    pub use super::fulcio::cert::{parse as fulcio_certificate, subject as token_subject};
+    pub use super::gcpkms::key::{
+        Input as GcpInput, newest_enabled as gcp_newest_enabled, parse as gcp_reference,
+        parse_public_key as gcp_public_key, parse_signature as gcp_signature,
+    };
+    pub use super::hashivault::transit::{
+        key_name as vault_key_name, parse_key as vault_key, parse_login as vault_login,
+        parse_signature as vault_signature,
+    };
+}
+
 /// The registry name of the keyless (Fulcio) signer.
 pub const KEYLESS: &str = "keyless";
 
@@ -35,7 +58,7 @@ pub type Signers = Registry<SigningIdentity, dyn Signer>;
 
 /// Every signer this release has: one line each.
 pub const SIGNERS: &[Maker<SigningIdentity, dyn Signer>] =
-    &[keydir::factory, hashivault::factory, awskms::factory, gcpkms::factory, fulcio::factory];
+    &[keydir::factory, hashivault::factory, awskms::factory, azurekms::factory, gcpkms::factory, fulcio::factory];
 
 /// Why a signer could not sign: a local key problem, or a remote signer
 /// (KMS, Fulcio) that failed.

@@ -10,14 +10,19 @@ use sha2::{Digest as _, Sha256, Sha384};
 use super::dsse::{self, Envelope};
 
 /// True when `sig` is a signature over `msg` by the key in `public_key_pem`
-/// (ECDSA P-256 over SHA-256, P-384 over SHA-384, DER; or ed25519).
+/// (ECDSA P-256 over SHA-256; P-384 over SHA-256, as we and Vault sign, or
+/// SHA-384, as AWS KMS signs; DER; or ed25519). RSA keys are not checked
+/// (false).
 pub fn verify(public_key_pem: &str, msg: &[u8], sig: &[u8]) -> bool {
     use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
     if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_pem(public_key_pem) {
         return p256::ecdsa::Signature::from_der(sig).is_ok_and(|s| k.verify_prehash(&Sha256::digest(msg), &s).is_ok());
     }
     if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_pem(public_key_pem) {
-        return p384::ecdsa::Signature::from_der(sig).is_ok_and(|s| k.verify_prehash(&Sha384::digest(msg), &s).is_ok());
+        let ok = |s: &p384::ecdsa::Signature| {
+            k.verify_prehash(&Sha256::digest(msg), s).is_ok() || k.verify_prehash(&Sha384::digest(msg), s).is_ok()
+        };
+        return p384::ecdsa::Signature::from_der(sig).is_ok_and(|s| ok(&s));
     }
     if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_pem(public_key_pem) {
         return ed25519_dalek::Signature::from_slice(sig).is_ok_and(|s| k.verify_strict(msg, &s).is_ok());

@@ -10,82 +10,15 @@ use base64::engine::general_purpose::STANDARD;
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey, signature::hazmat::PrehashSigner};
 use p256::pkcs8::{DecodePublicKey as _, EncodePublicKey as _, LineEnding};
-use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::*;
 use crate::config::KmsAuth;
+use crate::signing::replay::{Handler, Seen, replay};
+use crate::signing::tokens::Fixed;
 
 const KEY: &str = "projects/chains/locations/global/keyRings/ring/cryptoKeys/signer";
 
-struct Static;
-
-#[async_trait::async_trait]
-impl Tokens for Static {
-    async fn bearer(&self) -> Result<String, RemoteError> {
-        Ok("ya29.test-token".into())
-    }
-}
-
-/// One request as the replayer saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    line: String,
-    head: String,
-    body: serde_json::Value,
-}
-
-type Handler = Arc<dyn Fn(&Seen) -> (u16, String) + Send + Sync>;
-
-/// Serves `handler`'s replies on loopback; returns the base URL and what was asked.
-async fn replay(handler: Handler) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let (handler, log) = (handler.clone(), log.clone());
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let split = loop {
-                    let n = sock.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i;
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..split]).to_string();
-                let len = head
-                    .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                while buf.len() < split + 4 + len {
-                    let n = sock.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                let body = serde_json::from_slice(&buf[split + 4..]).unwrap_or(serde_json::Value::Null);
-                let s = Seen { line: head.lines().next().unwrap_or_default().to_string(), head, body };
-                let (status, reply) = handler(&s);
-                log.lock().push(s);
-                let out = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-                    reply.len()
-                );
-                let _ = sock.write_all(out.as_bytes()).await;
-            });
-        }
-    });
-    (format!("http://{addr}"), seen)
-}
+const TOKEN: Fixed = Fixed("ya29.test-token");
 
 /// A Cloud KMS key version of EC_SIGN_P256_SHA256 backed by `sk`: its
 /// `publicKey`, `asymmetricSign` and `cryptoKeyVersions` replies.
@@ -130,7 +63,7 @@ fn cloud_kms(sk: SigningKey, versions: &[u32]) -> Handler {
 }
 
 fn signer(base: &str, kmsref: &str) -> Arc<dyn Signer> {
-    let f = make(&Env::default(), base, Arc::new(Static)).unwrap();
+    let f = make(&Env::default(), base, Arc::new(TOKEN)).unwrap();
     let id = SigningIdentity::Kms { kmsref: kmsref.into(), auth: KmsAuth::default() };
     let Some(Ok(s)) = f.build(&id) else { panic!("builds") };
     s
@@ -201,7 +134,7 @@ async fn refusals_and_corrupt_replies_fail_naming_the_kmsref_never_the_token() {
 
 #[test]
 fn it_serves_only_gcpkms_references() {
-    let f = make(&Env::default(), ENDPOINT, Arc::new(Static)).unwrap();
+    let f = make(&Env::default(), ENDPOINT, Arc::new(TOKEN)).unwrap();
     assert!(f.build(&SigningIdentity::Keys).is_none());
     let id = |r: &str| SigningIdentity::Kms { kmsref: r.into(), auth: KmsAuth::default() };
     assert!(f.build(&id("awskms:///alias/x")).is_none());
