@@ -18,7 +18,7 @@
 #                             (usr/sbin/mariadbd, usr/bin/mariadb, libraries)
 #   hack/tools.sh cargo-fuzz -> prints the path of cargo-fuzz (from crates.io)
 #   hack/tools.sh vault    -> prints the path of a Vault server with the Transit
-#                             engine and JWT/OIDC auth (for hashivault:// KMS tests)
+#                             engine and JWT/OIDC and Kubernetes auth (hashivault:// KMS tests)
 #   hack/tools.sh fulcio   -> prints the path of a Fulcio server (keyless signing tests)
 #   hack/tools.sh local-kms -> prints the path of local-kms (an AWS KMS server, for
 #                             awskms:// KMS tests)
@@ -366,7 +366,7 @@ ensure_vault() {
   for b in bao vault; do
     if command -v "$b" >/dev/null 2>&1; then command -v "$b"; return; fi
   done
-  local out="$CACHE/vault-$VAULT_VERSION/vault"
+  local out="$CACHE/vault-$VAULT_VERSION-k8s/vault"
   if [ ! -x "$out" ]; then
     mkdir -p "$(dirname "$out")"
     local work src t0=$SECONDS
@@ -381,7 +381,20 @@ ensure_vault() {
         case "$m" in */api/auth/*) pins+=("$m@$(go list -m -f '{{.Version}}' "$m")") ;; esac
       done
       go get "${pins[@]}" >/dev/null 2>&1 || go get "${pins[@]}"
-      # The minimal build: Transit, KV, PKI, SSH; JWT/OIDC, AppRole, cert, userpass auth.
+      # The minimal build (Transit, KV, PKI, SSH; JWT/OIDC, AppRole, cert,
+      # userpass auth), plus the Kubernetes auth method, which chains' Vault
+      # login (signers.kms.auth.oidc.*) also serves.
+      cat >helper/builtinplugins/registry_min.go <<'GO'
+//go:build minimal
+
+package builtinplugins
+
+import credKube "github.com/hashicorp/vault-plugin-auth-kubernetes"
+
+func extendAddonPlugins(reg *registry) {
+	reg.credentialBackends["kubernetes"] = credentialBackend{Factory: credKube.Factory}
+}
+GO
       go build -trimpath -tags minimal -ldflags "-s -w" -o "$out.tmp" .
       mv "$out.tmp" "$out"
     ) || { rm -rf "$work"; return 1; }

@@ -4,6 +4,8 @@
 
 #[path = "kms/aws.rs"]
 mod aws;
+#[path = "kms/login.rs"]
+mod login;
 mod support;
 
 use std::process::Command;
@@ -172,76 +174,6 @@ async fn an_unknown_key_fails_the_run_with_an_event_naming_the_kmsref_never_the_
     assert!(!e.contains(&vault.token), "the token leaked: {e}");
     let a = runs_api(&env, &ns, "TaskRun").get("build").await.unwrap().metadata.annotations.unwrap_or_default();
     assert!(!a.keys().any(|k| k.contains("signature-")), "no signature from any other key: {a:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_signer_logs_in_to_vault_with_its_service_account_token() {
-    let env = Env::new().await;
-    // Vault checks the token with the API server's ServiceAccount key (the
-    // cluster hack/cluster.sh started; an external cluster has no such file).
-    let sa_pub = env.kubeconfig.parent().unwrap().join("pki/sa.pub");
-    if !sa_pub.exists() {
-        eprintln!("skipped: {} does not exist (TEST_KUBECONFIG names an external cluster)", sa_pub.display());
-        return;
-    }
-    // The issuer of the tokens it signs (hack/cluster.sh: the API server itself).
-    let issuer = std::fs::read_to_string(env.kubeconfig.parent().unwrap().join("issuer")).unwrap();
-    let issuer = issuer.trim();
-    let vault = vault();
-    let key = unique_ns("chains-login");
-    vault.new_key(&key, "ecdsa-p256");
-    let mount = unique_ns("k8s");
-    let ns = namespace_with_config(&env, "kms-login", &[]).await;
-    let sa = tekton_chains_operator::tekton::objects::SERVICE_ACCOUNT;
-    let client = env.signer_client(&ns).await;
-    let policy = format!(
-        "path \"transit/sign/{key}\" {{ capabilities = [\"update\"] }}\n\
-         path \"transit/sign/{key}/*\" {{ capabilities = [\"update\"] }}\n\
-         path \"transit/keys/{key}\" {{ capabilities = [\"read\"] }}\n"
-    );
-    let policy_file = tmpdir("vault-policy").join("policy.hcl");
-    std::fs::write(&policy_file, policy).unwrap();
-    for args in [
-        vec!["policy".into(), "write".into(), key.clone(), policy_file.to_str().unwrap().into()],
-        vec!["auth".into(), "enable".into(), format!("-path={mount}"), "jwt".into()],
-        vec![
-            "write".into(),
-            format!("auth/{mount}/config"),
-            format!("jwt_validation_pubkeys=@{}", sa_pub.display()),
-            format!("bound_issuer={issuer}"),
-        ],
-        vec![
-            "write".into(),
-            format!("auth/{mount}/role/chains"),
-            "role_type=jwt".into(),
-            "bound_audiences=vault".into(),
-            "user_claim=sub".into(),
-            format!("bound_subject=system:serviceaccount:{ns}:{sa}"),
-            format!("token_policies={key}"),
-            "token_ttl=1h".into(),
-        ],
-    ] {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (ok, out) = vault.cli(&args);
-        assert!(ok, "vault {args:?}: {out}");
-    }
-    // The token a projected volume would hold, in a file.
-    let token_file = tmpdir("sa-token").join("token");
-    std::fs::write(&token_file, support::sa_token(&env, &ns, sa, "vault").await).unwrap();
-    let config: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(env.client.clone(), &ns);
-    let data = json!({ "data": {
-        "artifacts.oci.storage": "", "artifacts.taskrun.format": "tekton", "artifacts.taskrun.storage": "tekton",
-        "artifacts.taskrun.signer": "kms", "signers.kms.kmsref": format!("hashivault://{key}"),
-        "signers.kms.auth.address": vault.addr,
-        "signers.kms.auth.oidc.path": mount, "signers.kms.auth.oidc.role": "chains",
-        "signers.kms.auth.oidc.token-path": token_file.to_str().unwrap(),
-    }});
-    config.patch("chains-config", &Default::default(), &kube::api::Patch::Merge(&data)).await.unwrap();
-    let _s = start_signer(client, signer_options(&ns, &tmpdir("no-keys"), vec![ns.clone()])).await;
-    finished_taskrun(&env, &ns, "build", json!({}), json!([])).await;
-    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
-    let dir = stored(&env, &ns, "build").await;
-    assert!(verify_blob(&vault, &dir, &write_pem(&dir, "v1.pem", &vault.public_pem(&key, 1))).0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
