@@ -54,6 +54,7 @@ tools:
 	bash hack/tools.sh vault >/dev/null
 	bash hack/tools.sh local-kms >/dev/null
 	bash hack/tools.sh fulcio >/dev/null
+	bash hack/tools.sh moto >/dev/null
 
 lint:
 	cargo fmt --all -- --check

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real AWS KMS API server on loopback (nsmithuk/local-kms, in memory), with
-# one signing key per key spec chains signs with, each behind an alias, for
-# awskms:// KMS tests and `make run SIGNER=awskms`.
+# one signing key per key spec chains signs with, each behind an alias, and
+# moto's server as AWS STS (web identity logins), for awskms:// KMS tests.
 #
 #   hack/localkms.sh up   [DIR]   start (idempotent), write DIR/env
 #   hack/localkms.sh down [DIR]   stop and remove state
@@ -9,7 +9,8 @@
 #
 # DIR/env holds AWS_ENDPOINT_URL_KMS, AWS_REGION, AWS_ACCESS_KEY_ID and
 # AWS_SECRET_ACCESS_KEY (test values: local-kms does not check them),
-# LOCAL_KMS_ACCOUNT and LOCAL_KMS_ALIASES (alias/chains-p256, -p384, -rsa).
+# LOCAL_KMS_ACCOUNT and LOCAL_KMS_ALIASES (alias/chains-p256, -p384, -rsa),
+# AWS_ENDPOINT_URL_STS (moto) and MOTO_LOG (its request log).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,8 +37,13 @@ up() {
     return
   fi
   stop_one local-kms
-  local bin port
+  stop_one moto
+  local bin port moto sts
   bin=$("$here/hack/tools.sh" local-kms)
+  moto=$("$here/hack/tools.sh" moto)
+  sts=$(free_port)
+  "$moto" -H 127.0.0.1 -p "$sts" >"$dir/moto.log" 2>&1 &
+  echo $! >"$dir/moto.pid"
   port=$(free_port)
   addr="http://127.0.0.1:$port"
   log "starting local-kms on $addr (region $REGION, in memory)"
@@ -48,6 +54,11 @@ up() {
   for _ in $(seq 100); do
     if kms ListKeys '{}' >/dev/null 2>&1; then break; fi
     alive local-kms || { log "local-kms exited; log: $dir/local-kms.log"; tail -5 "$dir/local-kms.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  for _ in $(seq 100); do
+    if curl -s -o /dev/null "http://127.0.0.1:$sts/"; then break; fi
+    alive moto || { log "moto exited; log: $dir/moto.log"; tail -5 "$dir/moto.log" >&2; exit 1; }
     sleep 0.1
   done
   local aliases=()
@@ -65,13 +76,15 @@ AWS_ACCESS_KEY_ID=chains-test
 AWS_SECRET_ACCESS_KEY=chains-test-secret
 LOCAL_KMS_ACCOUNT=$ACCOUNT
 LOCAL_KMS_ALIASES="${aliases[*]}"
+AWS_ENDPOINT_URL_STS=http://127.0.0.1:$sts
+MOTO_LOG=$dir/moto.log
 ENV
-  log "ready: AWS_ENDPOINT_URL_KMS=$addr, keys ${aliases[*]}"
+  log "ready: AWS_ENDPOINT_URL_KMS=$addr, keys ${aliases[*]}; STS (moto) on http://127.0.0.1:$sts"
 }
 
 case "$cmd" in
   up) up ;;
-  stop) stop_one local-kms; log "stopped" ;;
-  down) stop_one local-kms; rm -f "$dir/env"; rm -rf "$dir/data"; log "stopped" ;;
+  stop) stop_one local-kms; stop_one moto; log "stopped" ;;
+  down) stop_one local-kms; stop_one moto; rm -f "$dir/env"; rm -rf "$dir/data"; log "stopped" ;;
   *) echo "usage: $0 up|down|stop [DIR]" >&2; exit 2 ;;
 esac

@@ -19,6 +19,8 @@
 #   hack/tools.sh cargo-fuzz -> prints the path of cargo-fuzz (from crates.io)
 #   hack/tools.sh vault    -> prints the path of a Vault server with the Transit
 #                             engine and JWT/OIDC and Kubernetes auth (hashivault:// KMS tests)
+#   hack/tools.sh moto     -> prints the path of moto_server (AWS STS, for the awskms
+#                             web identity test; from PyPI into a cached venv)
 #   hack/tools.sh fulcio   -> prints the path of a Fulcio server (keyless signing tests)
 #   hack/tools.sh local-kms -> prints the path of local-kms (an AWS KMS server, for
 #                             awskms:// KMS tests)
@@ -44,6 +46,7 @@ VAULT_VERSION="${VAULT_VERSION:-v1.19.0}"
 VAULT_API_VERSION="${VAULT_API_VERSION:-v1.16.0}"
 VAULT_SDK_VERSION="${VAULT_SDK_VERSION:-v0.15.2}"
 FULCIO_VERSION="${FULCIO_VERSION:-v1.8.8}"
+MOTO_VERSION="${MOTO_VERSION:-5.2.6}"
 # nsmithuk/local-kms has no tags: the newest commit the proxy serves.
 LOCAL_KMS_VERSION="${LOCAL_KMS_VERSION:-v0.0.0-20260228092603-2a5e92d09ab6}"
 # The newest operator-sdk the module proxy serves here; its golang.org/x/tools
@@ -343,6 +346,28 @@ ensure_fulcio() {
   echo "$out"
 }
 
+# MOTO_BIN, or moto_server on PATH, skip the install.
+ensure_moto() {
+  if [ -n "${MOTO_BIN:-}" ]; then echo "$MOTO_BIN"; return; fi
+  if command -v moto_server >/dev/null 2>&1; then command -v moto_server; return; fi
+  local venv="$CACHE/moto-$MOTO_VERSION" t0=$SECONDS
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    log "moto $MOTO_VERSION: installing from PyPI into $venv (first time only, under a minute)"
+    rm -rf "$venv.tmp"
+    python3 -m venv "$venv.tmp"
+    "$venv.tmp/bin/pip" install -q "moto[server]==$MOTO_VERSION" >&2
+    rm -rf "$venv"
+    mv "$venv.tmp" "$venv"
+    # A moved venv keeps its old path in its scripts: recreate them in place.
+    python3 -m venv --upgrade "$venv" >/dev/null
+    sed -i "1s|.*|#!$venv/bin/python3|" "$venv/bin/moto_server"
+    log "moto $MOTO_VERSION: installed in $((SECONDS - t0)) s"
+  else
+    log "moto $MOTO_VERSION: cached in $venv"
+  fi
+  echo "$venv/bin/moto_server"
+}
+
 # LOCAL_KMS_BIN, or local-kms on PATH, skip the build.
 ensure_local_kms() {
   if [ -n "${LOCAL_KMS_BIN:-}" ]; then echo "$LOCAL_KMS_BIN"; return; fi
@@ -432,5 +457,6 @@ case "${1:-}" in
   vault) ensure_vault ;;
   local-kms) ensure_local_kms ;;
   fulcio) ensure_fulcio ;;
-  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk|cargo-fuzz|vault|local-kms|fulcio" >&2; exit 2 ;;
+  moto) ensure_moto ;;
+  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk|cargo-fuzz|vault|local-kms|fulcio|moto" >&2; exit 2 ;;
 esac

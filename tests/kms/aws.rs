@@ -9,6 +9,7 @@ use super::support::localkms::{LocalKms, local_kms};
 use super::support::runs::{finished_taskrun, signed};
 use super::support::{self, Env, namespace_with_config, runs_api, signer_options, start_signer, tmpdir, unique_ns};
 use super::{cosign_in, stored, verify_blob_with, verify_image, write_pem};
+use tekton_chains_operator::tekton::objects::SERVICE_ACCOUNT;
 
 /// A namespace whose chains-config signs TaskRuns (tekton format and
 /// storage) with `kmsref`.
@@ -168,4 +169,46 @@ async fn an_unknown_or_unreachable_aws_key_fails_runs_with_an_event_and_no_other
     let e = event_with(&env, &ns, Some("down"), "SigningFailed", &[&kmsref, "unreachable", "giving up after"]).await;
     assert!(!e.contains(&kms.secret), "the secret key leaked: {e}");
     assert!(s.signer.metrics.render().contains("reason=\"unreachable\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_signer_gets_aws_credentials_from_its_web_identity_token() {
+    let kms = local_kms();
+    let env = Env::new().await;
+    let (_, kmsref) = aliased_key(&kms, "ECC_NIST_P256").await;
+    let ns = aws_namespace(&env, "awskms-irsa", &kmsref).await;
+    let signer = env.signer_identity(&ns).await;
+    // EKS IRSA: a projected token (audience sts.amazonaws.com) and the role to assume.
+    let token_file = tmpdir("irsa").join("token");
+    std::fs::write(&token_file, support::sa_token(&env, &ns, SERVICE_ACCOUNT, "sts.amazonaws.com").await).unwrap();
+    let sts_posts =
+        || std::fs::read_to_string(&kms.sts_log).unwrap_or_default().matches("\"POST / HTTP/1.1\" 200").count();
+    let before = sts_posts();
+    let log = tmpdir("irsa-log").join("signer.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tekton-chains-operator"))
+        .args(["signer", "--namespace", &ns, "--system-namespace", &ns, "--leader-election=false"])
+        .args(["--metrics-addr", "127.0.0.1:0", "--probes-addr", "127.0.0.1:0", "--signing-secrets-dir"])
+        .arg(tmpdir("no-keys"))
+        .env("KUBECONFIG", &signer.kubeconfig)
+        // No static credentials: only the web identity token can get them.
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
+        .env("AWS_ROLE_ARN", format!("arn:aws:iam::{}:role/chains-signer", kms.account))
+        .env("AWS_ROLE_SESSION_NAME", "tekton-chains")
+        .env("AWS_ENDPOINT_URL_STS", &kms.sts)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+        .spawn()
+        .unwrap();
+    finished_taskrun(&env, &ns, "build", json!({}), json!([])).await;
+    let result = signed(&env, &ns, "TaskRun", "build").await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(result, "true", "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(sts_posts() > before, "the signer asked STS (AssumeRoleWithWebIdentity)");
+    let dir = stored(&env, &ns, "build").await;
+    let pem = exported_pem(&dir, &kmsref, "cosign.pub");
+    assert!(verify_blob_with(None, &dir, &pem).0);
 }

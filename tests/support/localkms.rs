@@ -1,5 +1,5 @@
 //! The test AWS KMS (hack/localkms.sh): nsmithuk/local-kms, a real KMS API
-//! server, in memory. The signer and cosign find it through the standard
+//! server, in memory, and moto's server as AWS STS. The signer and cosign find it through the standard
 //! AWS environment (`AWS_ENDPOINT_URL_KMS`, `AWS_REGION`, test credentials).
 
 use std::collections::HashMap;
@@ -17,6 +17,9 @@ pub struct LocalKms {
     pub account: String,
     /// The test secret access key (to check it never leaks).
     pub secret: String,
+    /// AWS STS (moto's server), for web identity logins, and its request log.
+    pub sts: String,
+    pub sts_log: PathBuf,
 }
 
 static ENV: Once = Once::new();
@@ -55,6 +58,8 @@ pub fn local_kms() -> LocalKms {
         region: v["AWS_REGION"].into(),
         account: v["LOCAL_KMS_ACCOUNT"].into(),
         secret: v["AWS_SECRET_ACCESS_KEY"].into(),
+        sts: v["AWS_ENDPOINT_URL_STS"].into(),
+        sts_log: v["MOTO_LOG"].into(),
     }
 }
 
