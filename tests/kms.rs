@@ -65,6 +65,13 @@ fn cosign_in(vault: Option<&Vault>, dir: &std::path::Path, args: &[&str]) -> (bo
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
+/// The signer counted `n` KMS requests.
+fn assert_kms_requests(s: &support::RunningSigner, n: u32) {
+    let m = s.signer.metrics.render();
+    let lines: Vec<&str> = m.lines().filter(|l| l.contains("kms")).collect();
+    assert!(m.contains(&format!("signer_kms_requests_total {n}")), "{}", lines.join("\n"));
+}
+
 /// `cosign verify` and `cosign verify-attestation --type slsaprovenance` of
 /// `image` with `key`, offline (no transparency log): both must pass.
 fn verify_image(vault: Option<&Vault>, key: &str, image: &str) {
@@ -213,12 +220,7 @@ async fn images_signed_and_attested_with_a_transit_key_verify_through_vault_and_
     }
     // One public key fetch for the process, then one request per signature
     // (the image's signature and the run's attestation).
-    let m = s.signer.metrics.render();
-    assert!(
-        m.contains("signer_kms_requests_total 3"),
-        "{}",
-        m.lines().filter(|l| l.contains("kms")).collect::<Vec<_>>().join("\n")
-    );
+    assert_kms_requests(&s, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

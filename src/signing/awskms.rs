@@ -209,26 +209,15 @@ impl Factory<SigningIdentity, dyn Signer> for AwsKms {
     }
 
     fn build(&self, identity: &SigningIdentity) -> Option<Result<Arc<dyn Signer>, Unsupported>> {
-        let SigningIdentity::Kms { kmsref, .. } = identity else { return None };
-        if !kmsref.starts_with(SCHEME) {
-            return None;
-        }
-        let reference = match key::parse(kmsref) {
-            Ok(r) => r,
-            Err(why) => {
-                return Some(Err(Unsupported {
-                    what: "awskms signer",
-                    key: "signers.kms.kmsref".into(),
-                    value: kmsref.clone(),
-                    supported: why,
-                }));
-            }
+        let (kmsref, _, reference) = match super::kmsref::of_scheme(identity, SCHEME, "awskms signer", key::parse)? {
+            Ok(parsed) => parsed,
+            Err(refusal) => return Some(Err(refusal)),
         };
         let mut keys = self.keys.lock();
-        let k = keys.entry(kmsref.clone()).or_insert_with(|| {
+        let k = keys.entry(kmsref.to_string()).or_insert_with(|| {
             Arc::new(AwsKey {
                 requests: self.requests.clone(),
-                target: kmsref.clone(),
+                target: kmsref.to_string(),
                 reference,
                 timeout: self.timeout,
                 client: tokio::sync::OnceCell::new(),

@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
 
 use self::key::{Key, Reference, SCHEME};
-use super::tokens::Tokens;
+use super::tokens::{Bearer, Tokens};
 use super::{SignError, Signature, Signer, Verifier};
 use crate::config::SigningIdentity;
 use crate::http::REQUEST_TIMEOUT;
@@ -155,27 +155,13 @@ fn parse_token(reply: &[u8]) -> Result<(String, Duration), String> {
 
 /// One `azurekms://` reference.
 pub struct AzureKey {
-    http: reqwest::Client,
-    tokens: Arc<dyn Tokens>,
-    requests: Counter,
-    target: String,
+    remote: Bearer,
     reference: Reference,
     current: Mutex<Option<(Arc<Key>, Instant)>>,
     fetching: tokio::sync::Mutex<()>,
 }
 
 impl AzureKey {
-    fn invalid(&self, message: String) -> SignError {
-        SignError::Remote(RemoteError::invalid(None, message).at(&self.target))
-    }
-
-    async fn call(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, SignError> {
-        let token = self.tokens.bearer().await.map_err(|e| e.at(&self.target))?;
-        self.requests.inc();
-        let res = req.bearer_auth(token).send().await.map_err(|e| not_sent(&self.target, &e))?;
-        Ok(expect_ok(&self.target, res, REPLY_CAP).await?)
-    }
-
     async fn key(&self) -> Result<Arc<Key>, SignError> {
         let fresh = |at: Instant| !self.reference.version.is_empty() || at.elapsed() < VERSION_TTL;
         let cached = || self.current.lock().clone().filter(|(_, at)| fresh(*at)).map(|(k, _)| k);
@@ -186,12 +172,15 @@ impl AzureKey {
         if let Some(k) = cached() {
             return Ok(k);
         }
-        let reply = self.call(self.http.get(format!("{}?{API_VERSION}", self.reference.key_url()))).await?;
-        let k = key::parse_key(&reply).map_err(|e| self.invalid(e))?;
+        let reply = self
+            .remote
+            .call(self.remote.http.get(format!("{}?{API_VERSION}", self.reference.key_url())), REPLY_CAP)
+            .await?;
+        let k = key::parse_key(&reply).map_err(|e| self.remote.invalid(e))?;
         // The kid is where signatures are asked for, with our token: it must be this key.
         let own = format!("{}/keys/{}/", self.reference.vault, self.reference.key);
         if !k.kid.starts_with(&own) || k.kid[own.len()..].contains('/') {
-            return Err(self.invalid(format!(
+            return Err(self.remote.invalid(format!(
                 "the key's kid {:?} is not a version of {}",
                 k.kid,
                 self.reference.key_url()
@@ -208,8 +197,8 @@ impl Signer for AzureKey {
     async fn sign(&self, msg: &[u8]) -> Result<Signature, SignError> {
         let k = self.key().await?;
         let url = format!("{}/sign?{API_VERSION}", k.kid);
-        let reply = self.call(self.http.post(url).json(&k.algorithm.sign_body(msg))).await?;
-        let bytes = key::parse_signature(&reply, k.algorithm).map_err(|e| self.invalid(e))?;
+        let reply = self.remote.call(self.remote.http.post(url).json(&k.algorithm.sign_body(msg)), REPLY_CAP).await?;
+        let bytes = key::parse_signature(&reply, k.algorithm).map_err(|e| self.remote.invalid(e))?;
         Ok(Signature { bytes, verifier: Verifier { public_key_pem: k.pem.as_str().into(), cert: None, chain: None } })
     }
 
@@ -274,10 +263,12 @@ impl AzureKms {
             .entry(kmsref.to_string())
             .or_insert_with(|| {
                 Arc::new(AzureKey {
-                    http: self.http.clone(),
-                    tokens,
-                    requests: self.requests.clone(),
-                    target: kmsref.to_string(),
+                    remote: Bearer {
+                        http: self.http.clone(),
+                        tokens,
+                        requests: self.requests.clone(),
+                        target: kmsref.to_string(),
+                    },
                     reference,
                     current: Mutex::new(None),
                     fetching: tokio::sync::Mutex::new(()),
@@ -293,16 +284,9 @@ impl Factory<SigningIdentity, dyn Signer> for AzureKms {
     }
 
     fn build(&self, identity: &SigningIdentity) -> Option<Result<Arc<dyn Signer>, Unsupported>> {
-        let SigningIdentity::Kms { kmsref, .. } = identity else { return None };
-        if !kmsref.starts_with(SCHEME) {
-            return None;
-        }
-        let reference = match key::parse(kmsref) {
-            Ok(r) => r,
-            Err(why) => {
-                let (key, value) = ("signers.kms.kmsref".into(), kmsref.clone());
-                return Some(Err(Unsupported { what: "azurekms signer", key, value, supported: why }));
-            }
+        let (kmsref, _, reference) = match super::kmsref::of_scheme(identity, SCHEME, "azurekms signer", key::parse)? {
+            Ok(parsed) => parsed,
+            Err(refusal) => return Some(Err(refusal)),
         };
         let tokens = self.tokens_for(&reference.vault);
         Some(Ok(self.signer(kmsref, reference, tokens) as Arc<dyn Signer>))

@@ -25,11 +25,11 @@ use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
 
 use self::key::{Reference, SCHEME, Version};
-use super::tokens::Tokens;
+use super::tokens::{Bearer, Tokens};
 use super::{SignError, Signature, Signer, Verifier};
 use crate::config::SigningIdentity;
 use crate::http::REQUEST_TIMEOUT;
-use crate::remote::{RemoteError, expect_ok, not_sent};
+use crate::remote::RemoteError;
 use crate::seam::{Env, Factory, Unsupported};
 
 /// Cloud KMS's REST endpoint.
@@ -55,12 +55,8 @@ impl Tokens for DefaultCredentials {
 
 /// One `gcpkms://` reference.
 pub struct GcpKey {
-    http: reqwest::Client,
+    remote: Bearer,
     endpoint: String,
-    tokens: Arc<dyn Tokens>,
-    requests: Counter,
-    /// The kmsref, for messages (never a token).
-    target: String,
     reference: Reference,
     /// The version in force, and when it was chosen.
     current: Mutex<Option<(Arc<Version>, Instant)>>,
@@ -68,17 +64,6 @@ pub struct GcpKey {
 }
 
 impl GcpKey {
-    fn invalid(&self, message: String) -> SignError {
-        SignError::Remote(RemoteError::invalid(None, message).at(&self.target))
-    }
-
-    async fn call(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, SignError> {
-        let token = self.tokens.bearer().await.map_err(|e| e.at(&self.target))?;
-        self.requests.inc();
-        let res = req.bearer_auth(token).send().await.map_err(|e| not_sent(&self.target, &e))?;
-        Ok(expect_ok(&self.target, res, REPLY_CAP).await?)
-    }
-
     fn fresh(&self, at: Instant) -> bool {
         self.reference.version.is_some() || at.elapsed() < VERSION_TTL
     }
@@ -101,16 +86,19 @@ impl GcpKey {
                     "{}/v1/{}/cryptoKeyVersions?filter=state%3DENABLED&pageSize=1000",
                     self.endpoint, self.reference.key
                 );
-                let reply = self.call(self.http.get(url)).await?;
-                key::newest_enabled(&reply, &self.reference.key).map_err(|e| self.invalid(e))?
+                let reply = self.remote.call(self.remote.http.get(url), REPLY_CAP).await?;
+                key::newest_enabled(&reply, &self.reference.key).map_err(|e| self.remote.invalid(e))?
             }
         };
         let known = self.current.lock().clone().filter(|(v, _)| v.name == name).map(|(v, _)| v);
         let v = match known {
             Some(v) => v,
             None => {
-                let reply = self.call(self.http.get(format!("{}/v1/{name}/publicKey", self.endpoint))).await?;
-                Arc::new(key::parse_public_key(&reply, &name).map_err(|e| self.invalid(e))?)
+                let reply = self
+                    .remote
+                    .call(self.remote.http.get(format!("{}/v1/{name}/publicKey", self.endpoint)), REPLY_CAP)
+                    .await?;
+                Arc::new(key::parse_public_key(&reply, &name).map_err(|e| self.remote.invalid(e))?)
             }
         };
         *self.current.lock() = Some((v.clone(), Instant::now()));
@@ -123,8 +111,8 @@ impl Signer for GcpKey {
     async fn sign(&self, msg: &[u8]) -> Result<Signature, SignError> {
         let v = self.version().await?;
         let url = format!("{}/v1/{}:asymmetricSign", self.endpoint, v.name);
-        let reply = self.call(self.http.post(url).json(&v.input.sign_body(msg))).await?;
-        let bytes = key::parse_signature(&reply, v.input).map_err(|e| self.invalid(e))?;
+        let reply = self.remote.call(self.remote.http.post(url).json(&v.input.sign_body(msg)), REPLY_CAP).await?;
+        let bytes = key::parse_signature(&reply, v.input).map_err(|e| self.remote.invalid(e))?;
         Ok(Signature { bytes, verifier: Verifier { public_key_pem: v.pem.as_str().into(), cert: None, chain: None } })
     }
 
@@ -161,25 +149,20 @@ impl Factory<SigningIdentity, dyn Signer> for GcpKms {
     }
 
     fn build(&self, identity: &SigningIdentity) -> Option<Result<Arc<dyn Signer>, Unsupported>> {
-        let SigningIdentity::Kms { kmsref, .. } = identity else { return None };
-        if !kmsref.starts_with(SCHEME) {
-            return None;
-        }
-        let reference = match key::parse(kmsref) {
-            Ok(r) => r,
-            Err(why) => {
-                let (key, value) = ("signers.kms.kmsref".into(), kmsref.clone());
-                return Some(Err(Unsupported { what: "gcpkms signer", key, value, supported: why }));
-            }
+        let (kmsref, _, reference) = match super::kmsref::of_scheme(identity, SCHEME, "gcpkms signer", key::parse)? {
+            Ok(parsed) => parsed,
+            Err(refusal) => return Some(Err(refusal)),
         };
         let mut keys = self.keys.lock();
-        let k = keys.entry(kmsref.clone()).or_insert_with(|| {
+        let k = keys.entry(kmsref.to_string()).or_insert_with(|| {
             Arc::new(GcpKey {
-                http: self.http.clone(),
+                remote: Bearer {
+                    http: self.http.clone(),
+                    tokens: self.tokens.clone(),
+                    requests: self.requests.clone(),
+                    target: kmsref.to_string(),
+                },
                 endpoint: self.endpoint.clone(),
-                tokens: self.tokens.clone(),
-                requests: self.requests.clone(),
-                target: kmsref.clone(),
                 reference,
                 current: Mutex::new(None),
                 fetching: tokio::sync::Mutex::new(()),

@@ -12,6 +12,7 @@ mod hashivault;
 mod key;
 mod keydir;
 mod keygen;
+mod kmsref;
 #[cfg(test)]
 mod replay;
 mod signed;

@@ -21,3 +21,27 @@ impl Tokens for Fixed {
         Ok(self.0.to_string())
     }
 }
+
+/// A cloud KMS edge: requests with a bearer token, counted, their replies
+/// read to a cap; errors name `target` (the kmsref), never the token.
+pub struct Bearer {
+    pub http: reqwest::Client,
+    pub tokens: std::sync::Arc<dyn Tokens>,
+    pub requests: prometheus_client::metrics::counter::Counter,
+    pub target: String,
+}
+
+impl Bearer {
+    /// A reply that is not what the API documents: permanent.
+    pub fn invalid(&self, message: String) -> super::SignError {
+        super::SignError::Remote(RemoteError::invalid(None, message).at(&self.target))
+    }
+
+    /// Sends `req` with a token; the body of a 2xx reply (at most `cap` bytes).
+    pub async fn call(&self, req: reqwest::RequestBuilder, cap: usize) -> Result<Vec<u8>, super::SignError> {
+        let token = self.tokens.bearer().await.map_err(|e| e.at(&self.target))?;
+        self.requests.inc();
+        let res = req.bearer_auth(token).send().await.map_err(|e| crate::remote::not_sent(&self.target, &e))?;
+        Ok(crate::remote::expect_ok(&self.target, res, cap).await?)
+    }
+}

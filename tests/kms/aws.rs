@@ -8,7 +8,7 @@ use super::support::events::event_with;
 use super::support::localkms::{LocalKms, local_kms};
 use super::support::runs::{finished_taskrun, signed};
 use super::support::{self, Env, namespace_with_config, runs_api, signer_options, start_signer, tmpdir, unique_ns};
-use super::{cosign_in, stored, verify_blob_with, verify_image, write_pem};
+use super::{assert_kms_requests, cosign_in, stored, verify_blob_with, verify_image, write_pem};
 use tekton_chains_operator::tekton::objects::SERVICE_ACCOUNT;
 
 /// A namespace whose chains-config signs TaskRuns (tekton format and
@@ -133,12 +133,7 @@ async fn images_signed_and_attested_with_an_aws_key_verify_through_kms_and_the_p
         verify_image(None, k, &by_digest);
     }
     // One GetPublicKey for the process, then one Sign per signature.
-    let m = s.signer.metrics.render();
-    assert!(
-        m.contains("signer_kms_requests_total 3"),
-        "{}",
-        m.lines().filter(|l| l.contains("kms")).collect::<Vec<_>>().join("\n")
-    );
+    assert_kms_requests(&s, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
