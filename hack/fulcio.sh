@@ -40,6 +40,7 @@ up() {
 {"OIDCIssuers": {"$issuer": {"IssuerURL": "$issuer", "ClientID": "sigstore", "Type": "kubernetes"}}}
 JSON
   log "starting Fulcio on $url (ephemeral CA, no CT log), trusting the issuer $issuer"
+  rm -f "$dir/legacy-grpc.sock" # left by a Fulcio that was killed
   # The issuer serves its discovery over TLS with the cluster's test CA.
   SSL_CERT_FILE="$cluster/pki/ca.crt" "$bin" serve --ca ephemeralca --ct-log-url "" \
     --host 127.0.0.1 --port "$port" --grpc-host 127.0.0.1 --grpc-port "$grpc" \

@@ -12,8 +12,8 @@
 //! local key is ever used instead.
 
 pub(super) mod cert;
+mod identity;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -23,6 +23,7 @@ use p256::pkcs8::{EncodePublicKey as _, LineEnding};
 use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
 
+use self::identity::IdentityToken;
 use super::{SignError, Signature, Signer, Verifier};
 use crate::config::SigningIdentity;
 use crate::http::REQUEST_TIMEOUT;
@@ -33,8 +34,6 @@ use crate::seam::{Env, Factory, Unsupported};
 pub const DEFAULT_TOKEN_FILE: &str = "/var/run/sigstore/cosign/oidc-token";
 /// The most a Fulcio reply may be.
 const REPLY_CAP: usize = 1 << 20;
-/// The most an identity token file may be.
-const TOKEN_CAP: u64 = 64 << 10;
 
 /// An ephemeral key and its certificate.
 struct Held {
@@ -50,7 +49,7 @@ pub struct Keyless {
     /// `Fulcio at URL`, for messages (never a token).
     target: String,
     url: String,
-    token_file: PathBuf,
+    identity: IdentityToken,
     held: Mutex<Option<Arc<Held>>>,
     fetching: tokio::sync::Mutex<()>,
 }
@@ -58,27 +57,6 @@ pub struct Keyless {
 impl Keyless {
     fn invalid(&self, message: String) -> SignError {
         SignError::Remote(RemoteError::invalid(None, message).at(&self.target))
-    }
-
-    fn token(&self) -> Result<String, SignError> {
-        let file = self.token_file.display();
-        // No token yet (the projected volume not written, a pod starting) may pass: retryable.
-        let missing = |e: std::io::Error| {
-            SignError::Remote(RemoteError::unreachable(
-                &self.target,
-                format!("reading the identity token {file}: {e}"),
-                false,
-            ))
-        };
-        let meta = std::fs::metadata(&self.token_file).map_err(missing)?;
-        if meta.len() > TOKEN_CAP {
-            return Err(self.invalid(format!("the identity token {file} is over {TOKEN_CAP} bytes")));
-        }
-        let token = std::fs::read_to_string(&self.token_file).map_err(missing)?.trim().to_string();
-        if token.is_empty() {
-            return Err(missing(std::io::Error::other("empty")));
-        }
-        Ok(token)
     }
 
     /// The key and certificate in force, renewed when due.
@@ -91,7 +69,10 @@ impl Keyless {
         if let Some(h) = valid() {
             return Ok(h);
         }
-        let token = self.token()?;
+        let token = self.identity.fetch(&self.http).await.map_err(|e| {
+            let message = format!("{e}");
+            SignError::Remote(RemoteError { target: self.target.clone(), message, ..e })
+        })?;
         let subject = cert::subject(&token).map_err(|e| self.invalid(e))?;
         let key = ephemeral_key();
         let public = key.verifying_key();
@@ -154,7 +135,7 @@ impl Signer for Keyless {
 pub struct Fulcio {
     http: reqwest::Client,
     requests: Counter,
-    signers: Mutex<std::collections::HashMap<(String, String), Arc<Keyless>>>,
+    signers: Mutex<std::collections::HashMap<(String, IdentityToken), Arc<Keyless>>>,
 }
 
 /// Makes the keyless factory.
@@ -176,23 +157,23 @@ impl Factory<SigningIdentity, dyn Signer> for Fulcio {
             value: value.into(),
             supported: supported.into(),
         };
-        if !matches!(provider.as_str(), "" | "filesystem") {
-            let supported = "\"\" or \"filesystem\" (the token file signers.x509.identity.token.file)";
-            return Some(Err(refuse("signers.x509.fulcio.provider", provider, supported)));
-        }
         let url = fulcio.trim_end_matches('/').to_string();
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Some(Err(refuse("signers.x509.fulcio.address", fulcio, "an http(s) URL")));
         }
         let file = if token_file.is_empty() { DEFAULT_TOKEN_FILE } else { token_file.as_str() };
+        let identity = match IdentityToken::of(provider, file) {
+            Ok(i) => i,
+            Err(supported) => return Some(Err(refuse("signers.x509.fulcio.provider", provider, &supported))),
+        };
         let mut signers = self.signers.lock();
-        let s = signers.entry((url.clone(), file.to_string())).or_insert_with(|| {
+        let s = signers.entry((url.clone(), identity.clone())).or_insert_with(|| {
             Arc::new(Keyless {
                 http: self.http.clone(),
                 requests: self.requests.clone(),
                 target: format!("Fulcio at {url}"),
                 url,
-                token_file: file.into(),
+                identity,
                 held: Mutex::new(None),
                 fetching: tokio::sync::Mutex::new(()),
             })
@@ -202,39 +183,4 @@ impl Factory<SigningIdentity, dyn Signer> for Fulcio {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn keyless(provider: &str, fulcio: &str) -> SigningIdentity {
-        SigningIdentity::Keyless {
-            fulcio: fulcio.into(),
-            issuer: String::new(),
-            provider: provider.into(),
-            token_file: String::new(),
-            tuf_mirror: String::new(),
-        }
-    }
-
-    #[test]
-    fn only_file_tokens_and_http_fulcio_are_served() {
-        let f = factory(&Env::default()).unwrap();
-        assert!(f.build(&SigningIdentity::Keys).is_none());
-        assert!(matches!(f.build(&keyless("", "https://fulcio.sigstore.dev")), Some(Ok(_))));
-        let Some(Err(e)) = f.build(&keyless("spiffe", "https://fulcio.sigstore.dev")) else { panic!() };
-        assert_eq!((e.key.as_str(), e.value.as_str()), ("signers.x509.fulcio.provider", "spiffe"));
-        let Some(Err(e)) = f.build(&keyless("", "fulcio:5555")) else { panic!() };
-        assert_eq!(e.key, "signers.x509.fulcio.address");
-    }
-
-    #[tokio::test]
-    async fn no_token_is_a_retryable_failure_naming_the_file() {
-        let f = factory(&Env::default()).unwrap();
-        let mut id = keyless("", "http://127.0.0.1:1");
-        if let SigningIdentity::Keyless { token_file, .. } = &mut id {
-            *token_file = "/nonexistent/oidc-token".into();
-        }
-        let Some(Ok(s)) = f.build(&id) else { panic!() };
-        let e = s.sign(b"x").await.unwrap_err();
-        assert!(e.retryable() && e.to_string().contains("/nonexistent/oidc-token"), "{e}");
-    }
-}
+mod tests;
