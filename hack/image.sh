@@ -39,7 +39,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -a "$base" "$work/rootfs"
 mkdir -p "$work/rootfs/usr/local/bin" "$work/rootfs/home/nonroot"
-cp target/release/tekton-chains-operator "$work/rootfs/usr/local/bin/"
+cp "${CARGO_TARGET_DIR:-target}/release/tekton-chains-operator" "$work/rootfs/usr/local/bin/"
 strip "$work/rootfs/usr/local/bin/tekton-chains-operator" 2>/dev/null || true
 tar --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -C "$work/rootfs" -cf "$work/layer.tar" .
 log "pushing $ref"

@@ -112,7 +112,7 @@ k wait --for condition=established --timeout=60s crd/tektonconfigs.operator.tekt
 
 step "building the operator (cargo build)"
 cargo build -q --bin tekton-chains-operator
-bin="$here/target/debug/tekton-chains-operator"
+bin="${CARGO_TARGET_DIR:-$here/target}/debug/tekton-chains-operator"
 keys="$run_dir/signing-secrets"
 mkdir -p "$keys"
 metrics_port=$(free_port)
