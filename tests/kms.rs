@@ -26,20 +26,22 @@ async fn kms_namespace(env: &Env, vault: &Vault, kmsref: &str) -> String {
 
 /// [`kms_namespace`] with another Vault address or token.
 async fn kms_namespace_at(env: &Env, prefix: &str, kmsref: &str, addr: &str, token: &str) -> String {
-    namespace_with_config(
-        env,
-        prefix,
-        &[
-            ("artifacts.oci.storage", ""),
-            ("artifacts.taskrun.format", "tekton"),
-            ("artifacts.taskrun.storage", "tekton"),
-            ("artifacts.taskrun.signer", "kms"),
-            ("signers.kms.kmsref", kmsref),
-            ("signers.kms.auth.address", addr),
-            ("signers.kms.auth.token", token),
-        ],
-    )
-    .await
+    kms_tekton_namespace(env, prefix, kmsref, &[("signers.kms.auth.address", addr), ("signers.kms.auth.token", token)])
+        .await
+}
+
+/// A namespace whose chains-config signs TaskRuns (tekton format and
+/// storage) with `kmsref`, with the `auth` keys given.
+async fn kms_tekton_namespace(env: &Env, prefix: &str, kmsref: &str, auth: &[(&str, &str)]) -> String {
+    let mut config = vec![
+        ("artifacts.oci.storage", ""),
+        ("artifacts.taskrun.format", "tekton"),
+        ("artifacts.taskrun.storage", "tekton"),
+        ("artifacts.taskrun.signer", "kms"),
+        ("signers.kms.kmsref", kmsref),
+    ];
+    config.extend_from_slice(auth);
+    namespace_with_config(env, prefix, &config).await
 }
 
 /// The run's signature and payload, written to a fresh folder.

@@ -8,24 +8,13 @@ use super::support::events::event_with;
 use super::support::localkms::{LocalKms, local_kms};
 use super::support::runs::{finished_taskrun, signed};
 use super::support::{self, Env, namespace_with_config, runs_api, signer_options, start_signer, tmpdir, unique_ns};
-use super::{assert_kms_requests, cosign_in, stored, verify_blob_with, verify_image, write_pem};
+use super::{assert_kms_requests, cosign_in, kms_tekton_namespace, stored, verify_blob_with, verify_image, write_pem};
 use tekton_chains_operator::tekton::objects::SERVICE_ACCOUNT;
 
 /// A namespace whose chains-config signs TaskRuns (tekton format and
-/// storage) with `kmsref`.
+/// storage) with `kmsref` (AWS credentials: the environment's).
 async fn aws_namespace(env: &Env, prefix: &str, kmsref: &str) -> String {
-    namespace_with_config(
-        env,
-        prefix,
-        &[
-            ("artifacts.oci.storage", ""),
-            ("artifacts.taskrun.format", "tekton"),
-            ("artifacts.taskrun.storage", "tekton"),
-            ("artifacts.taskrun.signer", "kms"),
-            ("signers.kms.kmsref", kmsref),
-        ],
-    )
-    .await
+    kms_tekton_namespace(env, prefix, kmsref, &[]).await
 }
 
 /// A fresh key of `spec` behind a fresh alias: (key id, `awskms:///alias/NAME`).

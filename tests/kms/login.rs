@@ -8,7 +8,7 @@ use serde_json::json;
 use super::support::runs::{finished_taskrun, signed};
 use super::support::vault::{Vault, vault};
 use super::support::{self, Env, namespace_with_config, signer_options, start_signer, tmpdir, unique_ns};
-use super::{stored, verify_blob, write_pem};
+use super::{kms_tekton_namespace, stored, verify_blob, write_pem};
 
 /// How Vault checks the signer's token.
 enum Method {
@@ -110,22 +110,14 @@ async fn login_and_sign(method: Method) {
     let mount = unique_ns("login");
     enable(&env, &vault, &method, &mount).await;
     let token_file = tmpdir("sa-token").join("token");
-    let ns = namespace_with_config(
-        &env,
-        "kms-login",
-        &[
-            ("artifacts.oci.storage", ""),
-            ("artifacts.taskrun.format", "tekton"),
-            ("artifacts.taskrun.storage", "tekton"),
-            ("artifacts.taskrun.signer", "kms"),
-            ("signers.kms.kmsref", &format!("hashivault://{key}")),
-            ("signers.kms.auth.address", &vault.addr),
-            ("signers.kms.auth.oidc.path", &mount),
-            ("signers.kms.auth.oidc.role", "chains"),
-            ("signers.kms.auth.oidc.token-path", token_file.to_str().unwrap()),
-        ],
-    )
-    .await;
+    let kmsref = format!("hashivault://{key}");
+    let auth = [
+        ("signers.kms.auth.address", vault.addr.as_str()),
+        ("signers.kms.auth.oidc.path", &mount),
+        ("signers.kms.auth.oidc.role", "chains"),
+        ("signers.kms.auth.oidc.token-path", token_file.to_str().unwrap()),
+    ];
+    let ns = kms_tekton_namespace(&env, "kms-login", &kmsref, &auth).await;
     role(&vault, &method, &mount, &ns, &key);
     let client = env.signer_client(&ns).await;
     // The token a projected volume would hold, in a file.
