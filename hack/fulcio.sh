@@ -4,13 +4,16 @@
 # audience `sigstore` gets a signing certificate: for keyless signing tests
 # and `make run SIGNER=keyless`.
 #
-#   hack/fulcio.sh up   [DIR] [CLUSTER_DIR]   start (idempotent), write DIR/env
+#   hack/fulcio.sh up   [DIR] [CLUSTER_DIR] [SPIRE_DIR]  start (idempotent), write DIR/env
 #   hack/fulcio.sh down [DIR]                 stop and remove state
 #   hack/fulcio.sh stop [DIR]                 stop it, keeping the env (an outage)
 #
 # CLUSTER_DIR is a hack/cluster.sh folder (default $CLUSTER_DIR or .cluster):
 # its `issuer` file and CA. DIR/env holds FULCIO_URL, FULCIO_ROOT (the CA's
 # root certificate, for SIGSTORE_ROOT_FILE) and FULCIO_ISSUER.
+# SPIRE_DIR (default $SPIRE_STATE_DIR), a hack/spire.sh folder, adds its
+# issuer as a `spiffe` one (trust domain chains.test), written to DIR/env as
+# FULCIO_SPIFFE_ISSUER.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +21,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/hack/lib.sh"
 cmd=${1:-}
 cluster=${3:-${CLUSTER_DIR:-$here/.cluster}}
+spire=${4:-${SPIRE_STATE_DIR:-}}
 state_dir "${2:-${FULCIO_DIR:-$here/.fulcio}}"
 
 log() { echo "[fulcio] $*" >&2; }
@@ -36,10 +40,16 @@ up() {
   grpc=$(free_port)
   metrics=$(free_port)
   url="http://127.0.0.1:$port"
+  local spiffe="" extra=""
+  if [ -n "$spire" ]; then
+    [ -f "$spire/issuer" ] || { log "no $spire/issuer: start SPIRE with hack/spire.sh up $spire"; exit 1; }
+    spiffe=$(cat "$spire/issuer")
+    extra=", \"$spiffe\": {\"IssuerURL\": \"$spiffe\", \"ClientID\": \"sigstore\", \"Type\": \"spiffe\", \"SPIFFETrustDomain\": \"chains.test\"}"
+  fi
   cat >"$dir/config.json" <<JSON
-{"OIDCIssuers": {"$issuer": {"IssuerURL": "$issuer", "ClientID": "sigstore", "Type": "kubernetes"}}}
+{"OIDCIssuers": {"$issuer": {"IssuerURL": "$issuer", "ClientID": "sigstore", "Type": "kubernetes"}$extra}}
 JSON
-  log "starting Fulcio on $url (ephemeral CA, no CT log), trusting the issuer $issuer"
+  log "starting Fulcio on $url (ephemeral CA, no CT log), trusting the issuer $issuer${spiffe:+ and the SPIRE issuer $spiffe}"
   rm -f "$dir/legacy-grpc.sock" # left by a Fulcio that was killed
   # The issuer serves its discovery over TLS with the cluster's test CA.
   SSL_CERT_FILE="$cluster/pki/ca.crt" "$bin" serve --ca ephemeralca --ct-log-url "" \
@@ -56,6 +66,7 @@ JSON
 FULCIO_URL=$url
 FULCIO_ROOT=$dir/root.pem
 FULCIO_ISSUER=$issuer
+FULCIO_SPIFFE_ISSUER=$spiffe
 ENV
   log "ready: FULCIO_URL=$url, root certificate $dir/root.pem"
 }
@@ -64,5 +75,5 @@ case "$cmd" in
   up) up ;;
   stop) stop_one fulcio; log "stopped" ;;
   down) stop_one fulcio; rm -f "$dir/env" "$dir/root.pem" "$dir/legacy-grpc.sock"; log "stopped" ;;
-  *) echo "usage: $0 up|down|stop [DIR] [CLUSTER_DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|stop [DIR] [CLUSTER_DIR] [SPIRE_DIR]" >&2; exit 2 ;;
 esac

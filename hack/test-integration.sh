@@ -11,9 +11,12 @@
 #   by hack/vault.sh), for hashivault:// KMS signing;
 # - a real AWS KMS API server, local-kms (TEST_LOCAL_KMS_ENV, else started
 #   here by hack/localkms.sh), for awskms:// KMS signing;
+# - a real SPIRE server + agent + OIDC discovery provider (TEST_SPIRE_ENV,
+#   else started here by hack/spire.sh), for keyless signing with a SPIFFE
+#   JWT-SVID (signers.x509.fulcio.provider: spiffe);
 # - a real Fulcio (TEST_FULCIO_ENV, else started here by hack/fulcio.sh when
-#   the cluster is one started here: the API server is its OIDC issuer), for
-#   keyless signing.
+#   the cluster is one started here: the API server is its OIDC issuer, and
+#   SPIRE's discovery provider its `spiffe` issuer), for keyless signing.
 # Then, on a cluster started here, tests/rbac_audit.rs checks the API
 # server's audit log of the whole suite: no request of the operator's or a
 # signer's ServiceAccount was denied, and every rule they hold was used.
@@ -22,7 +25,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 export COSIGN_BIN="${COSIGN_BIN:-$(bash hack/tools.sh cosign)}"
-dir="" rdir="" kdir="" vdir="" adir="" fdir=""
+dir="" rdir="" kdir="" vdir="" adir="" sdir="" fdir=""
 cleanup() {
   if [ -n "$dir" ]; then bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true; fi
   if [ -n "$rdir" ]; then bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true; fi
@@ -30,6 +33,7 @@ cleanup() {
   if [ -n "$vdir" ]; then bash hack/vault.sh down "$vdir" >/dev/null 2>&1 || true; fi
   if [ -n "$adir" ]; then bash hack/localkms.sh down "$adir" >/dev/null 2>&1 || true; fi
   if [ -n "$fdir" ]; then bash hack/fulcio.sh down "$fdir" >/dev/null 2>&1 || true; fi
+  if [ -n "$sdir" ]; then bash hack/spire.sh down "$sdir" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 if [ -z "${TEST_KUBECONFIG:-}" ]; then
@@ -63,10 +67,16 @@ if [ -z "${TEST_LOCAL_KMS_ENV:-}" ]; then
   bash hack/localkms.sh up "$adir" >/dev/null
   export TEST_LOCAL_KMS_ENV="$adir/env"
 fi
+if [ -z "${TEST_SPIRE_ENV:-}" ]; then
+  sdir="$here/target/test-spire"
+  bash hack/spire.sh down "$sdir" >/dev/null 2>&1 || true
+  bash hack/spire.sh up "$sdir" >/dev/null
+  export TEST_SPIRE_ENV="$sdir/env"
+fi
 if [ -z "${TEST_FULCIO_ENV:-}" ] && [ -n "$dir" ]; then
   fdir="$here/target/test-fulcio"
   bash hack/fulcio.sh down "$fdir" >/dev/null 2>&1 || true
-  bash hack/fulcio.sh up "$fdir" "$dir" >/dev/null
+  bash hack/fulcio.sh up "$fdir" "$dir" "$(dirname "$TEST_SPIRE_ENV")" >/dev/null
   export TEST_FULCIO_ENV="$fdir/env"
 fi
 # The signers under test, and cosign, find local-kms through the standard AWS
@@ -78,6 +88,7 @@ set +a
 echo "[test-integration] Rekor: $(grep REKOR_URL "$TEST_REKOR_ENV")"
 echo "[test-integration] Vault: $(grep VAULT_ADDR "$TEST_VAULT_ENV")"
 echo "[test-integration] AWS KMS (local-kms): $AWS_ENDPOINT_URL_KMS"
+echo "[test-integration] SPIRE: $(grep SPIRE_ISSUER "$TEST_SPIRE_ENV")"
 echo "[test-integration] Fulcio: $(grep FULCIO_URL "${TEST_FULCIO_ENV:-/dev/null}" || echo 'none (an external cluster: keyless tests skip)')"
 echo "[test-integration] registries: $(grep -E 'REGISTRY_(OPEN|AUTH)=' "$TEST_REGISTRY_ENV" | tr '\n' ' ')"
 echo "[test-integration] API server: $(grep server: "$TEST_KUBECONFIG" | awk '{print $2}'), cosign: $COSIGN_BIN"

@@ -24,6 +24,8 @@
 #   hack/tools.sh fulcio   -> prints the path of a Fulcio server (keyless signing tests)
 #   hack/tools.sh local-kms -> prints the path of local-kms (an AWS KMS server, for
 #                             awskms:// KMS tests)
+#   hack/tools.sh spire    -> prints the folder holding spire-server, spire-agent and
+#                             oidc-discovery-provider (keyless `spiffe` provider tests)
 #
 # KUBEBUILDER_ASSETS (a folder with kube-apiserver and etcd) skips the build.
 set -euo pipefail
@@ -47,6 +49,8 @@ VAULT_API_VERSION="${VAULT_API_VERSION:-v1.16.0}"
 VAULT_SDK_VERSION="${VAULT_SDK_VERSION:-v0.15.2}"
 FULCIO_VERSION="${FULCIO_VERSION:-v1.8.8}"
 MOTO_VERSION="${MOTO_VERSION:-5.2.6}"
+# SPIRE is served by exact version only (no version list), as a Go tool.
+SPIRE_VERSION="${SPIRE_VERSION:-v1.13.3}"
 # nsmithuk/local-kms has no tags: the newest commit the proxy serves.
 LOCAL_KMS_VERSION="${LOCAL_KMS_VERSION:-v0.0.0-20260228092603-2a5e92d09ab6}"
 # The newest operator-sdk the module proxy serves here; its golang.org/x/tools
@@ -346,6 +350,42 @@ ensure_fulcio() {
   echo "$out"
 }
 
+# SPIRE_DIR (a folder with the three binaries), or all three on PATH, skip the build.
+ensure_spire() {
+  local bins="spire-server spire-agent oidc-discovery-provider"
+  if [ -n "${SPIRE_DIR:-}" ]; then echo "$SPIRE_DIR"; return; fi
+  if command -v spire-server >/dev/null 2>&1 && command -v spire-agent >/dev/null 2>&1 &&
+    command -v oidc-discovery-provider >/dev/null 2>&1; then
+    dirname "$(command -v spire-server)"
+    return
+  fi
+  local out="$CACHE/spire-$SPIRE_VERSION" t0=$SECONDS work
+  if [ ! -x "$out/oidc-discovery-provider" ]; then
+    mkdir -p "$out"
+    log "spire $SPIRE_VERSION: building $bins (first time only, about 5 minutes)"
+    work=$(mktemp -d)
+    (
+      cd "$work"
+      go mod init tools.local/spire >/dev/null 2>&1
+      for b in cmd/spire-server cmd/spire-agent support/oidc-discovery-provider; do
+        go get -tool "github.com/spiffe/spire/$b@$SPIRE_VERSION" >/dev/null 2>&1 ||
+          go get -tool "github.com/spiffe/spire/$b@$SPIRE_VERSION"
+      done
+      for b in cmd/spire-server cmd/spire-agent support/oidc-discovery-provider; do
+        log "spire: compiling $b"
+        go build -trimpath -ldflags "-s -w" -o "$out/$(basename "$b").tmp" "github.com/spiffe/spire/$b"
+      done
+      # The last one marks the folder complete.
+      for b in spire-server spire-agent oidc-discovery-provider; do mv "$out/$b.tmp" "$out/$b"; done
+    ) || { rm -rf "$work"; return 1; }
+    rm -rf "$work"
+    log "spire $SPIRE_VERSION: built in $((SECONDS - t0)) s"
+  else
+    log "spire $SPIRE_VERSION: cached in $out"
+  fi
+  echo "$out"
+}
+
 # MOTO_BIN, or moto_server on PATH, skip the install.
 ensure_moto() {
   if [ -n "${MOTO_BIN:-}" ]; then echo "$MOTO_BIN"; return; fi
@@ -458,5 +498,6 @@ case "${1:-}" in
   local-kms) ensure_local_kms ;;
   fulcio) ensure_fulcio ;;
   moto) ensure_moto ;;
-  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk|cargo-fuzz|vault|local-kms|fulcio|moto" >&2; exit 2 ;;
+  spire) ensure_spire ;;
+  *) echo "usage: $0 kube|cosign|registry|rekor|mariadb|crane|kubectl|helm|image-base|operator-sdk|cargo-fuzz|vault|local-kms|fulcio|moto|spire" >&2; exit 2 ;;
 esac

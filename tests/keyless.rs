@@ -17,14 +17,15 @@ use support::runs::{build_taskrun, cosign, finished_taskrun, signed};
 use support::{Env, SIGNER_SERVICE_ACCOUNT, namespace_with_config, runs_api, signer_options, start_signer, tmpdir};
 
 /// A namespace signing with Fulcio: in-toto to OCI and tekton storage, images
-/// too, every signature logged in Rekor (dsse entries). The token file is
-/// filled later.
-async fn keyless_namespace(env: &Env, fulcio_url: &str, rekor: &Rekor, token_file: &Path) -> String {
+/// too, every signature logged in Rekor (dsse entries). The token comes from
+/// `provider`; the filesystem one's file is filled later.
+async fn keyless_namespace(env: &Env, fulcio_url: &str, rekor: &Rekor, provider: &str, token_file: &Path) -> String {
     namespace_with_config(
         env,
         "keyless",
         &[
             ("artifacts.taskrun.format", "in-toto"),
+            ("signers.x509.fulcio.provider", provider),
             ("artifacts.taskrun.storage", "oci,tekton"),
             ("artifacts.oci.storage", "oci"),
             ("signers.x509.fulcio.enabled", "true"),
@@ -48,6 +49,17 @@ fn cosign_keyless(f: &Fulcio, rekor: &Rekor, dir: &Path, args: &[&str]) -> (bool
     cosign(dir, args, &[("SIGSTORE_ROOT_FILE", &root), ("SIGSTORE_REKOR_PUBLIC_KEY", &rk)])
 }
 
+/// `cosign verify` and `verify-attestation` of `image` by identity `who`, online.
+fn cosign_verifies_image(f: &Fulcio, rekor: &Rekor, dir: &Path, who: &[&str], image: &str) {
+    let online = ["--rekor-url", &rekor.url];
+    let verify = [&["verify"][..], who, &online, &[image]].concat();
+    let (ok, out) = cosign_keyless(f, rekor, dir, &verify);
+    assert!(ok && out.contains("transparency log was verified"), "cosign verify: {out}");
+    let attest = [&["verify-attestation", "--type", "slsaprovenance"][..], who, &online, &[image]].concat();
+    let (ok, out) = cosign_keyless(f, rekor, dir, &attest);
+    assert!(ok && out.contains("transparency log was verified"), "cosign verify-attestation: {out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn keyless_signatures_verify_by_certificate_identity_online() {
     let env = Env::new().await;
@@ -58,7 +70,7 @@ async fn keyless_signatures_verify_by_certificate_identity_online() {
     let rekor = rekor();
     let regs = support::registry::registries();
     let token_file = tmpdir("oidc").join("oidc-token");
-    let ns = keyless_namespace(&env, &f.url, &rekor, &token_file).await;
+    let ns = keyless_namespace(&env, &f.url, &rekor, "", &token_file).await;
     let client = env.signer_client(&ns).await;
     // What the projected volume holds: the signer's own token, audience sigstore.
     std::fs::write(&token_file, support::sa_token(&env, &ns, SIGNER_SERVICE_ACCOUNT, "sigstore").await).unwrap();
@@ -76,12 +88,7 @@ async fn keyless_signatures_verify_by_certificate_identity_online() {
     let who = ["--certificate-identity", &identity, "--certificate-oidc-issuer", &f.issuer, "--insecure-ignore-sct"];
     let dir = tmpdir("keyless-verify");
     let online = ["--rekor-url", &rekor.url];
-    let verify = [&["verify"][..], &who, &online, &[image.as_str()]].concat();
-    let (ok, out) = cosign_keyless(&f, &rekor, &dir, &verify);
-    assert!(ok && out.contains("transparency log was verified"), "cosign verify: {out}");
-    let attest = [&["verify-attestation", "--type", "slsaprovenance"][..], &who, &online, &[image.as_str()]].concat();
-    let (ok, out) = cosign_keyless(&f, &rekor, &dir, &attest);
-    assert!(ok && out.contains("transparency log was verified"), "cosign verify-attestation: {out}");
+    cosign_verifies_image(&f, &rekor, &dir, &who, &image);
 
     // tekton storage: the envelope, certificate and chain in annotations.
     let o = runs_api(&env, &ns, "TaskRun").get("second").await.unwrap();
@@ -124,13 +131,15 @@ async fn no_token_a_rejected_token_or_fulcio_down_fail_runs_and_never_use_a_key(
     };
     let rekor = rekor();
     let keys = support::cosign_keys(&support::cosign().unwrap());
-    for (case, url, token) in [
-        ("no-token", f.url.clone(), None),
-        ("rejected", f.url.clone(), Some("audience vault")),
-        ("down", format!("http://127.0.0.1:{}", support::free_port()), Some("sigstore")),
+    for (case, provider, url, token) in [
+        ("no-token", "", f.url.clone(), None),
+        ("rejected", "", f.url.clone(), Some("audience vault")),
+        ("down", "", format!("http://127.0.0.1:{}", support::free_port()), Some("sigstore")),
+        // No SPIRE agent at cosign's default socket (this process has no SPIFFE_ENDPOINT_SOCKET).
+        ("no-spire-agent", "spiffe", f.url.clone(), None),
     ] {
         let token_file = tmpdir("oidc").join("oidc-token");
-        let ns = keyless_namespace(&env, &url, &rekor, &token_file).await;
+        let ns = keyless_namespace(&env, &url, &rekor, provider, &token_file).await;
         let client = env.signer_client(&ns).await;
         if let Some(t) = token {
             let audience = t.trim_start_matches("audience ");
@@ -144,6 +153,7 @@ async fn no_token_a_rejected_token_or_fulcio_down_fail_runs_and_never_use_a_key(
         let why = match case {
             "no-token" => "oidc-token",
             "rejected" => "error processing the identity token",
+            "no-spire-agent" => "the SPIFFE Workload API",
             _ => "unreachable",
         };
         let e = event_with(&env, &ns, Some(case), "SigningFailed", &["Fulcio at", why, "giving up after"]).await;
@@ -152,4 +162,40 @@ async fn no_token_a_rejected_token_or_fulcio_down_fail_runs_and_never_use_a_key(
         assert!(!a.keys().any(|k| k.contains("signature-")), "{case}: the local key is never used instead: {a:?}");
         drop(s);
     }
+}
+
+/// The `spiffe` provider: a signer process whose SPIFFE_ENDPOINT_SOCKET is a
+/// real SPIRE agent gets a JWT-SVID (audience sigstore), Fulcio (trusting
+/// SPIRE's OIDC discovery) certifies the SPIFFE ID, and cosign verifies the
+/// image's signature and attestation by that identity, online.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_spiffe_jwt_svid_gets_the_certificate_cosign_verifies() {
+    let env = Env::new().await;
+    let Some(f) = fulcio(env.kubeconfig.parent().unwrap()) else {
+        eprintln!("skipped: the cluster is not a hack/cluster.sh one");
+        return;
+    };
+    let Some(issuer) = f.spiffe_issuer.clone() else {
+        eprintln!("skipped: TEST_FULCIO_ENV names no FULCIO_SPIFFE_ISSUER (hack/fulcio.sh up DIR CLUSTER SPIRE_DIR)");
+        return;
+    };
+    let spire = support::spire::spire();
+    let rekor = rekor();
+    let regs = support::registry::registries();
+    let ns = keyless_namespace(&env, &f.url, &rekor, "spiffe", &tmpdir("no-token").join("unused")).await;
+    let identity = env.signer_identity(&ns).await;
+    let signer = support::signer_process(&ns, &identity, &[("SPIFFE_ENDPOINT_SOCKET", Some(spire.socket.as_str()))]);
+
+    let repo = format!("team/{}", support::unique_ns("spiffe"));
+    let digest = regs.push_image(&regs.open, &repo).await;
+    let image = format!("{}/{repo}@{digest}", regs.open);
+    build_taskrun(&env, &ns, "build", "default", &format!("{}/{repo}:v1", regs.open), &digest).await;
+    let result = signed(&env, &ns, "TaskRun", "build").await;
+    let output = signer.output();
+    drop(signer);
+    assert_eq!(result, "true", "{output}");
+    assert!(!output.contains("eyJ"), "a token leaked into the log");
+
+    let who = ["--certificate-identity", &spire.id, "--certificate-oidc-issuer", &issuer, "--insecure-ignore-sct"];
+    cosign_verifies_image(&f, &rekor, &tmpdir("spiffe-verify"), &who, &image);
 }

@@ -13,6 +13,7 @@
 
 pub(super) mod cert;
 mod identity;
+mod spiffe;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -34,6 +35,10 @@ use crate::seam::{Env, Factory, Unsupported};
 pub const DEFAULT_TOKEN_FILE: &str = "/var/run/sigstore/cosign/oidc-token";
 /// The most a Fulcio reply may be.
 const REPLY_CAP: usize = 1 << 20;
+/// The most an identity token (file or reply) may be.
+const TOKEN_CAP: usize = 64 << 10;
+/// The audience Fulcio expects.
+const AUDIENCE: &str = "sigstore";
 
 /// An ephemeral key and its certificate.
 struct Held {

@@ -168,29 +168,23 @@ async fn the_signer_gets_aws_credentials_from_its_web_identity_token() {
     let sts_posts =
         || std::fs::read_to_string(&kms.sts_log).unwrap_or_default().matches("\"POST / HTTP/1.1\" 200").count();
     let before = sts_posts();
-    let log = tmpdir("irsa-log").join("signer.log");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tekton-chains-operator"))
-        .args(["signer", "--namespace", &ns, "--system-namespace", &ns, "--leader-election=false"])
-        .args(["--metrics-addr", "127.0.0.1:0", "--probes-addr", "127.0.0.1:0", "--signing-secrets-dir"])
-        .arg(tmpdir("no-keys"))
-        .env("KUBECONFIG", &signer.kubeconfig)
+    let arn = format!("arn:aws:iam::{}:role/chains-signer", kms.account);
+    let vars = [
         // No static credentials: only the web identity token can get them.
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
-        .env("AWS_ROLE_ARN", format!("arn:aws:iam::{}:role/chains-signer", kms.account))
-        .env("AWS_ROLE_SESSION_NAME", "tekton-chains")
-        .env("AWS_ENDPOINT_URL_STS", &kms.sts)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::options().append(true).open(&log).unwrap())
-        .spawn()
-        .unwrap();
+        ("AWS_ACCESS_KEY_ID", None),
+        ("AWS_SECRET_ACCESS_KEY", None),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.to_str()),
+        ("AWS_ROLE_ARN", Some(arn.as_str())),
+        ("AWS_ROLE_SESSION_NAME", Some("tekton-chains")),
+        ("AWS_ENDPOINT_URL_STS", Some(kms.sts.as_str())),
+        ("AWS_EC2_METADATA_DISABLED", Some("true")),
+    ];
+    let child = support::signer_process(&ns, &signer, &vars);
     finished_taskrun(&env, &ns, "build", json!({}), json!([])).await;
     let result = signed(&env, &ns, "TaskRun", "build").await;
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(result, "true", "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    let output = child.output();
+    drop(child);
+    assert_eq!(result, "true", "{output}");
     assert!(sts_posts() > before, "the signer asked STS (AssumeRoleWithWebIdentity)");
     let dir = stored(&env, &ns, "build").await;
     let pem = exported_pem(&dir, &kmsref, "cosign.pub");

@@ -29,6 +29,7 @@ pub mod rbac;
 pub mod registry;
 pub mod rekor;
 pub mod runs;
+pub mod spire;
 pub mod vault;
 
 /// Tests share one API server and the singleton CRs, so they run one at a time.
@@ -419,6 +420,49 @@ pub async fn start_signer(client: Client, opts: tekton_chains_operator::signer::
         let _ = s.run(client, &opts).await;
     });
     RunningSigner { signer, task }
+}
+
+/// A signer *process* (the binary, `signer` command) for namespace `ns` as
+/// `identity`, with no local keys, leader election off and `env` set (each
+/// `None` removed): for what a process reads from its environment
+/// (credentials, sockets). Its output goes to the returned log file; it is
+/// killed when the [`SignerProcess`] is dropped.
+pub fn signer_process(ns: &str, identity: &Identity, env: &[(&str, Option<&str>)]) -> SignerProcess {
+    let log = tmpdir("signer-log").join("signer.log");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tekton-chains-operator"));
+    cmd.args(["signer", "--namespace", ns, "--system-namespace", ns, "--leader-election=false"])
+        .args(["--metrics-addr", "127.0.0.1:0", "--probes-addr", "127.0.0.1:0", "--signing-secrets-dir"])
+        .arg(tmpdir("no-keys"))
+        .env("KUBECONFIG", &identity.kubeconfig)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::options().append(true).open(&log).unwrap());
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    SignerProcess { child: cmd.spawn().unwrap(), log }
+}
+
+/// A running signer process; killed when dropped.
+pub struct SignerProcess {
+    child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl SignerProcess {
+    /// What it has logged so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for SignerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Creates a namespace with a unique name.

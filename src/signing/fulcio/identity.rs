@@ -7,26 +7,31 @@
 //!   with `ACTIONS_ID_TOKEN_REQUEST_TOKEN`), audience `sigstore`;
 //! - `google`: the GCE/GKE metadata server's identity token for the default
 //!   service account (`GCE_METADATA_HOST` overrides `metadata.google.internal`),
-//!   audience `sigstore`.
-//!
-//! `spiffe` (the SPIFFE Workload API over gRPC) is refused.
+//!   audience `sigstore`;
+//! - `spiffe`: a JWT-SVID, audience `sigstore`, from the SPIFFE Workload API
+//!   (`SPIFFE_ENDPOINT_SOCKET`, else `/tmp/spire-agent/public/api.sock`).
 
 use std::path::PathBuf;
 
+use super::{AUDIENCE, TOKEN_CAP, spiffe};
 use crate::http::read_capped;
 use crate::remote::{RemoteError, expect_ok, not_sent};
-
-/// The most a token (file or reply) may be.
-pub const TOKEN_CAP: usize = 64 << 10;
-/// The audience Fulcio expects.
-const AUDIENCE: &str = "sigstore";
 
 /// One source of identity tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum IdentityToken {
     File(PathBuf),
-    Github { url: String, bearer: String },
-    Google { host: String },
+    Github {
+        url: String,
+        bearer: String,
+    },
+    Google {
+        host: String,
+    },
+    /// A Workload API endpoint URI.
+    Spiffe {
+        endpoint: String,
+    },
 }
 
 impl IdentityToken {
@@ -45,11 +50,10 @@ impl IdentityToken {
             "google" => {
                 Ok(Self::Google { host: var("GCE_METADATA_HOST").unwrap_or_else(|| "metadata.google.internal".into()) })
             }
-            _ => Err(
-                "\"\", \"filesystem\" (the token file signers.x509.identity.token.file), \"github\" or \"google\"; \
-                      \"spiffe\" is not supported"
-                    .into(),
-            ),
+            "spiffe" => Ok(Self::Spiffe { endpoint: spiffe::endpoint(var("SPIFFE_ENDPOINT_SOCKET")) }),
+            _ => Err("\"\", \"filesystem\" (the token file signers.x509.identity.token.file), \"github\", \
+                      \"google\" or \"spiffe\""
+                .into()),
         }
     }
 
@@ -59,6 +63,7 @@ impl IdentityToken {
             Self::File(p) => format!("the identity token {}", p.display()),
             Self::Github { .. } => "GitHub Actions' identity token".into(),
             Self::Google { host } => format!("the metadata server {host}'s identity token"),
+            Self::Spiffe { endpoint } => format!("the SPIFFE Workload API {endpoint}'s JWT-SVID"),
         }
     }
 
@@ -100,6 +105,7 @@ impl IdentityToken {
                     .map_err(|e| RemoteError::invalid(None, e.to_string()).at(&what))?;
                 String::from_utf8_lossy(&body).to_string()
             }
+            Self::Spiffe { endpoint } => spiffe::fetch(endpoint, &what).await?,
         };
         let token = token.trim().to_string();
         if token.is_empty() {
@@ -117,11 +123,12 @@ mod tests {
     use crate::signing::replay::{Handler, Seen, replay};
 
     #[test]
-    fn providers_are_parsed_and_spiffe_is_refused() {
+    fn providers_are_parsed() {
         assert_eq!(IdentityToken::of("", "/t"), Ok(IdentityToken::File("/t".into())));
         assert_eq!(IdentityToken::of("filesystem", "/t"), Ok(IdentityToken::File("/t".into())));
         assert!(matches!(IdentityToken::of("google", ""), Ok(IdentityToken::Google { .. })));
-        assert!(IdentityToken::of("spiffe", "").unwrap_err().contains("\"spiffe\" is not supported"));
+        assert!(matches!(IdentityToken::of("spiffe", ""), Ok(IdentityToken::Spiffe { .. })));
+        assert!(IdentityToken::of("vault", "").unwrap_err().contains("\"github\", \"google\" or \"spiffe\""));
     }
 
     #[tokio::test]

@@ -116,8 +116,9 @@ fn token_providers_and_the_fulcio_address_are_checked() {
     let f = factory(&Env::default()).unwrap();
     assert!(f.build(&SigningIdentity::Keys).is_none());
     assert!(matches!(f.build(&keyless("", "https://fulcio.sigstore.dev")), Some(Ok(_))));
-    let Some(Err(e)) = f.build(&keyless("spiffe", "https://fulcio.sigstore.dev")) else { panic!() };
-    assert_eq!((e.key.as_str(), e.value.as_str()), ("signers.x509.fulcio.provider", "spiffe"));
+    assert!(matches!(f.build(&keyless("spiffe", "https://fulcio.sigstore.dev")), Some(Ok(_))));
+    let Some(Err(e)) = f.build(&keyless("vault", "https://fulcio.sigstore.dev")) else { panic!() };
+    assert_eq!((e.key.as_str(), e.value.as_str()), ("signers.x509.fulcio.provider", "vault"));
     let Some(Err(e)) = f.build(&keyless("", "fulcio:5555")) else { panic!() };
     assert_eq!(e.key, "signers.x509.fulcio.address");
 }
