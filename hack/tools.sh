@@ -362,7 +362,7 @@ ensure_spire() {
   local out="$CACHE/spire-$SPIRE_VERSION" t0=$SECONDS work
   if [ ! -x "$out/oidc-discovery-provider" ]; then
     mkdir -p "$out"
-    log "spire $SPIRE_VERSION: building $bins (first time only, about 5 minutes)"
+    log "spire $SPIRE_VERSION: building $bins (first time only, about 12 minutes on 2 cores)"
     work=$(mktemp -d)
     (
       cd "$work"
