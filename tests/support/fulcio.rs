@@ -27,12 +27,7 @@ pub fn fulcio(cluster_dir: &Path) -> Option<Fulcio> {
                 return None;
             }
             let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-fulcio");
-            if std::env::var("TEST_SPIRE_ENV").is_err() {
-                super::spire::spire();
-            }
-            let spire = std::env::var("TEST_SPIRE_ENV")
-                .map(|e| PathBuf::from(e).parent().unwrap().to_path_buf())
-                .unwrap_or_else(|_| super::spire::default_dir());
+            let spire = super::spire::spire().dir;
             let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hack/fulcio.sh");
             let status = Command::new("bash")
                 .arg(script)

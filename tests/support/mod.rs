@@ -422,6 +422,29 @@ pub async fn start_signer(client: Client, opts: tekton_chains_operator::signer::
     RunningSigner { signer, task }
 }
 
+/// A test component's env file: `$var` (a file its hack/ script wrote), else
+/// `hack/<script>.sh up target/<dir>` is run and its `env` is read. Returns
+/// the file's folder and its `KEY=VALUE` lines.
+pub fn component_env(var: &str, script: &str, dir: &str) -> (PathBuf, std::collections::HashMap<String, String>) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = match std::env::var(var) {
+        Ok(p) => PathBuf::from(p),
+        Err(_) => {
+            let dir = root.join("target").join(dir);
+            let status = std::process::Command::new("bash")
+                .arg(root.join("hack").join(format!("{script}.sh")))
+                .args(["up", dir.to_str().unwrap()])
+                .status()
+                .unwrap_or_else(|e| panic!("run hack/{script}.sh: {e}"));
+            assert!(status.success(), "hack/{script}.sh up failed");
+            dir.join("env")
+        }
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let vars = text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    (path.parent().unwrap().to_path_buf(), vars)
+}
+
 /// A signer *process* (the binary, `signer` command) for namespace `ns` as
 /// `identity`, with no local keys, leader election off and `env` set (each
 /// `None` removed): for what a process reads from its environment

@@ -1,7 +1,6 @@
 //! The test Rekor (hack/rekor.sh): a real rekor-server on Trillian and
 //! MariaDB, and its `rekor-cli`.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -23,26 +22,12 @@ fn script() -> PathBuf {
 /// The running log: TEST_REKOR_ENV (a file written by `hack/rekor.sh up`),
 /// else one started by that script under target/.
 pub fn rekor() -> Rekor {
-    let path = match std::env::var("TEST_REKOR_ENV") {
-        Ok(p) => PathBuf::from(p),
-        Err(_) => {
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-rekor");
-            let status = Command::new("bash")
-                .arg(script())
-                .args(["up", dir.to_str().unwrap()])
-                .status()
-                .expect("run hack/rekor.sh");
-            assert!(status.success(), "hack/rekor.sh up failed");
-            dir.join("env")
-        }
-    };
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let v: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    let (dir, v) = super::component_env("TEST_REKOR_ENV", "rekor", "test-rekor");
     Rekor {
-        url: v["REKOR_URL"].into(),
-        public_key: v["REKOR_PUBLIC_KEY"].into(),
-        cli: v["REKOR_CLI"].into(),
-        dir: path.parent().unwrap().to_path_buf(),
+        url: v["REKOR_URL"].clone(),
+        public_key: v["REKOR_PUBLIC_KEY"].clone().into(),
+        cli: v["REKOR_CLI"].clone().into(),
+        dir,
     }
 }
 

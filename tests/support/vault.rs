@@ -1,7 +1,6 @@
 //! The test Vault (hack/vault.sh): a real Vault server in dev mode with the
 //! Transit engine and one key per type.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -16,23 +15,8 @@ pub struct Vault {
 /// The running Vault: TEST_VAULT_ENV (a file written by `hack/vault.sh up`),
 /// else one started by that script under target/.
 pub fn vault() -> Vault {
-    let path = match std::env::var("TEST_VAULT_ENV") {
-        Ok(p) => PathBuf::from(p),
-        Err(_) => {
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-vault");
-            let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hack/vault.sh");
-            let status = Command::new("bash")
-                .arg(script)
-                .args(["up", dir.to_str().unwrap()])
-                .status()
-                .expect("run hack/vault.sh");
-            assert!(status.success(), "hack/vault.sh up failed");
-            dir.join("env")
-        }
-    };
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let v: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
-    Vault { addr: v["VAULT_ADDR"].into(), token: v["VAULT_TOKEN"].into(), bin: v["VAULT_BIN"].into() }
+    let (_, v) = super::component_env("TEST_VAULT_ENV", "vault", "test-vault");
+    Vault { addr: v["VAULT_ADDR"].clone(), token: v["VAULT_TOKEN"].clone(), bin: v["VAULT_BIN"].clone().into() }
 }
 
 impl Vault {
