@@ -10,9 +10,10 @@ all: build
 build:
 	cargo build --release
 
-## Unit tests, a 10 s run of each fuzz target, integration tests against real components,
-## then the `make run` smoke test.
-test: test-unit test-fuzz-smoke test-integration test-run
+## Unit tests, then integration tests against real components and the `make run` smoke test,
+## with a 10 s run of each fuzz target beside them at low priority (FUZZ_SMOKE=serial: before them).
+test: test-unit
+	bash hack/test.sh
 
 test-unit:
 	cargo test --lib --bins

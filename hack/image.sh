@@ -10,6 +10,8 @@
 #   hack/image.sh [REGISTRY]   push to REGISTRY (host:port); default: the
 #                              local registry of `make run`, else one
 #                              started under target/image-registry
+#   IMAGE_BINARY=path          put this binary in instead of building the
+#                              release one (the tests use their own build)
 # Prints the pushed reference (name:tag@digest) on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,13 +35,17 @@ ref="$registry/$(image_ref)"
 
 crane=$(bash hack/tools.sh crane)
 base=$(bash hack/tools.sh image-base)
-log "building the release binary (cargo build --release)"
-cargo build -q --release --bin tekton-chains-operator
+bin=${IMAGE_BINARY:-}
+if [ -z "$bin" ]; then
+  log "building the release binary (cargo build --release)"
+  cargo build -q --release --bin tekton-chains-operator
+  bin="${CARGO_TARGET_DIR:-target}/release/tekton-chains-operator"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -a "$base" "$work/rootfs"
 mkdir -p "$work/rootfs/usr/local/bin" "$work/rootfs/home/nonroot"
-cp "${CARGO_TARGET_DIR:-target}/release/tekton-chains-operator" "$work/rootfs/usr/local/bin/"
+cp "$bin" "$work/rootfs/usr/local/bin/tekton-chains-operator"
 strip "$work/rootfs/usr/local/bin/tekton-chains-operator" 2>/dev/null || true
 tar --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -C "$work/rootfs" -cf "$work/layer.tar" .
 log "pushing $ref"

@@ -1,6 +1,8 @@
 //! The container image: built by `make image` (hack/image.sh, no docker
 //! daemon), pushed to the real test registry, and its binary taken out of
-//! the pushed image and run.
+//! the pushed image and run. The image holds the binary this test was built
+//! with (`IMAGE_BINARY`): what is under test is the image, not a second,
+//! release, compile of the same code.
 
 mod support;
 
@@ -39,7 +41,12 @@ fn the_image_name_and_tag_are_set_in_one_place() {
 #[test]
 fn the_pushed_image_runs_its_binary_as_nonroot() {
     let regs = registries();
-    let out = Command::new("bash").arg(repo().join("hack/image.sh")).arg(&regs.open).output().unwrap();
+    let out = Command::new("bash")
+        .arg(repo().join("hack/image.sh"))
+        .arg(&regs.open)
+        .env("IMAGE_BINARY", env!("CARGO_BIN_EXE_tekton-chains-operator"))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "hack/image.sh: {}", String::from_utf8_lossy(&out.stderr));
     let reference = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(reference.starts_with(&format!("{}/tekton-chains-operator:v", regs.open)), "{reference}");
