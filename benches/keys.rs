@@ -10,11 +10,8 @@ mod support;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use futures::{StreamExt, stream};
-use kube::Client;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::{SignerProcess, Table, ar, bench_cluster, namespace, workers};
+use support::{SignerProcess, Table, bench_cluster, finished_runs, namespace, workers};
 
 fn n() -> usize {
     std::env::var("BENCH_KEY_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
@@ -28,25 +25,6 @@ struct Case {
     rss: f64,
     rate: f64,
     passes: f64,
-}
-
-async fn finished_runs(client: &Client, ns: &str, count: usize) {
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar());
-    stream::iter(0..count)
-        .map(|i| {
-            let api = api.clone();
-            async move {
-                let name = format!("k-{i:05}");
-                let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": { "name": name }, "spec": {} });
-                api.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
-                let st = json!({ "status": { "conditions": [{ "type": "Succeeded", "status": "True" }],
-                    "completionTime": "2026-11-23T10:00:00Z", "results": [{ "name": "n", "value": i.to_string() }] } });
-                api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&st)).await.unwrap();
-            }
-        })
-        .buffer_unordered(workers())
-        .collect::<Vec<_>>()
-        .await;
 }
 
 fn cosign_keys() -> PathBuf {
@@ -81,7 +59,7 @@ async fn main() {
     for (pass, &i) in order.iter().enumerate() {
         let ns = format!("bench-keys-{pass}");
         namespace(&client, &ns, json!({ "artifacts.taskrun.format": "in-toto", "artifacts.oci.storage": "" })).await;
-        finished_runs(&client, &ns, n).await;
+        finished_runs(&client, &ns, "k", n).await;
         let c = &mut cases[i];
         let port = 19300 + 2 * pass as u16;
         let t = Instant::now();

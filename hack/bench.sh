@@ -6,11 +6,13 @@
 # 200) and BENCH_KEY_RUNS (default 200) size them;
 # benches/identities.rs (local key vs Vault Transit vs AWS KMS vs Fulcio;
 # BENCH_IDENTITY_RUNS, default 300) starts Vault, local-kms and Fulcio too.
-# BENCH_ONLY=signer|oci|transparency|keys|identities runs one of them.
+# benches/storage.rs (tekton vs gcs storage; BENCH_STORAGE_RUNS, default
+# 300) starts fake-gcs-server too.
+# BENCH_ONLY=signer|oci|transparency|keys|identities|storage runs one of them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-dir="" rdir="" kdir="" vdir="" adir="" fdir=""
+dir="" rdir="" kdir="" vdir="" adir="" fdir="" gdir=""
 cleanup() {
   if [ -n "$dir" ]; then bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true; fi
   if [ -n "$rdir" ]; then bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true; fi
@@ -18,6 +20,7 @@ cleanup() {
   if [ -n "$vdir" ]; then bash hack/vault.sh down "$vdir" >/dev/null 2>&1 || true; fi
   if [ -n "$adir" ]; then bash hack/localkms.sh down "$adir" >/dev/null 2>&1 || true; fi
   if [ -n "$fdir" ]; then bash hack/fulcio.sh down "$fdir" >/dev/null 2>&1 || true; fi
+  if [ -n "$gdir" ]; then bash hack/gcs.sh down "$gdir" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 if [ -z "${BENCH_KUBECONFIG:-}" ]; then
@@ -61,12 +64,26 @@ identities() {
   fi
   cargo bench --bench identities
 }
+# fake-gcs-server (BENCH_GCS_ENV, else started here).
+storage() {
+  if [ -z "${BENCH_GCS_ENV:-}" ]; then
+    gdir="$here/target/bench-gcs"; bash hack/gcs.sh down "$gdir" >/dev/null 2>&1 || true
+    bash hack/gcs.sh up "$gdir" >/dev/null; export BENCH_GCS_ENV="$gdir/env"
+  fi
+  # The signers find it through STORAGE_EMULATOR_HOST, as Google's clients do.
+  set -a
+  # shellcheck disable=SC1090
+  . "$BENCH_GCS_ENV"
+  set +a
+  cargo bench --bench storage
+}
 case "${BENCH_ONLY:-}" in
   signer) cargo bench --bench signer ;;
   oci) cargo bench --bench oci ;;
   transparency) rekor; cargo bench --bench transparency ;;
   keys) cargo bench --bench keys ;;
   identities) identities ;;
-  "") rekor; cargo bench --bench signer; cargo bench --bench oci; cargo bench --bench transparency; cargo bench --bench keys; identities ;;
-  *) echo "BENCH_ONLY must be signer, oci, transparency, keys or identities" >&2; exit 2 ;;
+  storage) storage ;;
+  "") rekor; cargo bench --bench signer; cargo bench --bench oci; cargo bench --bench transparency; cargo bench --bench keys; identities; storage ;;
+  *) echo "BENCH_ONLY must be signer, oci, transparency, keys, identities or storage" >&2; exit 2 ;;
 esac

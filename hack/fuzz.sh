@@ -10,6 +10,7 @@
 #   FUZZ_SANITIZER=none  or address (cargo fuzz build -s)
 #   FUZZ_ARGS="..."    more libFuzzer flags
 #   FUZZ_NICE=0        nice level of the fuzzing processes
+#   FUZZ_BUILD_ONLY=1  build the targets and stop (CI builds them early, in the background)
 # The table's cpu-s column is each target's user + system CPU seconds (/usr/bin/time).
 #
 # Corpora: fuzz/corpus/<target>/; crash, timeout and oom inputs:
@@ -45,6 +46,7 @@ log "building the targets (cargo +nightly fuzz build; the first build takes seve
 start=$(date +%s)
 nice -n 10 cargo +nightly fuzz build --sanitizer "$FUZZ_SANITIZER" --debug-assertions --target-dir fuzz/target
 log "built in $(($(date +%s) - start)) s"
+[ "${FUZZ_BUILD_ONLY:-}" != 1 ] || exit 0
 triple=$(rustc +nightly -vV | sed -n 's/^host: //p')
 bindir="fuzz/target/$triple/release"
 
@@ -77,6 +79,8 @@ seed_corpora() {
   printf '{"signature":"MEUCIQD/","signatureCrc32c":"1","verifiedDigestCrc32c":true}' | seed signer_replies gcp-signature
   printf '{"signedCertificateEmbeddedSct":{"chain":{"certificates":["-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"]}}}' |
     seed signer_replies fulcio-chain
+  # storage_replies: <object name>\n, then a GCS upload reply naming it (as fake-gcs-server sends them).
+  printf 'o\n{"kind":"storage#object","name":"o","bucket":"b","size":"63"}' | seed storage_replies gcs-object
   # key_loaders: <pem>\0<password>.
   printf -- '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n' | seed key_loaders short-pkcs8
   if [ -d "$v" ]; then

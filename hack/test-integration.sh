@@ -11,6 +11,8 @@
 #   by hack/vault.sh), for hashivault:// KMS signing;
 # - a real AWS KMS API server, local-kms (TEST_LOCAL_KMS_ENV, else started
 #   here by hack/localkms.sh), for awskms:// KMS signing;
+# - a real GCS JSON API server, fake-gcs-server (TEST_GCS_ENV, else started
+#   here by hack/gcs.sh), for gcs storage;
 # - a real SPIRE server + agent + OIDC discovery provider (TEST_SPIRE_ENV,
 #   else started here by hack/spire.sh), for keyless signing with a SPIFFE
 #   JWT-SVID (signers.x509.fulcio.provider: spiffe);
@@ -25,7 +27,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 export COSIGN_BIN="${COSIGN_BIN:-$(bash hack/tools.sh cosign)}"
-dir="" rdir="" kdir="" vdir="" adir="" sdir="" fdir=""
+dir="" rdir="" kdir="" vdir="" adir="" sdir="" fdir="" gdir=""
 cleanup() {
   if [ -n "$dir" ]; then bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true; fi
   if [ -n "$rdir" ]; then bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true; fi
@@ -34,6 +36,7 @@ cleanup() {
   if [ -n "$adir" ]; then bash hack/localkms.sh down "$adir" >/dev/null 2>&1 || true; fi
   if [ -n "$fdir" ]; then bash hack/fulcio.sh down "$fdir" >/dev/null 2>&1 || true; fi
   if [ -n "$sdir" ]; then bash hack/spire.sh down "$sdir" >/dev/null 2>&1 || true; fi
+  if [ -n "$gdir" ]; then bash hack/gcs.sh down "$gdir" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 if [ -z "${TEST_KUBECONFIG:-}" ]; then
@@ -67,6 +70,12 @@ if [ -z "${TEST_LOCAL_KMS_ENV:-}" ]; then
   bash hack/localkms.sh up "$adir" >/dev/null
   export TEST_LOCAL_KMS_ENV="$adir/env"
 fi
+if [ -z "${TEST_GCS_ENV:-}" ]; then
+  gdir="$here/target/test-gcs"
+  bash hack/gcs.sh down "$gdir" >/dev/null 2>&1 || true
+  bash hack/gcs.sh up "$gdir" >/dev/null
+  export TEST_GCS_ENV="$gdir/env"
+fi
 if [ -z "${TEST_SPIRE_ENV:-}" ]; then
   sdir="$here/target/test-spire"
   bash hack/spire.sh down "$sdir" >/dev/null 2>&1 || true
@@ -88,6 +97,7 @@ set +a
 echo "[test-integration] Rekor: $(grep REKOR_URL "$TEST_REKOR_ENV")"
 echo "[test-integration] Vault: $(grep VAULT_ADDR "$TEST_VAULT_ENV")"
 echo "[test-integration] AWS KMS (local-kms): $AWS_ENDPOINT_URL_KMS"
+echo "[test-integration] GCS (fake-gcs-server): $(grep STORAGE_EMULATOR_HOST "$TEST_GCS_ENV")"
 echo "[test-integration] SPIRE: $(grep SPIRE_ISSUER "$TEST_SPIRE_ENV")"
 echo "[test-integration] Fulcio: $(grep FULCIO_URL "${TEST_FULCIO_ENV:-/dev/null}" || echo 'none (an external cluster: keyless tests skip)')"
 echo "[test-integration] registries: $(grep -E 'REGISTRY_(OPEN|AUTH)=' "$TEST_REGISTRY_ENV" | tr '\n' ' ')"

@@ -24,6 +24,8 @@
 #   hack/tools.sh fulcio   -> prints the path of a Fulcio server (keyless signing tests)
 #   hack/tools.sh local-kms -> prints the path of local-kms (an AWS KMS server, for
 #                             awskms:// KMS tests)
+#   hack/tools.sh fake-gcs-server -> prints the path of fake-gcs-server (a GCS JSON API
+#                             server, for gcs storage tests)
 #   hack/tools.sh spire    -> prints the folder holding spire-server, spire-agent and
 #                             oidc-discovery-provider (keyless `spiffe` provider tests)
 #   hack/tools.sh all      -> all of the above in turn, each one's time on stderr
@@ -54,6 +56,8 @@ MOTO_VERSION="${MOTO_VERSION:-5.2.6}"
 SPIRE_VERSION="${SPIRE_VERSION:-v1.13.3}"
 # nsmithuk/local-kms has no tags: the newest commit the proxy serves.
 LOCAL_KMS_VERSION="${LOCAL_KMS_VERSION:-v0.0.0-20260228092603-2a5e92d09ab6}"
+# fsouza/fake-gcs-server: a real GCS JSON API server (memory backend).
+FAKE_GCS_SERVER_VERSION="${FAKE_GCS_SERVER_VERSION:-v1.56.1}"
 # The newest operator-sdk the module proxy serves here; its golang.org/x/tools
 # is too old for current Go, so a newer one is required in the wrapper.
 OPERATOR_SDK_VERSION="${OPERATOR_SDK_VERSION:-v1.34.1}"
@@ -314,6 +318,10 @@ ensure_cargo_fuzz() {
   if [ -n "${CARGO_FUZZ_BIN:-}" ]; then echo "$CARGO_FUZZ_BIN"; return; fi
   if command -v cargo-fuzz >/dev/null 2>&1; then command -v cargo-fuzz; return; fi
   local root="$CACHE/cargo-fuzz-$CARGO_FUZZ_VERSION"
+  # CI asks for it from two lanes at once (the tools and the fuzz build): one installs.
+  mkdir -p "$CACHE"
+  exec 9>"$root.lock"
+  flock 9
   if [ ! -x "$root/bin/cargo-fuzz" ]; then
     log "cargo-fuzz $CARGO_FUZZ_VERSION: building from crates.io (first time only, a few minutes)"
     rm -rf "$root.tmp"
@@ -323,6 +331,7 @@ ensure_cargo_fuzz() {
   else
     log "cargo-fuzz $CARGO_FUZZ_VERSION: cached in $root"
   fi
+  exec 9>&-
   echo "$root/bin/cargo-fuzz"
 }
 
@@ -440,6 +449,23 @@ ensure_local_kms() {
   echo "$out"
 }
 
+# FAKE_GCS_SERVER_BIN, or fake-gcs-server on PATH, skip the build.
+ensure_fake_gcs_server() {
+  if [ -n "${FAKE_GCS_SERVER_BIN:-}" ]; then echo "$FAKE_GCS_SERVER_BIN"; return; fi
+  if command -v fake-gcs-server >/dev/null 2>&1; then command -v fake-gcs-server; return; fi
+  local out="$CACHE/fake-gcs-server-$FAKE_GCS_SERVER_VERSION/fake-gcs-server" t0=$SECONDS
+  if [ ! -x "$out" ]; then
+    mkdir -p "$(dirname "$out")"
+    log "fake-gcs-server $FAKE_GCS_SERVER_VERSION: building (first time only, a few minutes)"
+    build_wrapped fake-gcs-server "$out" github.com/fsouza/fake-gcs-server \
+      "github.com/fsouza/fake-gcs-server@$FAKE_GCS_SERVER_VERSION" "-s -w"
+    log "fake-gcs-server $FAKE_GCS_SERVER_VERSION: built in $((SECONDS - t0)) s"
+  else
+    log "fake-gcs-server $FAKE_GCS_SERVER_VERSION: cached in $(dirname "$out")"
+  fi
+  echo "$out"
+}
+
 # kubectl: the system one, else built like kube-apiserver (same version).
 # VAULT_BIN, or vault / bao on PATH, skip the build.
 ensure_vault() {
@@ -498,7 +524,7 @@ ensure_kubectl() {
   echo "$dir/kubectl"
 }
 
-ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fulcio spire moto cargo-fuzz"
+ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server fulcio spire moto cargo-fuzz"
 
 # ensure_all: every tool, in turn; a line per tool with the seconds it took
 # (a build the first time, a cache lookup after).
@@ -527,6 +553,7 @@ case "${1:-}" in
   cargo-fuzz) ensure_cargo_fuzz ;;
   vault) ensure_vault ;;
   local-kms) ensure_local_kms ;;
+  fake-gcs-server) ensure_fake_gcs_server ;;
   fulcio) ensure_fulcio ;;
   moto) ensure_moto ;;
   spire) ensure_spire ;;

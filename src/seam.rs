@@ -22,6 +22,13 @@ pub struct BackendFailure {
     pub reason: &'static str,
 }
 
+/// Labels of `signer_storage_requests_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct BackendLabel {
+    /// The backend's factory name (`gcs`, …).
+    pub backend: &'static str,
+}
+
 /// What factories are made from: the long-lived clients and counters.
 #[derive(Clone, Default)]
 pub struct Env {
@@ -42,6 +49,9 @@ pub struct Env {
     pub fulcio_requests: Counter,
     /// Storage failures by backend and reason.
     pub storage_failures: Family<BackendFailure, Counter>,
+    /// Requests to storage backends other than `tekton` and `oci` (whose
+    /// writes are the run's patch and `registry_pushes`), by backend.
+    pub storage_requests: Family<BackendLabel, Counter>,
 }
 
 /// A setting this release cannot serve, kept as data so each run that

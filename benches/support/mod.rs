@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use futures::{StreamExt as _, stream};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, Config};
@@ -59,6 +60,27 @@ pub async fn namespace(client: &Client, ns: &str, config: serde_json::Value) {
     let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), ns);
     let cm = json!({ "metadata": { "name": "chains-config", "namespace": ns }, "data": config });
     let _ = cms.create(&PostParams::default(), &serde_json::from_value(cm).unwrap()).await;
+}
+
+/// `count` finished TaskRuns `<prefix>-00000`… in `ns`, each with its own
+/// result (so its own payload), `workers()` at a time.
+pub async fn finished_runs(client: &Client, ns: &str, prefix: &str, count: usize) {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar());
+    stream::iter(0..count)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                let name = format!("{prefix}-{i:05}");
+                let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": { "name": name }, "spec": {} });
+                api.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
+                let st = json!({ "status": { "conditions": [{ "type": "Succeeded", "status": "True" }],
+                    "completionTime": "2026-11-23T10:00:00Z", "results": [{ "name": "n", "value": i.to_string() }] } });
+                api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&st)).await.unwrap();
+            }
+        })
+        .buffer_unordered(workers())
+        .collect::<Vec<_>>()
+        .await;
 }
 
 /// `tekton-chains-operator signer` as a child process, killed on drop.

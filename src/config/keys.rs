@@ -87,7 +87,7 @@ macro_rules! chains_keys {
         artifacts_oci_repository: "artifacts.oci.repository", Alias("storage.oci.repository"), "", Text,
             "Deprecated name (Chains 1.10) of storage.oci.repository.";
         storage_gcs_bucket: "storage.gcs.bucket", Text, "", Text,
-            "GCS bucket of the gcs backend.";
+            "GCS bucket of the gcs backend (needed when gcs is selected).";
         storage_oci_repository: "storage.oci.repository", Text, "", Text,
             "Repository for .sig and .att instead of the image's own.";
         storage_oci_repository_insecure: "storage.oci.repository.insecure", Bool, "false", Flag,

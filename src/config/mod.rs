@@ -6,6 +6,7 @@
 pub mod keys;
 pub(crate) mod parsed;
 pub(crate) mod reader;
+mod required;
 pub mod sections;
 pub mod values;
 

@@ -124,6 +124,8 @@ pub(super) fn read_with(r: &mut Reader) -> ChainsConfig {
         signer: r.signer(k::artifacts_oci_signer),
     };
     let backends = backends(r);
+    let selected = [taskrun.storage.as_slice(), pipelinerun.storage.as_slice(), oci.storage.as_slice()];
+    super::required::check(&selected, &backends).into_iter().for_each(|e| r.error(e));
     let transparency = transparency(r);
     let log = LogConfig {
         url: r.text(k::transparency_url),

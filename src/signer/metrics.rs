@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::seam::{BackendFailure, Env};
+use crate::seam::{BackendFailure, BackendLabel, Env};
 use crate::tekton::RunKind;
 
 /// Labels of `signing_failures_total`.
@@ -60,6 +60,8 @@ pub struct Metrics {
     pub fulcio_requests: Counter,
     /// Storage failures by backend (its registry name) and reason.
     pub storage_failures: Family<BackendFailure, Counter>,
+    /// Requests to the other storage backends (gcs, …), by backend.
+    pub storage_requests: Family<BackendLabel, Counter>,
     /// 1 while a valid chains-config is loaded (0: nothing is signed).
     pub config_loaded: Gauge,
     /// Jobs that panicked (their runs end signed=failed; the worker goes on).
@@ -166,6 +168,12 @@ impl Metrics {
             "Artifacts a storage backend could not store, by backend and reason",
             storage_failures.clone(),
         );
+        let storage_requests = Family::<BackendLabel, Counter>::default();
+        registry.register(
+            "signer_storage_requests",
+            "Requests to storage backends other than tekton and oci, by backend",
+            storage_requests.clone(),
+        );
         let config_loaded = Gauge::default();
         registry.register("signer_config_loaded", "1 while a valid chains-config is loaded", config_loaded.clone());
         let panics = Counter::default();
@@ -196,6 +204,7 @@ impl Metrics {
             kms_requests,
             fulcio_requests,
             storage_failures,
+            storage_requests,
             registry,
         })
     }
@@ -226,6 +235,7 @@ impl Metrics {
             kms_requests: self.kms_requests.clone(),
             fulcio_requests: self.fulcio_requests.clone(),
             storage_failures: self.storage_failures.clone(),
+            storage_requests: self.storage_requests.clone(),
             ..Env::default()
         }
     }

@@ -25,11 +25,10 @@ use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
 
 use self::key::{Reference, SCHEME, Version};
-use super::tokens::{Bearer, Tokens};
+use super::tokens::{Bearer, GoogleCredentials, Tokens};
 use super::{SignError, Signature, Signer, Verifier};
 use crate::config::SigningIdentity;
 use crate::http::REQUEST_TIMEOUT;
-use crate::remote::RemoteError;
 use crate::seam::{Env, Factory, Unsupported};
 
 /// Cloud KMS's REST endpoint.
@@ -40,18 +39,6 @@ const SCOPE: &str = "https://www.googleapis.com/auth/cloudkms";
 const REPLY_CAP: usize = 1 << 20;
 /// How long the newest enabled version of an unversioned key is trusted.
 const VERSION_TTL: Duration = Duration::from_secs(300);
-
-/// Application default credentials, found at first use.
-struct DefaultCredentials(tokio::sync::OnceCell<Arc<dyn gcp_auth::TokenProvider>>);
-
-#[async_trait::async_trait]
-impl Tokens for DefaultCredentials {
-    async fn bearer(&self) -> Result<String, RemoteError> {
-        let fail = |e: gcp_auth::Error| RemoteError::unreachable("Google credentials", e.to_string(), false);
-        let provider = self.0.get_or_try_init(gcp_auth::provider).await.map_err(fail)?;
-        Ok(provider.token(&[SCOPE]).await.map_err(fail)?.as_str().to_string())
-    }
-}
 
 /// One `gcpkms://` reference.
 pub struct GcpKey {
@@ -133,7 +120,7 @@ pub struct GcpKms {
 
 /// Makes the gcpkms factory.
 pub fn factory(env: &Env) -> Option<Arc<dyn Factory<SigningIdentity, dyn Signer>>> {
-    let tokens = Arc::new(DefaultCredentials(tokio::sync::OnceCell::new()));
+    let tokens = Arc::new(GoogleCredentials::new(SCOPE));
     make(env, ENDPOINT, tokens).map(|f| f as Arc<dyn Factory<SigningIdentity, dyn Signer>>)
 }
 

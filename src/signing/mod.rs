@@ -17,7 +17,7 @@ mod kmsref;
 mod replay;
 mod signed;
 mod signer;
-mod tokens;
+pub(crate) mod tokens;
 pub mod verify;
 
 use std::path::PathBuf;

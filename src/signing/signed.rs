@@ -50,6 +50,23 @@ impl Signed {
             None => self.payload.clone(),
         }
     }
+
+    /// A test artifact: `payload` signed `sig` by key `PEM`, with `cert` if
+    /// given, DSSE-wrapped if `envelope`.
+    #[cfg(test)]
+    pub fn fixture(artifact: Artifact, key: &str, payload: &[u8], cert: Option<&str>, envelope: bool) -> Self {
+        use super::dsse;
+        Self {
+            artifact,
+            subject: Subject::Run,
+            key: key.into(),
+            envelope: envelope.then(|| dsse::envelope(dsse::IN_TOTO_PAYLOAD_TYPE, payload, b"sig")),
+            payload: payload.to_vec(),
+            signature: b"sig".to_vec(),
+            verifier: Verifier { public_key_pem: "PEM".into(), cert: cert.map(Into::into), chain: None },
+            log_entry: None,
+        }
+    }
 }
 
 /// An entry in a transparency log.

@@ -1,5 +1,5 @@
-//! Where the cloud KMS signers (gcpkms, azurekms) get OAuth access tokens:
-//! one trait, so their HTTP edges are tested with a fixed token.
+//! Where the cloud edges (gcpkms, azurekms, gcs storage) get OAuth access
+//! tokens: one trait, so their HTTP edges are tested with a fixed token.
 
 use crate::remote::RemoteError;
 
@@ -8,6 +8,30 @@ use crate::remote::RemoteError;
 pub trait Tokens: Send + Sync {
     /// A token valid now.
     async fn bearer(&self) -> Result<String, RemoteError>;
+}
+
+/// Google's application default credentials for one OAuth scope, found
+/// at first use: `GOOGLE_APPLICATION_CREDENTIALS` (a service account key
+/// file), the metadata server (GKE Workload Identity, GCE), or gcloud's
+/// user login.
+pub struct GoogleCredentials {
+    provider: tokio::sync::OnceCell<std::sync::Arc<dyn gcp_auth::TokenProvider>>,
+    scope: &'static str,
+}
+
+impl GoogleCredentials {
+    pub fn new(scope: &'static str) -> Self {
+        Self { provider: tokio::sync::OnceCell::new(), scope }
+    }
+}
+
+#[async_trait::async_trait]
+impl Tokens for GoogleCredentials {
+    async fn bearer(&self) -> Result<String, RemoteError> {
+        let fail = |e: gcp_auth::Error| RemoteError::unreachable("Google credentials", e.to_string(), false);
+        let provider = self.provider.get_or_try_init(gcp_auth::provider).await.map_err(fail)?;
+        Ok(provider.token(&[self.scope]).await.map_err(fail)?.as_str().to_string())
+    }
 }
 
 /// A fixed token, for tests of the HTTP edges.

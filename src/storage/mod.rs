@@ -1,9 +1,10 @@
 //! The `Backend` seam: where signed artifacts are stored. A backend stores
 //! one [`Signed`] artifact and returns the annotations it adds to the run's
 //! single final patch. Each backend is one module with a factory, listed
-//! once in [`BACKENDS`]: `tekton` (annotations on the run) and `oci` (the
-//! image's registry) are built.
+//! once in [`BACKENDS`]: `tekton` (annotations on the run), `oci` (the
+//! image's registry) and `gcs` (a Google Cloud Storage bucket) are built.
 
+pub mod gcs;
 pub mod oci;
 mod tekton;
 
@@ -32,4 +33,4 @@ pub trait Backend: Send + Sync {
 pub type Backends = Registry<Storage, dyn Backend>;
 
 /// Every storage backend this release has: one line each.
-pub const BACKENDS: &[Maker<Storage, dyn Backend>] = &[tekton::factory, oci::factory];
+pub const BACKENDS: &[Maker<Storage, dyn Backend>] = &[tekton::factory, oci::factory, gcs::factory];

@@ -23,6 +23,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub mod events;
 pub mod fulcio;
+pub mod gcs;
 pub mod hostile;
 pub mod localkms;
 pub mod rbac;
@@ -451,11 +452,23 @@ pub fn component_env(var: &str, script: &str, dir: &str) -> (PathBuf, std::colle
 /// (credentials, sockets). Its output goes to the returned log file; it is
 /// killed when the [`SignerProcess`] is dropped.
 pub fn signer_process(ns: &str, identity: &Identity, env: &[(&str, Option<&str>)]) -> SignerProcess {
+    signer_process_with(ns, identity, env, &tmpdir("no-keys"), &[])
+}
+
+/// [`signer_process`] with the key folder `keys` and more `args`.
+pub fn signer_process_with(
+    ns: &str,
+    identity: &Identity,
+    env: &[(&str, Option<&str>)],
+    keys: &std::path::Path,
+    args: &[&str],
+) -> SignerProcess {
     let log = tmpdir("signer-log").join("signer.log");
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tekton-chains-operator"));
     cmd.args(["signer", "--namespace", ns, "--system-namespace", ns, "--leader-election=false"])
         .args(["--metrics-addr", "127.0.0.1:0", "--probes-addr", "127.0.0.1:0", "--signing-secrets-dir"])
-        .arg(tmpdir("no-keys"))
+        .arg(keys)
+        .args(args)
         .env("KUBECONFIG", &identity.kubeconfig)
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::options().append(true).open(&log).unwrap());

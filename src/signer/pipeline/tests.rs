@@ -152,13 +152,13 @@ fn a_backend_this_release_lacks_is_refused_at_build_time() {
     let journal = Journal::default();
     let obj = taskrun();
     let run = Run::new(RunKind::TaskRun, &obj);
-    let p = Pipeline::build(config(&[("artifacts.oci.storage", "gcs")]), &parts(&journal, None));
+    let p = Pipeline::build(config(&[("artifacts.oci.storage", "grafeas")]), &parts(&journal, None));
     // Refused once, when the config is loaded; not per run.
     let refusals = p.refusals();
     assert_eq!(refusals.len(), 1);
     assert_eq!(
         refused(&refusals[0]).to_string(),
-        "storage backend \"gcs\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\", \"oci\""
+        "storage backend \"grafeas\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\", \"oci\", \"gcs\""
     );
     let err = p.plan(&run, &detect(&run), &[]).unwrap_err();
     assert!(!err.retryable(), "retrying an unsupported backend cannot help");
@@ -298,14 +298,14 @@ mod noop {
         }
     }
 
-    /// Serves the `gcs` section (a word the config already has), as a
+    /// Serves the `archivista` section (a word the config already has), as a
     /// new backend's factory would serve its own.
     impl Factory<Storage, dyn Backend> for Noop {
         fn name(&self) -> &'static str {
             "noop"
         }
         fn build(&self, section: &Storage) -> Option<Result<Arc<dyn Backend>, Unsupported>> {
-            matches!(section, Storage::Gcs { .. }).then(|| Ok(Arc::new(Noop) as Arc<dyn Backend>))
+            matches!(section, Storage::Archivista { .. }).then(|| Ok(Arc::new(Noop) as Arc<dyn Backend>))
         }
     }
 
@@ -321,9 +321,11 @@ fn a_new_backend_is_one_factory_and_the_pipeline_needs_no_change() {
     let makers: Vec<crate::seam::Maker<crate::config::Storage, dyn Backend>> =
         storage::BACKENDS.iter().copied().chain([noop::factory as _]).collect();
     parts.storage = Arc::new(Backends::prepare(&makers, &Env::default()));
-    assert_eq!(parts.storage.names(), ["tekton", "noop"], "oci needs an API client, which this Env lacks");
-    let p =
-        Pipeline::build(config(&[("artifacts.taskrun.storage", "tekton,gcs"), ("artifacts.oci.storage", "")]), &parts);
+    assert_eq!(parts.storage.names(), ["tekton", "gcs", "noop"], "oci needs an API client, which this Env lacks");
+    let p = Pipeline::build(
+        config(&[("artifacts.taskrun.storage", "tekton,archivista"), ("artifacts.oci.storage", "")]),
+        &parts,
+    );
     assert!(p.refusals().is_empty());
     let done = run_pipeline(&p, &taskrun()).unwrap();
     assert_eq!(done.annotations.get("noop/taskrun-u-1").map(String::as_str), Some("stored"));

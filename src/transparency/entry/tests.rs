@@ -5,20 +5,15 @@ use p256::pkcs8::EncodePublicKey as _;
 use super::*;
 use crate::config::Artifact;
 use crate::signing::dsse;
-use crate::signing::{Subject, Verifier};
 
 fn signed(cert: Option<&str>, envelope: bool) -> Signed {
-    let payload = br#"{"_type":"https://in-toto.io/Statement/v0.1"}"#.to_vec();
-    Signed {
-        artifact: Artifact::TaskRun,
-        subject: Subject::Run,
-        key: "taskrun-uid".into(),
-        envelope: envelope.then(|| dsse::envelope(dsse::IN_TOTO_PAYLOAD_TYPE, &payload, b"sig")),
-        payload,
-        signature: b"sig".to_vec(),
-        verifier: Verifier { public_key_pem: "PEM".into(), cert: cert.map(Into::into), chain: None },
-        log_entry: None,
-    }
+    Signed::fixture(
+        Artifact::TaskRun,
+        "taskrun-uid",
+        br#"{"_type":"https://in-toto.io/Statement/v0.1"}"#,
+        cert,
+        envelope,
+    )
 }
 
 fn b64(s: &str) -> String {

@@ -1,20 +1,8 @@
 use super::*;
 use crate::config::Artifact;
-use crate::signing::dsse;
-use crate::signing::{Subject, Verifier};
 
 fn signed(cert: Option<&str>, envelope: bool) -> Signed {
-    let payload = br#"{"critical":{}}"#.to_vec();
-    Signed {
-        artifact: Artifact::Oci,
-        subject: Subject::Run,
-        key: "k".into(),
-        envelope: envelope.then(|| dsse::envelope(dsse::IN_TOTO_PAYLOAD_TYPE, &payload, b"sig")),
-        payload,
-        signature: b"sig".to_vec(),
-        verifier: Verifier { public_key_pem: "PEM".into(), cert: cert.map(Into::into), chain: None },
-        log_entry: None,
-    }
+    Signed::fixture(Artifact::Oci, "k", br#"{"critical":{}}"#, cert, envelope)
 }
 
 fn manifest(m: &Merge) -> Value {

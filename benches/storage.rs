@@ -1,0 +1,99 @@
+//! `make bench`, storage case: the signer (release build, a real process)
+//! signing N finished TaskRuns (in-toto, local P-256 key, no transparency
+//! log) into each storage backend beside `tekton`, side by side in one run,
+//! A B .. B A order (means reported): `tekton` (annotations only) and `gcs`
+//! (fake-gcs-server). Prints runs signed per second, API writes and
+//! backend requests per run, and peak RSS. Asserts nothing about speed.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde_json::json;
+use support::{SignerProcess, Table, bench_cluster, finished_runs, metric_sum, namespace, workers};
+
+fn n() -> usize {
+    std::env::var("BENCH_STORAGE_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+}
+
+fn env_file(var: &str) -> HashMap<String, String> {
+    let path = std::env::var(var).unwrap_or_else(|_| panic!("{var} (make bench sets it)"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// One backend: its label, storage list and config keys; its figures.
+#[derive(Default)]
+struct Case {
+    label: &'static str,
+    config: Vec<(&'static str, String)>,
+    rate: f64,
+    api_writes: f64,
+    requests: f64,
+    rss: f64,
+    passes: f64,
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let (kubeconfig, client) = bench_cluster().await;
+    // hack/bench.sh exports its STORAGE_EMULATOR_HOST, which the signers inherit.
+    let gcs = env_file("BENCH_GCS_ENV");
+    let mut cases = [
+        Case { label: "tekton", config: vec![("artifacts.taskrun.storage", "tekton".into())], ..Default::default() },
+        Case {
+            label: "gcs",
+            config: vec![
+                ("artifacts.taskrun.storage", "gcs".into()),
+                ("storage.gcs.bucket", gcs["GCS_BUCKET"].clone()),
+            ],
+            ..Default::default()
+        },
+    ];
+    let n = n();
+    let keys = support::p256_keys("bench-storage-keys");
+    println!(
+        "bench storage: N={n} TaskRuns per pass, {} workers; in-toto, local P-256 key, no transparency log",
+        workers()
+    );
+    let order: Vec<usize> = (0..cases.len()).chain((0..cases.len()).rev()).collect();
+    for (pass, &i) in order.iter().enumerate() {
+        let c = &mut cases[i];
+        eprintln!("bench storage: pass {} of {}: {} ...", pass + 1, order.len(), c.label);
+        let ns = format!("bench-storage-{}-{pass}", std::process::id());
+        let mut config = json!({ "artifacts.taskrun.format": "in-toto", "artifacts.oci.storage": "" });
+        for (k, v) in &c.config {
+            config[k] = json!(v);
+        }
+        namespace(&client, &ns, config).await;
+        finished_runs(&client, &ns, "s", n).await;
+        let bin = env!("CARGO_BIN_EXE_tekton-chains-operator");
+        let t = Instant::now();
+        let mut signer = SignerProcess::start(bin.as_ref(), &kubeconfig, &ns, &keys, 19600 + 2 * pass as u16);
+        let secs = signer.wait_signed(n, t).await;
+        let text = signer.metrics_text();
+        c.rate += n as f64 / secs;
+        c.api_writes += metric_sum(&text, "signer_api_writes_total") / n as f64;
+        c.requests += metric_sum(&text, "signer_storage_requests_total") / n as f64;
+        c.rss += signer.peak_rss_mib();
+        c.passes += 1.0;
+    }
+    for c in &mut cases {
+        c.rate /= c.passes;
+        c.api_writes /= c.passes;
+        c.requests /= c.passes;
+        c.rss /= c.passes;
+    }
+    println!();
+    let table = Table { name_width: 44, cell_width: 12, cases: &cases };
+    table.header("storage backend", cases.iter().map(|c| c.label));
+    table.row("runs signed per second (incl. start)", |c| format!("{:.1}", c.rate));
+    table.row("API writes per run", |c| format!("{:.2}", c.api_writes));
+    table.row("backend requests per run (gcs: 2 objects)", |c| format!("{:.2}", c.requests));
+    table.row("peak RSS (VmHWM), MiB", |c| format!("{:.1}", c.rss));
+    let tekton = cases[0].rate;
+    table.row("rate vs tekton", |c| format!("{:.2}x", c.rate / tekton));
+    println!("(means of 2 passes per backend, order A B B A; rates include process start)");
+}

@@ -1,0 +1,22 @@
+//! The replies of storage backends, untrusted, and the object names they
+//! are asked for: GCS uploads (the object resource must name the object
+//! and its size; the upload URL of any name). Property: no panic; a reply
+//! is accepted only when it names the object asked for, and an upload URL
+//! keeps the name in its query, never in its path.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tekton_chains_operator::storage::gcs;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let (name, _) = text.split_once('\n').unwrap_or((&text, ""));
+    if gcs::check_reply(data, name, data.len()).is_ok() {
+        let v: serde_json::Value = serde_json::from_slice(data).expect("accepted replies are JSON");
+        assert_eq!(v["name"].as_str(), Some(name));
+    }
+    let url = gcs::upload_url("http://127.0.0.1:4443", "bucket", name).expect("any name makes a URL");
+    assert_eq!(url.path(), "/upload/storage/v1/b/bucket/o", "{name:?}");
+    let got = url.query_pairs().find(|(k, _)| k == "name").map(|(_, v)| v.into_owned());
+    assert_eq!(got.as_deref(), Some(name));
+});

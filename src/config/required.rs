@@ -1,0 +1,79 @@
+//! What a storage backend needs once it is selected in an
+//! `artifacts.*.storage` list: checked with the rest of the config, so a
+//! config that names `gcs` without a usable bucket is refused whole (and
+//! the previous one stays) instead of failing every run.
+
+use super::ConfigError;
+use super::keys::name as k;
+use super::sections::Storage;
+use super::values::StorageKind;
+
+/// The errors of the backends `selected` names.
+pub fn check(selected: &[&[StorageKind]], backends: &[Storage]) -> Vec<ConfigError> {
+    let on = |kind: StorageKind| selected.iter().any(|s| s.contains(&kind));
+    let mut errors = Vec::new();
+    for b in backends {
+        if let Storage::Gcs { bucket } = b {
+            let problem = match bucket.as_str() {
+                "" if on(StorageKind::Gcs) => Some("a bucket name (gcs is in an artifacts.*.storage list)"),
+                "" => None,
+                name => gcs_bucket_problem(name),
+            };
+            if let Some(why) = problem {
+                errors.push(ConfigError {
+                    key: k::storage_gcs_bucket.into(),
+                    value: Some(bucket.clone()),
+                    allowed: why.into(),
+                });
+            }
+        }
+    }
+    errors
+}
+
+/// Why `name` is not a GCS bucket name, by Google's naming rules.
+fn gcs_bucket_problem(name: &str) -> Option<&'static str> {
+    const RULE: &str = "a bucket name: 3-63 (dotted: up to 222) lowercase letters, digits, '-', '_' and '.', \
+                        starting and ending with a letter or digit, without gs:// or a path";
+    let chars_ok = name.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.'));
+    let ends_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let max = if name.contains('.') { 222 } else { 63 };
+    let parts_ok = name.split('.').all(|p| !p.is_empty() && p.len() <= 63);
+    let ok = chars_ok
+        && (3..=max).contains(&name.len())
+        && ends_ok(name.bytes().next())
+        && ends_ok(name.bytes().last())
+        && parts_ok
+        && !name.starts_with("goog");
+    (!ok).then_some(RULE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gcs(bucket: &str) -> Vec<Storage> {
+        vec![Storage::Gcs { bucket: bucket.into() }]
+    }
+
+    #[test]
+    fn a_selected_gcs_needs_a_valid_bucket() {
+        let on: &[StorageKind] = &[StorageKind::Tekton, StorageKind::Gcs];
+        let e = check(&[on], &gcs(""));
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].to_string().starts_with("storage.gcs.bucket: invalid value \"\"; allowed: a bucket name"),
+            "{}",
+            e[0]
+        );
+        let off: &[StorageKind] = &[StorageKind::Tekton];
+        assert!(check(&[off], &gcs("")).is_empty(), "unselected: no bucket needed");
+        assert!(check(&[on], &gcs("chains-signatures")).is_empty());
+        assert!(check(&[on], &gcs("my.bucket_1")).is_empty());
+        for bad in ["gs://b", "Caps", "ab", "b/path", "-lead", "trail-", "googbucket", "a..b", &"x".repeat(64)] {
+            let e = check(&[off], &gcs(bad));
+            assert_eq!(e.len(), 1, "{bad:?} is refused even unselected");
+            assert!(e[0].allowed.contains("lowercase letters"), "{}", e[0]);
+        }
+    }
+}
