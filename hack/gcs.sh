@@ -33,16 +33,18 @@ up() {
   addr="127.0.0.1:$port"
   t0=$(date +%s%N)
   log "starting fake-gcs-server on http://$addr (in memory)"
+  # The bucket is preloaded (a folder under -data), so it exists from the
+  # server's first request: a signer retrying against a restarted server
+  # never sees a bucketless 404.
+  rm -rf "$dir/data"; mkdir -p "$dir/data/$BUCKET"
   "$bin" -scheme http -host 127.0.0.1 -port "$port" -public-host "$addr" -backend memory \
-    -log-level warn >"$dir/fake-gcs-server.log" 2>&1 &
+    -data "$dir/data" -log-level warn >"$dir/fake-gcs-server.log" 2>&1 &
   echo $! >"$dir/fake-gcs-server.pid"
   for _ in $(seq 200); do
     if curl -sf -o /dev/null "http://$addr/storage/v1/b"; then break; fi
     alive fake-gcs-server || { log "fake-gcs-server exited; log: $dir/fake-gcs-server.log"; tail -5 "$dir/fake-gcs-server.log" >&2; exit 1; }
     sleep 0.1
   done
-  curl -sf -o /dev/null -X POST "http://$addr/storage/v1/b" -H 'Content-Type: application/json' \
-    -d "{\"name\":\"$BUCKET\"}"
   cat >"$dir/env" <<ENV
 STORAGE_EMULATOR_HOST=$addr
 GCS_BUCKET=$BUCKET
