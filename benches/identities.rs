@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -16,19 +15,10 @@ use futures::{StreamExt, stream};
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
-use support::{SignerProcess, Table, apply_yaml, ar, client, namespace, workers};
+use support::{SignerProcess, Table, apply_yaml, ar, client, env_file, namespace, workers};
 
 fn n() -> usize {
     std::env::var("BENCH_IDENTITY_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
-}
-
-fn env_file(var: &str) -> HashMap<String, String> {
-    let path = std::env::var(var).unwrap_or_else(|_| panic!("{var} (make bench sets it)"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-        .collect()
 }
 
 #[derive(Default, Clone, Copy)]

@@ -7,20 +7,13 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use serde_json::json;
-use support::{SignerProcess, Table, bench_cluster, finished_runs, metric_sum, namespace, workers};
+use support::{SignerProcess, Table, bench_cluster, env_file, finished_runs, metric_sum, namespace, workers};
 
 fn n() -> usize {
     std::env::var("BENCH_STORAGE_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
-}
-
-fn env_file(var: &str) -> HashMap<String, String> {
-    let path = std::env::var(var).unwrap_or_else(|_| panic!("{var} (make bench sets it)"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// One backend: its label, storage list and config keys; its figures.
@@ -32,7 +25,6 @@ struct Case {
     api_writes: f64,
     requests: f64,
     rss: f64,
-    passes: f64,
 }
 
 #[tokio::main]
@@ -74,17 +66,11 @@ async fn main() {
         let mut signer = SignerProcess::start(bin.as_ref(), &kubeconfig, &ns, &keys, 19600 + 2 * pass as u16);
         let secs = signer.wait_signed(n, t).await;
         let text = signer.metrics_text();
-        c.rate += n as f64 / secs;
-        c.api_writes += metric_sum(&text, "signer_api_writes_total") / n as f64;
-        c.requests += metric_sum(&text, "signer_storage_requests_total") / n as f64;
-        c.rss += signer.peak_rss_mib();
-        c.passes += 1.0;
-    }
-    for c in &mut cases {
-        c.rate /= c.passes;
-        c.api_writes /= c.passes;
-        c.requests /= c.passes;
-        c.rss /= c.passes;
+        // Each case runs twice (A B B A): each pass is half its mean.
+        c.rate += n as f64 / secs / 2.0;
+        c.api_writes += metric_sum(&text, "signer_api_writes_total") / n as f64 / 2.0;
+        c.requests += metric_sum(&text, "signer_storage_requests_total") / n as f64 / 2.0;
+        c.rss += signer.peak_rss_mib() / 2.0;
     }
     println!();
     let table = Table { name_width: 44, cell_width: 12, cases: &cases };

@@ -12,69 +12,50 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-dir="" rdir="" kdir="" vdir="" adir="" fdir="" gdir=""
+started=() # "SCRIPT DIR" of each component started here, stopped on exit
 cleanup() {
-  if [ -n "$dir" ]; then bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true; fi
-  if [ -n "$rdir" ]; then bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true; fi
-  if [ -n "$kdir" ]; then bash hack/rekor.sh down "$kdir" >/dev/null 2>&1 || true; fi
-  if [ -n "$vdir" ]; then bash hack/vault.sh down "$vdir" >/dev/null 2>&1 || true; fi
-  if [ -n "$adir" ]; then bash hack/localkms.sh down "$adir" >/dev/null 2>&1 || true; fi
-  if [ -n "$fdir" ]; then bash hack/fulcio.sh down "$fdir" >/dev/null 2>&1 || true; fi
-  if [ -n "$gdir" ]; then bash hack/gcs.sh down "$gdir" >/dev/null 2>&1 || true; fi
+  local c
+  for c in ${started[@]+"${started[@]}"}; do bash "hack/${c%% *}.sh" down "${c#* }" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
-if [ -z "${BENCH_KUBECONFIG:-}" ]; then
-  dir="$here/target/bench-cluster"
-  bash hack/cluster.sh down "$dir" >/dev/null 2>&1 || true
-  bash hack/cluster.sh up "$dir" >/dev/null
-  export BENCH_KUBECONFIG="$dir/kubeconfig"
-fi
-if [ -z "${BENCH_REGISTRY_ENV:-}" ]; then
-  rdir="$here/target/bench-registry"
-  bash hack/registry.sh down "$rdir" >/dev/null 2>&1 || true
-  bash hack/registry.sh up "$rdir" >/dev/null
-  export BENCH_REGISTRY_ENV="$rdir/env"
-fi
-rekor() {
-  if [ -z "${BENCH_REKOR_ENV:-}" ]; then
-    kdir="$here/target/bench-rekor"
-    bash hack/rekor.sh down "$kdir" >/dev/null 2>&1 || true
-    bash hack/rekor.sh up "$kdir" >/dev/null
-    export BENCH_REKOR_ENV="$kdir/env"
-  fi
+# component VAR SCRIPT NAME FILE [ARGS...]: unless VAR is set (a running
+# one's file), `hack/SCRIPT.sh up target/bench-NAME ARGS` and VAR=that/FILE.
+component() {
+  local var=$1 script=$2 d="$here/target/bench-$3" file=$4
+  shift 4
+  [ -z "${!var:-}" ] || return 0
+  bash "hack/$script.sh" down "$d" >/dev/null 2>&1 || true
+  started+=("$script $d")
+  bash "hack/$script.sh" up "$d" "$@" >/dev/null
+  export "$var=$d/$file"
 }
+# source_env VAR: export the KEY=VALUE lines of the file VAR names.
+source_env() {
+  set -a
+  # shellcheck disable=SC1090
+  . "${!1}"
+  set +a
+}
+cluster_dir=""
+[ -n "${BENCH_KUBECONFIG:-}" ] || cluster_dir="$here/target/bench-cluster"
+component BENCH_KUBECONFIG cluster cluster kubeconfig
+component BENCH_REGISTRY_ENV registry registry env
+rekor() { component BENCH_REKOR_ENV rekor rekor env; }
 # Vault, local-kms and Fulcio (whose OIDC issuer is the bench cluster's API server).
 identities() {
-  if [ -z "${BENCH_VAULT_ENV:-}" ]; then
-    vdir="$here/target/bench-vault"; bash hack/vault.sh down "$vdir" >/dev/null 2>&1 || true
-    bash hack/vault.sh up "$vdir" >/dev/null; export BENCH_VAULT_ENV="$vdir/env"
+  component BENCH_VAULT_ENV vault vault env
+  component BENCH_LOCAL_KMS_ENV localkms local-kms env
+  source_env BENCH_LOCAL_KMS_ENV
+  if [ -z "${BENCH_FULCIO_ENV:-}" ] && [ -z "$cluster_dir" ]; then
+    echo "Fulcio needs the bench cluster (unset BENCH_KUBECONFIG) or BENCH_FULCIO_ENV" >&2; exit 2
   fi
-  if [ -z "${BENCH_LOCAL_KMS_ENV:-}" ]; then
-    adir="$here/target/bench-local-kms"; bash hack/localkms.sh down "$adir" >/dev/null 2>&1 || true
-    bash hack/localkms.sh up "$adir" >/dev/null; export BENCH_LOCAL_KMS_ENV="$adir/env"
-  fi
-  set -a
-  # shellcheck disable=SC1090
-  . "$BENCH_LOCAL_KMS_ENV"
-  set +a
-  if [ -z "${BENCH_FULCIO_ENV:-}" ]; then
-    [ -n "$dir" ] || { echo "Fulcio needs the bench cluster (unset BENCH_KUBECONFIG) or BENCH_FULCIO_ENV" >&2; exit 2; }
-    fdir="$here/target/bench-fulcio"; bash hack/fulcio.sh down "$fdir" >/dev/null 2>&1 || true
-    bash hack/fulcio.sh up "$fdir" "$dir" >/dev/null; export BENCH_FULCIO_ENV="$fdir/env"
-  fi
+  component BENCH_FULCIO_ENV fulcio fulcio env "$cluster_dir"
   cargo bench --bench identities
 }
-# fake-gcs-server (BENCH_GCS_ENV, else started here).
+# fake-gcs-server; the signers find it through STORAGE_EMULATOR_HOST, as Google's clients do.
 storage() {
-  if [ -z "${BENCH_GCS_ENV:-}" ]; then
-    gdir="$here/target/bench-gcs"; bash hack/gcs.sh down "$gdir" >/dev/null 2>&1 || true
-    bash hack/gcs.sh up "$gdir" >/dev/null; export BENCH_GCS_ENV="$gdir/env"
-  fi
-  # The signers find it through STORAGE_EMULATOR_HOST, as Google's clients do.
-  set -a
-  # shellcheck disable=SC1090
-  . "$BENCH_GCS_ENV"
-  set +a
+  component BENCH_GCS_ENV gcs gcs env
+  source_env BENCH_GCS_ENV
   cargo bench --bench storage
 }
 case "${BENCH_ONLY:-}" in

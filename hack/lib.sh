@@ -3,6 +3,7 @@
 #   free_port           -> a free loopback TCP port
 #   alive NAME          -> true when $dir/NAME.pid is a running process
 #   stop_one NAME [T]   -> SIGTERM it, wait up to T tenths of a second (50), then SIGKILL
+#   idle_prefix         -> sets the array $idle to a command prefix of the lowest CPU and I/O priority
 
 state_dir() {
   dir=${1}
@@ -20,6 +21,11 @@ stop_one() {
   for _ in $(seq "$tenths"); do alive "$p" || break; sleep 0.1; done
   if alive "$p"; then kill -9 "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
   rm -f "$dir/$p.pid"
+}
+
+idle_prefix() {
+  idle=(nice -n 19)
+  if ionice -c 3 true 2>/dev/null; then idle+=(ionice -c 3); fi
 }
 
 # The image name and tag, in one place: tekton-chains-operator:v<Cargo.toml version>.

@@ -18,8 +18,9 @@ if [ "${FUZZ_SMOKE:-parallel}" = serial ]; then
   FUZZ_SECONDS=10 bash hack/fuzz.sh
 else
   echo "[test] fuzz smoke run in the background at nice 19 (log: $log)"
-  idle=(nice -n 19)
-  ionice -c 3 true 2>/dev/null && idle+=(ionice -c 3)
+  # shellcheck source=hack/lib.sh
+  . "$here/hack/lib.sh"
+  idle_prefix
   FUZZ_SECONDS=10 "${idle[@]}" bash hack/fuzz.sh >"$log" 2>&1 &
   fuzz_pid=$!
   trap 'kill "$fuzz_pid" 2>/dev/null || true' EXIT

@@ -33,11 +33,10 @@ async fn uid(env: &Env, ns: &str, name: &str) -> String {
     runs_api(env, ns, "TaskRun").get(name).await.unwrap().metadata.uid.unwrap()
 }
 
-/// `cosign ARGS` in `dir`; the output, after checking it verified.
-fn cosign_verifies(dir: &Path, args: &[&str]) -> String {
-    let (ok, out) = run(Command::new(support::cosign().expect("COSIGN_BIN")).args(args).current_dir(dir));
+/// `cosign ARGS` in `keys`, checking that it verified.
+fn cosign_verifies(keys: &Path, args: &[&str]) {
+    let (ok, out) = support::runs::cosign(keys, args, &[]);
     assert!(ok && out.contains("Verified OK"), "cosign {args:?}: {out}");
-    out
 }
 
 /// Reads back and verifies what a signed run of `ns` left in `store`: the
@@ -58,18 +57,20 @@ async fn verify_stored(store: &Gcs, ns: &str, name: &str, uid: &str, keys: &Path
     let prefix = &prefix;
     let read = |o: String| async move { store.read(&format!("{prefix}{o}")).await.expect("object") };
     let envelope = read(format!("taskrun-{uid}.signature")).await;
-    std::fs::write(dir.join("att.json"), &envelope).unwrap();
-    let pubkey = keys.join("cosign.pub");
-    let pubkey = pubkey.to_str().unwrap();
+    let file = |name: &str, bytes: &[u8]| {
+        std::fs::write(dir.join(name), bytes).unwrap();
+        dir.join(name).to_str().unwrap().to_string()
+    };
+    let att = file("att.json", &envelope);
     cosign_verifies(
-        &dir,
+        keys,
         &[
             "verify-blob-attestation",
             "--insecure-ignore-tlog",
             "--key",
-            pubkey,
+            "cosign.pub",
             "--signature",
-            "att.json",
+            &att,
             "--type",
             "slsaprovenance",
             "--check-claims=false",
@@ -84,14 +85,15 @@ async fn verify_stored(store: &Gcs, ns: &str, name: &str, uid: &str, keys: &Path
 
     let raw = read(format!("{img}.signature")).await;
     let payload = read(format!("{img}.payload")).await;
-    std::fs::write(dir.join("img.sig.raw"), &raw).unwrap();
-    std::fs::write(dir.join("img.sig"), STANDARD.encode(&raw)).unwrap();
-    std::fs::write(dir.join("img.payload"), &payload).unwrap();
-    let args = ["verify-blob", "--insecure-ignore-tlog=true", "--key", pubkey, "--signature", "img.sig", "img.payload"];
-    cosign_verifies(&dir, &args);
+    let (sig_raw, sig, img_payload) =
+        (file("img.sig.raw", &raw), file("img.sig", STANDARD.encode(&raw).as_bytes()), file("img.payload", &payload));
+    cosign_verifies(
+        keys,
+        &["verify-blob", "--insecure-ignore-tlog=true", "--key", "cosign.pub", "--signature", &sig, &img_payload],
+    );
     let (ok, out) = run(Command::new("openssl")
-        .args(["dgst", "-sha256", "-verify", pubkey, "-signature", "img.sig.raw", "img.payload"])
-        .current_dir(&dir));
+        .args(["dgst", "-sha256", "-verify", "cosign.pub", "-signature", &sig_raw, &img_payload])
+        .current_dir(keys));
     assert!(ok && out.contains("Verified OK"), "openssl: {out}");
     let simple: Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(simple["critical"]["image"]["docker-manifest-digest"], DIGEST);

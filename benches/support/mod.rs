@@ -62,6 +62,17 @@ pub async fn namespace(client: &Client, ns: &str, config: serde_json::Value) {
     let _ = cms.create(&PostParams::default(), &serde_json::from_value(cm).unwrap()).await;
 }
 
+/// The `KEY=VALUE` lines of the env file (as a hack/ script writes it)
+/// that `var` names; hack/bench.sh sets it.
+pub fn env_file(var: &str) -> std::collections::HashMap<String, String> {
+    let path = std::env::var(var).unwrap_or_else(|_| panic!("{var} (make bench sets it)"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}
+
 /// `count` finished TaskRuns `<prefix>-00000`… in `ns`, each with its own
 /// result (so its own payload), `workers()` at a time.
 pub async fn finished_runs(client: &Client, ns: &str, prefix: &str, count: usize) {

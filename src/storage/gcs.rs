@@ -126,41 +126,39 @@ pub struct Gcs {
 }
 
 impl Gcs {
-    async fn upload(&self, object: &Object) -> Result<(), RemoteError> {
+    async fn upload(&self, object: Object) -> Result<(), RemoteError> {
         let target = format!("gs://{}/{}", self.bucket, object.name);
         let s = &self.shared;
         let url =
             upload_url(&s.base, &self.bucket, &object.name).map_err(|e| RemoteError::invalid(None, e).at(&target))?;
-        let mut req = s.http.post(url).header("content-type", object.content_type).body(object.body.clone());
+        let size = object.body.len();
+        let mut req = s.http.post(url).header("content-type", object.content_type).body(object.body);
         if let Some(tokens) = &s.tokens {
             req = req.bearer_auth(tokens.bearer().await.map_err(|e| e.at(&target))?);
         }
         s.requests.inc();
         let res = req.send().await.map_err(|e| not_sent(&target, &e))?;
         let reply = expect_ok(&target, res, REPLY_CAP).await?;
-        check_reply(&reply, &object.name, object.body.len()).map_err(|e| RemoteError::invalid(None, e).at(target))
+        check_reply(&reply, &object.name, size).map_err(|e| RemoteError::invalid(None, e).at(target))
     }
 }
 
 #[async_trait::async_trait]
 impl Backend for Gcs {
     async fn store(&self, run: &Run<'_>, signed: &Signed) -> Result<Annotations, RemoteError> {
-        let objects = objects(run, signed);
-        try_join_all(objects.iter().map(|o| self.upload(o))).await?;
+        try_join_all(objects(run, signed).into_iter().map(|o| self.upload(o))).await?;
         Ok(Annotations::new())
     }
 }
 
 /// Makes the `gcs` factory: one HTTP client and credential source.
 pub fn factory(env: &Env) -> Option<Arc<dyn Factory<Storage, dyn Backend>>> {
-    let emulator = std::env::var(EMULATOR_VAR).ok();
-    let tokens: Option<Arc<dyn Tokens>> = match emulator.as_deref().map(str::trim) {
-        Some(h) if !h.is_empty() => None,
-        _ => Some(Arc::new(GoogleCredentials::new(SCOPE))),
-    };
+    let base = endpoint(std::env::var(EMULATOR_VAR).ok().as_deref());
+    // An emulator takes no credentials.
+    let tokens = (base == ENDPOINT).then(|| Arc::new(GoogleCredentials::new(SCOPE)) as Arc<dyn Tokens>);
     let shared = Shared {
         http: crate::http::client_builder(env.http_timeout.unwrap_or(REQUEST_TIMEOUT)).build().ok()?,
-        base: endpoint(emulator.as_deref()),
+        base,
         tokens,
         requests: env.storage_requests.get_or_create(&BackendLabel { backend: StorageKind::Gcs.as_str() }).clone(),
     };

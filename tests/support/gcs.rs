@@ -30,14 +30,7 @@ pub fn gcs() -> Gcs {
 
 /// `hack/gcs.sh up|stop DIR` with `GCS_PORT=port`: another server, for outages.
 pub fn script(action: &str, dir: &Path, port: u16) -> Gcs {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = std::process::Command::new("bash")
-        .arg(root.join("hack/gcs.sh"))
-        .args([action, dir.to_str().unwrap()])
-        .env("GCS_PORT", port.to_string())
-        .status()
-        .expect("run hack/gcs.sh");
-    assert!(status.success(), "hack/gcs.sh {action} failed");
+    super::hack("gcs", action, dir, &[("GCS_PORT", &port.to_string())]);
     Gcs { host: format!("127.0.0.1:{port}"), bucket: "chains-signatures".into() }
 }
 

@@ -8,7 +8,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -423,21 +423,27 @@ pub async fn start_signer(client: Client, opts: tekton_chains_operator::signer::
     RunningSigner { signer, task }
 }
 
+/// `hack/<script>.sh <action> <dir>` with `env` set; panics unless it succeeds.
+pub fn hack(script: &str, action: &str, dir: &Path, env: &[(&str, &str)]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = std::process::Command::new("bash")
+        .arg(root.join("hack").join(format!("{script}.sh")))
+        .args([action, dir.to_str().unwrap()])
+        .envs(env.iter().copied())
+        .status()
+        .unwrap_or_else(|e| panic!("run hack/{script}.sh: {e}"));
+    assert!(status.success(), "hack/{script}.sh {action} failed");
+}
+
 /// A test component's env file: `$var` (a file its hack/ script wrote), else
 /// `hack/<script>.sh up target/<dir>` is run and its `env` is read. Returns
 /// the file's folder and its `KEY=VALUE` lines.
 pub fn component_env(var: &str, script: &str, dir: &str) -> (PathBuf, std::collections::HashMap<String, String>) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let path = match std::env::var(var) {
         Ok(p) => PathBuf::from(p),
         Err(_) => {
-            let dir = root.join("target").join(dir);
-            let status = std::process::Command::new("bash")
-                .arg(root.join("hack").join(format!("{script}.sh")))
-                .args(["up", dir.to_str().unwrap()])
-                .status()
-                .unwrap_or_else(|e| panic!("run hack/{script}.sh: {e}"));
-            assert!(status.success(), "hack/{script}.sh up failed");
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join(dir);
+            hack(script, "up", &dir, &[]);
             dir.join("env")
         }
     };
@@ -460,7 +466,7 @@ pub fn signer_process_with(
     ns: &str,
     identity: &Identity,
     env: &[(&str, Option<&str>)],
-    keys: &std::path::Path,
+    keys: &Path,
     args: &[&str],
 ) -> SignerProcess {
     let log = tmpdir("signer-log").join("signer.log");
