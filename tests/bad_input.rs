@@ -77,7 +77,7 @@ fn no_secret_in(texts: &[String], secret: &str) {
 
 const GOOD: &[(&str, &str)] = &[("artifacts.taskrun.format", "in-toto"), ("artifacts.oci.storage", "")];
 
-/// 32 bad chains-config values: each refused as a whole with a Warning
+/// 35 bad chains-config values: each refused as a whole with a Warning
 /// Event on chains-config naming the key, the value (never a secret or a
 /// URL's password) and what is allowed; the last good config keeps signing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -119,6 +119,8 @@ async fn bad_chains_config_values_are_refused_whole_with_an_event_naming_the_key
         ("builddefinition.buildtype", "https://example.com/other"),
         ("signers.verify-before-skip", "sometimes"),
         ("storage.oci.repository.insecure", "yes"),
+        ("storage.gcs.bucket", "gs://chains-signatures"),
+        ("storage.gcs.bucket", "Caps"),
     ];
     let good: BTreeMap<&str, &str> = GOOD.iter().copied().collect();
     let mut seen = Vec::new();
@@ -160,7 +162,13 @@ async fn bad_chains_config_values_are_refused_whole_with_an_event_naming_the_key
     data.extend([("transparency.enabled", "true"), ("transparency.url", "")]);
     cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&json!({ "data": data }))).await.unwrap();
     seen.push(event_with(&env, &ns, Some("chains-config"), "InvalidConfig", &["transparency.url", "allowed"]).await);
-    assert_eq!(seen.len(), 32);
+    // gcs selected with no bucket to write to.
+    let mut data = good.clone();
+    data.extend([("artifacts.taskrun.storage", "tekton,gcs"), ("transparency.enabled", "false")]);
+    cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&json!({ "data": data }))).await.unwrap();
+    let needs = ["storage.gcs.bucket", "gcs is in an artifacts.*.storage list", "keeping the last good config"];
+    seen.push(event_with(&env, &ns, Some("chains-config"), "InvalidConfig", &needs).await);
+    assert_eq!(seen.len(), 35);
     no_secret_in(&seen, "hunter2");
     // Nothing half-applied: a good key next to a bad one does not take
     // effect; the last good config (in-toto) still signs.
