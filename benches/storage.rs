@@ -1,8 +1,9 @@
 //! `make bench`, storage case: the signer (release build, a real process)
 //! signing N finished TaskRuns (in-toto, local P-256 key, no transparency
 //! log) into each storage backend beside `tekton`, side by side in one run,
-//! A B .. B A order (means reported): `tekton` (annotations only) and `gcs`
-//! (fake-gcs-server). Prints runs signed per second, API writes and
+//! A B .. B A order (means reported): `tekton` (annotations only), `gcs`
+//! (fake-gcs-server), `docdb` on mongo:// (FerretDB) and on dynamodb://
+//! (moto), and on firestore:// (Google's emulator, where installed). Prints runs signed per second, API writes and
 //! backend requests per run, and peak RSS. Asserts nothing about speed.
 
 mod support;
@@ -33,7 +34,13 @@ async fn main() {
     let (kubeconfig, client) = bench_cluster().await;
     // hack/bench.sh exports its STORAGE_EMULATOR_HOST, which the signers inherit.
     let gcs = env_file("BENCH_GCS_ENV");
-    let mut cases = [
+    let docdb = env_file("BENCH_DOCDB_ENV");
+    let dynamodb = format!(
+        "dynamodb://{}?partition_key=Name&region=us-east-1&endpoint={}",
+        docdb["DYNAMODB_TABLE"], docdb["DYNAMODB_ENDPOINT"]
+    );
+    let firestore = env_file("BENCH_FIRESTORE_ENV").contains_key("FIRESTORE_EMULATOR_HOST");
+    let mut cases = vec![
         Case { label: "tekton", config: vec![("artifacts.taskrun.storage", "tekton".into())], ..Default::default() },
         Case {
             label: "gcs",
@@ -43,7 +50,31 @@ async fn main() {
             ],
             ..Default::default()
         },
+        Case {
+            label: "mongo",
+            config: vec![
+                ("artifacts.taskrun.storage", "docdb".into()),
+                ("storage.docdb.url", "mongo://chains/bench?id_field=Name".into()),
+                ("storage.docdb.mongo-server-url", docdb["MONGO_SERVER_URL"].clone()),
+            ],
+            ..Default::default()
+        },
+        Case {
+            label: "dynamodb",
+            config: vec![("artifacts.taskrun.storage", "docdb".into()), ("storage.docdb.url", dynamodb)],
+            ..Default::default()
+        },
     ];
+    if firestore {
+        let url = "firestore://projects/bench/databases/(default)/documents/chains?name_field=Name";
+        cases.push(Case {
+            label: "firestore",
+            config: vec![("artifacts.taskrun.storage", "docdb".into()), ("storage.docdb.url", url.into())],
+            ..Default::default()
+        });
+    } else {
+        eprintln!("bench storage: no Firestore emulator (hack/firestore.sh): its case is left out");
+    }
     let n = n();
     let keys = support::p256_keys("bench-storage-keys");
     println!(
@@ -81,5 +112,6 @@ async fn main() {
     table.row("peak RSS (VmHWM), MiB", |c| format!("{:.1}", c.rss));
     let tekton = cases[0].rate;
     table.row("rate vs tekton", |c| format!("{:.2}x", c.rate / tekton));
-    println!("(means of 2 passes per backend, order A B B A; rates include process start)");
+    println!("(means of 2 passes per backend, order A B B A; rates include process start;");
+    println!(" mongo, dynamodb and firestore are docdb on FerretDB, moto and Google's emulator)");
 }

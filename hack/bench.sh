@@ -6,29 +6,17 @@
 # 200) and BENCH_KEY_RUNS (default 200) size them;
 # benches/identities.rs (local key vs Vault Transit vs AWS KMS vs Fulcio;
 # BENCH_IDENTITY_RUNS, default 300) starts Vault, local-kms and Fulcio too.
-# benches/storage.rs (tekton vs gcs storage; BENCH_STORAGE_RUNS, default
-# 300) starts fake-gcs-server too.
+# benches/storage.rs (tekton vs gcs vs docdb on mongo and dynamodb;
+# BENCH_STORAGE_RUNS, default 300) starts fake-gcs-server, FerretDB, moto and
+# (where installed) the Firestore emulator too.
 # BENCH_ONLY=signer|oci|transparency|keys|identities|storage runs one of them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-started=() # "SCRIPT DIR" of each component started here, stopped on exit
-cleanup() {
-  local c
-  for c in ${started[@]+"${started[@]}"}; do bash "hack/${c%% *}.sh" down "${c#* }" >/dev/null 2>&1 || true; done
-}
-trap cleanup EXIT
-# component VAR SCRIPT NAME FILE [ARGS...]: unless VAR is set (a running
-# one's file), `hack/SCRIPT.sh up target/bench-NAME ARGS` and VAR=that/FILE.
-component() {
-  local var=$1 script=$2 d="$here/target/bench-$3" file=$4
-  shift 4
-  [ -z "${!var:-}" ] || return 0
-  bash "hack/$script.sh" down "$d" >/dev/null 2>&1 || true
-  started+=("$script $d")
-  bash "hack/$script.sh" up "$d" "$@" >/dev/null
-  export "$var=$d/$file"
-}
+# shellcheck source=hack/lib.sh
+. hack/lib.sh
+component_prefix=bench
+trap stop_started EXIT
 # source_env VAR: export the KEY=VALUE lines of the file VAR names.
 source_env() {
   set -a
@@ -52,10 +40,15 @@ identities() {
   component BENCH_FULCIO_ENV fulcio fulcio env "$cluster_dir"
   cargo bench --bench identities
 }
-# fake-gcs-server; the signers find it through STORAGE_EMULATOR_HOST, as Google's clients do.
+# fake-gcs-server (the signers find it through STORAGE_EMULATOR_HOST, as
+# Google's clients do), FerretDB and moto (test AWS credentials).
 storage() {
   component BENCH_GCS_ENV gcs gcs env
   source_env BENCH_GCS_ENV
+  component BENCH_DOCDB_ENV docdb docdb env
+  component BENCH_FIRESTORE_ENV firestore firestore env
+  source_env BENCH_FIRESTORE_ENV
+  export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
   cargo bench --bench storage
 }
 case "${BENCH_ONLY:-}" in

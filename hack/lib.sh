@@ -4,6 +4,9 @@
 #   alive NAME          -> true when $dir/NAME.pid is a running process
 #   stop_one NAME [T]   -> SIGTERM it, wait up to T tenths of a second (50), then SIGKILL
 #   idle_prefix         -> sets the array $idle to a command prefix of the lowest CPU and I/O priority
+#   component VAR SCRIPT NAME FILE [ARGS] -> unless VAR is set (a running one's file),
+#                          `hack/SCRIPT.sh up $here/target/$component_prefix-NAME ARGS`, VAR=that/FILE
+#   stop_started        -> `hack/SCRIPT.sh down DIR` for each component started, last first
 
 state_dir() {
   dir=${1}
@@ -21,6 +24,25 @@ stop_one() {
   for _ in $(seq "$tenths"); do alive "$p" || break; sleep 0.1; done
   if alive "$p"; then kill -9 "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
   rm -f "$dir/$p.pid"
+}
+
+started=() # "SCRIPT DIR" of each component started
+component() {
+  local var=$1 script=$2 d="$here/target/${component_prefix:?}-$3" file=$4
+  shift 4
+  [ -z "${!var:-}" ] || return 0
+  bash "$here/hack/$script.sh" down "$d" >/dev/null 2>&1 || true
+  started+=("$script $d")
+  bash "$here/hack/$script.sh" up "$d" "$@" >/dev/null
+  export "$var=$d/$file"
+}
+
+stop_started() {
+  local i c
+  for ((i = ${#started[@]} - 1; i >= 0; i--)); do
+    c=${started[i]}
+    bash "$here/hack/${c%% *}.sh" down "${c#* }" >/dev/null 2>&1 || true
+  done
 }
 
 idle_prefix() {

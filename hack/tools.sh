@@ -26,6 +26,8 @@
 #                             awskms:// KMS tests)
 #   hack/tools.sh fake-gcs-server -> prints the path of fake-gcs-server (a GCS JSON API
 #                             server, for gcs storage tests)
+#   hack/tools.sh ferretdb -> prints the path of FerretDB (a MongoDB wire-protocol server on
+#                             SQLite, for docdb mongo:// storage tests)
 #   hack/tools.sh spire    -> prints the folder holding spire-server, spire-agent and
 #                             oidc-discovery-provider (keyless `spiffe` provider tests)
 #   hack/tools.sh all      -> all of the above in turn, each one's time on stderr
@@ -58,6 +60,8 @@ SPIRE_VERSION="${SPIRE_VERSION:-v1.13.3}"
 LOCAL_KMS_VERSION="${LOCAL_KMS_VERSION:-v0.0.0-20260228092603-2a5e92d09ab6}"
 # fsouza/fake-gcs-server: a real GCS JSON API server (memory backend).
 FAKE_GCS_SERVER_VERSION="${FAKE_GCS_SERVER_VERSION:-v1.56.1}"
+# FerretDB v1 (SQLite backend, no PostgreSQL): a real MongoDB wire-protocol server.
+FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 # The newest operator-sdk the module proxy serves here; its golang.org/x/tools
 # is too old for current Go, so a newer one is required in the wrapper.
 OPERATOR_SDK_VERSION="${OPERATOR_SDK_VERSION:-v1.34.1}"
@@ -466,6 +470,32 @@ ensure_fake_gcs_server() {
   echo "$out"
 }
 
+# FERRETDB_BIN, or ferretdb on PATH, skip the build.
+ensure_ferretdb() {
+  if [ -n "${FERRETDB_BIN:-}" ]; then echo "$FERRETDB_BIN"; return; fi
+  if command -v ferretdb >/dev/null 2>&1; then command -v ferretdb; return; fi
+  local out="$CACHE/ferretdb-$FERRETDB_VERSION/ferretdb" t0=$SECONDS
+  if [ ! -x "$out" ]; then
+    mkdir -p "$(dirname "$out")"
+    log "ferretdb $FERRETDB_VERSION: building (first time only, a few minutes)"
+    # Its version is a generated file (build/version/version.txt) that the
+    # module zip lacks, so it is built from a copy with that file written.
+    local src work
+    src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+    work=$(mktemp -d)
+    cp -r "$src" "$work/ferretdb" && chmod -R u+w "$work/ferretdb"
+    echo "$FERRETDB_VERSION" >"$work/ferretdb/build/version/version.txt"
+    (cd "$work/ferretdb" && go build -trimpath -tags ferretdb_no_postgresql -ldflags "-s -w" -o "$out.tmp" ./cmd/ferretdb) \
+      || { rm -rf "$work"; exit 1; }
+    rm -rf "$work"
+    mv "$out.tmp" "$out"
+    log "ferretdb $FERRETDB_VERSION: built in $((SECONDS - t0)) s"
+  else
+    log "ferretdb $FERRETDB_VERSION: cached in $(dirname "$out")"
+  fi
+  echo "$out"
+}
+
 # kubectl: the system one, else built like kube-apiserver (same version).
 # VAULT_BIN, or vault / bao on PATH, skip the build.
 ensure_vault() {
@@ -524,7 +554,7 @@ ensure_kubectl() {
   echo "$dir/kubectl"
 }
 
-ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server fulcio spire moto cargo-fuzz"
+ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb fulcio spire moto cargo-fuzz"
 
 # ensure_all: every tool, in turn; a line per tool with the seconds it took
 # (a build the first time, a cache lookup after).
@@ -554,6 +584,7 @@ case "${1:-}" in
   vault) ensure_vault ;;
   local-kms) ensure_local_kms ;;
   fake-gcs-server) ensure_fake_gcs_server ;;
+  ferretdb) ensure_ferretdb ;;
   fulcio) ensure_fulcio ;;
   moto) ensure_moto ;;
   spire) ensure_spire ;;

@@ -16,6 +16,16 @@ pub const ERROR_BODY_CAP: usize = 64 << 10;
 /// Characters of remote text shown in messages.
 pub const EXCERPT_CHARS: usize = 200;
 
+/// The base URL of a Google API: `google`, or the emulator a client
+/// library's `*_EMULATOR_HOST` variable names (`host:port` means plain HTTP).
+pub fn google_or_emulator(google: &str, emulator: Option<&str>) -> String {
+    match emulator.map(str::trim).filter(|h| !h.is_empty()) {
+        None => google.into(),
+        Some(h) if h.starts_with("http://") || h.starts_with("https://") => h.trim_end_matches('/').into(),
+        Some(h) => format!("http://{}", h.trim_end_matches('/')),
+    }
+}
+
 /// A client builder with the project's user agent, `timeout` per request
 /// (connecting within [`CONNECT_TIMEOUT`] of it) and no redirects followed.
 pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {

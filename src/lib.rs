@@ -10,6 +10,7 @@
 //! - [`transparency`]: the `TransparencyLog` seam and Rekor v1.
 //! - [`tekton`]: Tekton and Chains names shared by both loops.
 
+pub mod aws;
 pub mod config;
 pub mod crd;
 pub mod formats;

@@ -121,6 +121,9 @@ async fn bad_chains_config_values_are_refused_whole_with_an_event_naming_the_key
         ("storage.oci.repository.insecure", "yes"),
         ("storage.gcs.bucket", "gs://chains-signatures"),
         ("storage.gcs.bucket", "Caps"),
+        ("storage.docdb.url", "postgres://db/coll"),
+        ("storage.docdb.url", "dynamodb://chains"),
+        ("storage.docdb.url", "mongo://db/coll?lowercase_fields=true"),
     ];
     let good: BTreeMap<&str, &str> = GOOD.iter().copied().collect();
     let mut seen = Vec::new();
@@ -168,7 +171,13 @@ async fn bad_chains_config_values_are_refused_whole_with_an_event_naming_the_key
     cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&json!({ "data": data }))).await.unwrap();
     let needs = ["storage.gcs.bucket", "gcs is in an artifacts.*.storage list", "keeping the last good config"];
     seen.push(event_with(&env, &ns, Some("chains-config"), "InvalidConfig", &needs).await);
-    assert_eq!(seen.len(), 35);
+    // docdb selected with no collection URL.
+    let mut data = good.clone();
+    data.extend([("artifacts.taskrun.storage", "tekton,docdb"), ("transparency.enabled", "false")]);
+    cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&json!({ "data": data }))).await.unwrap();
+    let needs = ["storage.docdb.url", "docdb is in an artifacts.*.storage list", "mongo://DATABASE/COLLECTION"];
+    seen.push(event_with(&env, &ns, Some("chains-config"), "InvalidConfig", &needs).await);
+    assert_eq!(seen.len(), 39);
     no_secret_in(&seen, "hunter2");
     // Nothing half-applied: a good key next to a bad one does not take
     // effect; the last good config (in-toto) still signs.

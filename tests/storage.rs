@@ -1,5 +1,6 @@
 //! Storage backends against real servers, read back and verified with the
-//! real cosign and openssl: `gcs` against fake-gcs-server.
+//! real cosign and openssl: `gcs` against fake-gcs-server, `docdb` against
+//! FerretDB (mongo://) and moto (dynamodb://).
 
 mod support;
 
@@ -39,29 +40,26 @@ fn cosign_verifies(keys: &Path, args: &[&str]) {
     assert!(ok && out.contains("Verified OK"), "cosign {args:?}: {out}");
 }
 
-/// Reads back and verifies what a signed run of `ns` left in `store`: the
-/// TaskRun's attestation (cosign verify-blob-attestation) and the image's
-/// simplesigning signature (cosign verify-blob, and openssl on the raw
-/// bytes), and nothing else under the run's prefix.
-async fn verify_stored(store: &Gcs, ns: &str, name: &str, uid: &str, keys: &Path) {
-    let prefix = format!("taskrun-{ns}-{name}/");
-    let img = &DIGEST.trim_start_matches("sha256:")[..12];
-    let want: Vec<String> = [format!("{img}.payload"), format!("{img}.signature")]
-        .into_iter()
-        .chain([format!("taskrun-{uid}.payload"), format!("taskrun-{uid}.signature")])
-        .map(|o| format!("{prefix}{o}"))
-        .collect();
-    assert_eq!(store.list(&prefix).await, want, "a key signer has no .cert or .chain objects");
+/// What one signed run stored, read back from a backend: the TaskRun's
+/// DSSE envelope and the statement in it, the image's raw signature and
+/// its simplesigning payload.
+struct Stored {
+    envelope: Vec<u8>,
+    statement: Vec<u8>,
+    image_signature: Vec<u8>,
+    image_payload: Vec<u8>,
+}
 
-    let dir = tmpdir("gcs-verify");
-    let prefix = &prefix;
-    let read = |o: String| async move { store.read(&format!("{prefix}{o}")).await.expect("object") };
-    let envelope = read(format!("taskrun-{uid}.signature")).await;
+/// Verifies what a run stored: the attestation with cosign
+/// verify-blob-attestation, the image signature with cosign verify-blob and
+/// openssl on the raw bytes; the statement is the envelope's and names the image.
+fn verify(stored: &Stored, keys: &Path) {
+    let dir = tmpdir("store-verify");
     let file = |name: &str, bytes: &[u8]| {
         std::fs::write(dir.join(name), bytes).unwrap();
         dir.join(name).to_str().unwrap().to_string()
     };
-    let att = file("att.json", &envelope);
+    let att = file("att.json", &stored.envelope);
     cosign_verifies(
         keys,
         &[
@@ -77,16 +75,18 @@ async fn verify_stored(store: &Gcs, ns: &str, name: &str, uid: &str, keys: &Path
             "/dev/null",
         ],
     );
-    let statement: Value = serde_json::from_slice(&read(format!("taskrun-{uid}.payload")).await).unwrap();
-    let env: Value = serde_json::from_slice(&envelope).unwrap();
+    let statement: Value = serde_json::from_slice(&stored.statement).unwrap();
+    let env: Value = serde_json::from_slice(&stored.envelope).unwrap();
     let inner = STANDARD.decode(env["payload"].as_str().unwrap()).unwrap();
-    assert_eq!(statement, serde_json::from_slice::<Value>(&inner).unwrap(), ".payload is the signed statement");
+    assert_eq!(statement, serde_json::from_slice::<Value>(&inner).unwrap(), "the payload is the signed statement");
     assert_eq!(statement["subject"][0]["digest"]["sha256"], DIGEST.trim_start_matches("sha256:"));
 
-    let raw = read(format!("{img}.signature")).await;
-    let payload = read(format!("{img}.payload")).await;
-    let (sig_raw, sig, img_payload) =
-        (file("img.sig.raw", &raw), file("img.sig", STANDARD.encode(&raw).as_bytes()), file("img.payload", &payload));
+    let raw = &stored.image_signature;
+    let (sig_raw, sig, img_payload) = (
+        file("img.sig.raw", raw),
+        file("img.sig", STANDARD.encode(raw).as_bytes()),
+        file("img.payload", &stored.image_payload),
+    );
     cosign_verifies(
         keys,
         &["verify-blob", "--insecure-ignore-tlog=true", "--key", "cosign.pub", "--signature", &sig, &img_payload],
@@ -95,8 +95,35 @@ async fn verify_stored(store: &Gcs, ns: &str, name: &str, uid: &str, keys: &Path
         .args(["dgst", "-sha256", "-verify", "cosign.pub", "-signature", &sig_raw, &img_payload])
         .current_dir(keys));
     assert!(ok && out.contains("Verified OK"), "openssl: {out}");
-    let simple: Value = serde_json::from_slice(&payload).unwrap();
+    let simple: Value = serde_json::from_slice(&stored.image_payload).unwrap();
     assert_eq!(simple["critical"]["image"]["docker-manifest-digest"], DIGEST);
+}
+
+/// The image's storage key: 12 hex of its digest.
+fn image_key() -> &'static str {
+    &DIGEST.trim_start_matches("sha256:")[..12]
+}
+
+/// Reads back and verifies what a signed run of `ns` left in `store`, and
+/// that nothing else is under the run's prefix.
+async fn verify_stored(store: &Gcs, ns: &str, name: &str, uid: &str, keys: &Path) {
+    let prefix = format!("taskrun-{ns}-{name}/");
+    let img = image_key();
+    let want: Vec<String> = [format!("{img}.payload"), format!("{img}.signature")]
+        .into_iter()
+        .chain([format!("taskrun-{uid}.payload"), format!("taskrun-{uid}.signature")])
+        .map(|o| format!("{prefix}{o}"))
+        .collect();
+    assert_eq!(store.list(&prefix).await, want, "a key signer has no .cert or .chain objects");
+    let prefix = &prefix;
+    let read = |o: String| async move { store.read(&format!("{prefix}{o}")).await.expect("object") };
+    let stored = Stored {
+        envelope: read(format!("taskrun-{uid}.signature")).await,
+        statement: read(format!("taskrun-{uid}.payload")).await,
+        image_signature: read(format!("{img}.signature")).await,
+        image_payload: read(format!("{img}.payload")).await,
+    };
+    verify(&stored, keys);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -176,4 +203,223 @@ async fn gcs_down_is_retried_until_it_is_back_then_given_up_with_an_event() {
         event_with(&env, &ns, Some("stays-down"), "SigningFailed", &["gcs storage", "gs://chains-signatures/"]).await;
     assert!(note.contains("giving up after 10 attempts") && note.contains("unreachable"), "{note}");
     support::gcs::script("down", &dir, port);
+}
+
+/// A namespace signing TaskRuns (in-toto) and their images, stored in
+/// `storage` (both), with `docdb` settings `extra`.
+async fn docdb_namespace(env: &Env, prefix: &str, storage: &str, extra: &[(&str, &str)]) -> String {
+    let mut config = vec![
+        ("artifacts.taskrun.format", "in-toto"),
+        ("artifacts.taskrun.storage", storage),
+        ("artifacts.oci.storage", storage),
+    ];
+    config.extend_from_slice(extra);
+    namespace_with_config(env, prefix, &config).await
+}
+
+/// The bytes of a BSON binary field.
+fn bson_bytes(d: &mongodb::bson::Document, field: &str) -> Vec<u8> {
+    match d.get(field) {
+        Some(mongodb::bson::Bson::Binary(b)) => b.bytes.clone(),
+        other => panic!("{field} is not binary: {other:?}"),
+    }
+}
+
+/// What a run stored in Mongo database `db`, collection `coll` at `conn`,
+/// checked for upstream's fields on the way.
+async fn mongo_stored(conn: &str, coll: &str, uid: &str) -> Stored {
+    let find = |id: String| async move { support::docdb::mongo_find(conn, "chains", coll, &id).await };
+    let run = find(format!("taskrun-{uid}")).await.expect("the TaskRun's document");
+    let img = find(image_key().to_string()).await.expect("the image's document");
+    for d in [&run, &img] {
+        let mut fields: Vec<&str> = d.keys().map(String::as_str).collect();
+        fields.sort();
+        assert_eq!(fields, ["Cert", "Chain", "DocstoreRevision", "Object", "Signature", "Signed", "_id"], "{d}");
+        assert_eq!((d.get_str("Cert").unwrap(), d.get_str("Chain").unwrap()), ("", ""));
+    }
+    let object = run.get_document("Object").unwrap();
+    assert_eq!(object.get_str("predicateType").unwrap(), "https://slsa.dev/provenance/v0.2");
+    let sig = |d: &mongodb::bson::Document| STANDARD.decode(d.get_str("Signature").unwrap()).unwrap();
+    Stored {
+        envelope: sig(&run),
+        statement: bson_bytes(&run, "Signed"),
+        image_signature: sig(&img),
+        image_payload: bson_bytes(&img, "Signed"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mongo_documents_are_upstreams_verify_and_follow_a_rotated_server_url_file() {
+    let env = Env::new().await;
+    let store = support::docdb::docdb();
+    let keys = cosign_keys(&support::cosign().expect("COSIGN_BIN"));
+    // The connection string in a file, as a mounted Secret holds it.
+    let secret = tmpdir("mongo-secret");
+    let url_file = secret.join("mongo-url");
+    std::fs::write(&url_file, format!("{}\n", store.mongo)).unwrap();
+    let path = url_file.to_str().unwrap();
+    let docdb = [
+        ("storage.docdb.url", "mongo://chains/signatures?id_field=Name"),
+        ("storage.docdb.mongo-server-url-path", path),
+    ];
+    let ns = docdb_namespace(&env, "mongo", "tekton,docdb", &docdb).await;
+    let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    build_taskrun(&env, &ns, "build", "default", "registry.example/team/app", DIGEST).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
+    let first = uid(&env, &ns, "build").await;
+    verify(&mongo_stored(&store.mongo, "signatures", &first).await, &keys);
+    let m = s.signer.metrics.render();
+    assert!(m.contains(r#"signer_storage_requests_total{backend="docdb"} 2"#), "one write per artifact: {m}");
+
+    // The Secret is rotated to another server: the next run goes there.
+    let second = tmpdir("mongo-second");
+    let other = support::docdb::mongo_script("mongo", &second, support::free_port());
+    std::fs::write(&url_file, &other).unwrap();
+    build_taskrun(&env, &ns, "after-rotation", "default", "registry.example/team/app", DIGEST).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "after-rotation").await, "true");
+    let uid2 = uid(&env, &ns, "after-rotation").await;
+    verify(&mongo_stored(&other, "signatures", &uid2).await, &keys);
+    let old = support::docdb::mongo_find(&store.mongo, "chains", "signatures", &format!("taskrun-{uid2}")).await;
+    assert!(old.is_none(), "nothing went to the old server");
+    support::hack("docdb", "down", &second, &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_items_are_upstreams_and_verify_and_a_missing_table_fails_at_once() {
+    let env = Env::new().await;
+    let store = support::docdb::docdb();
+    let keys = cosign_keys(&support::cosign().expect("COSIGN_BIN"));
+    let url = format!("dynamodb://{}?partition_key=Name&region=us-east-1&endpoint={}", store.table, store.dynamodb);
+    let ns = docdb_namespace(&env, "dynamo", "docdb", &[("storage.docdb.url", &url)]).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    build_taskrun(&env, &ns, "build", "default", "registry.example/team/app", DIGEST).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
+    let uid = uid(&env, &ns, "build").await;
+    let run = store.dynamo_get(&format!("taskrun-{uid}")).await.expect("the TaskRun's item");
+    let img = store.dynamo_get(image_key()).await.expect("the image's item");
+    use aws_sdk_dynamodb::types::AttributeValue as Av;
+    for item in [&run, &img] {
+        let mut fields: Vec<&str> = item.keys().map(String::as_str).collect();
+        fields.sort();
+        assert_eq!(fields, ["Cert", "Chain", "Name", "Object", "Signature", "Signed"]);
+        assert_eq!(item["Cert"], Av::Null(true), "empty strings are NULL, as go-cloud writes them");
+    }
+    let bytes = |item: &std::collections::HashMap<String, Av>, f: &str| match &item[f] {
+        Av::B(b) => b.as_ref().to_vec(),
+        Av::S(s) => STANDARD.decode(s).unwrap(),
+        other => panic!("{f}: {other:?}"),
+    };
+    let Av::M(object) = &run["Object"] else { panic!("Object is a map") };
+    assert_eq!(object["predicateType"], Av::S("https://slsa.dev/provenance/v0.2".into()));
+    let stored = Stored {
+        envelope: bytes(&run, "Signature"),
+        statement: bytes(&run, "Signed"),
+        image_signature: bytes(&img, "Signature"),
+        image_payload: bytes(&img, "Signed"),
+    };
+    verify(&stored, &keys);
+
+    // A table that is not there: permanent, the run fails at once, and the
+    // Event names the backend and the collection; tekton storage beside it
+    // signs nothing.
+    let missing = format!("dynamodb://no-such-table?partition_key=Name&region=us-east-1&endpoint={}", store.dynamodb);
+    let ns = docdb_namespace(&env, "dynamo-missing", "tekton,docdb", &[("storage.docdb.url", &missing)]).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    build_taskrun(&env, &ns, "build", "default", "registry.example/team/app", DIGEST).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "failed");
+    let note =
+        event_with(&env, &ns, Some("build"), "SigningFailed", &["docdb storage", "dynamodb://no-such-table"]).await;
+    assert!(note.contains("ResourceNotFoundException") && note.contains("retrying cannot help"), "{note}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mongo_down_is_retried_until_it_is_back_then_given_up_with_an_event() {
+    let env = Env::new().await;
+    let keys = cosign_keys(&support::cosign().expect("COSIGN_BIN"));
+    let dir = tmpdir("mongo-outage");
+    let port = support::free_port();
+    let conn = format!("mongodb://127.0.0.1:{port}/");
+    // gcs beside it works all along: what it stored is not stored again.
+    let gcs = gcs();
+    let docdb = [
+        ("storage.docdb.url", "mongo://chains/outage?id_field=Name"),
+        ("storage.docdb.mongo-server-url", &conn),
+        ("storage.gcs.bucket", &gcs.bucket),
+    ];
+    let ns = docdb_namespace(&env, "mongo-down", "gcs,docdb", &docdb).await;
+    let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
+    opts.http_timeout = std::time::Duration::from_secs(1);
+    let s = start_signer(env.signer_client(&ns).await, opts).await;
+
+    build_taskrun(&env, &ns, "while-down", "default", "registry.example/team/app", DIGEST).await;
+    let api = runs_api(&env, &ns, "TaskRun");
+    eventually("a retry of the run while mongo is down", || async {
+        let a = api.get("while-down").await.ok()?.metadata.annotations?;
+        assert_ne!(a.get("chains.tekton.dev/signed").map(String::as_str), Some("failed"));
+        (a.get("chains.tekton.dev/retries").and_then(|r| r.parse::<u32>().ok()) >= Some(2)).then_some(())
+    })
+    .await;
+    support::docdb::mongo_script("mongo", &dir, port);
+    assert_eq!(signed(&env, &ns, "TaskRun", "while-down").await, "true");
+    let uid = uid(&env, &ns, "while-down").await;
+    verify(&mongo_stored(&conn, "outage", &uid).await, &keys);
+    verify_stored(&gcs, &ns, "while-down", &uid, &keys).await;
+    let a = runs_api(&env, &ns, "TaskRun").get("while-down").await.unwrap().metadata.annotations.unwrap();
+    let m = s.signer.metrics.render();
+    assert!(
+        m.contains(r#"signer_storage_requests_total{backend="gcs"} 4"#),
+        "gcs stored each of the 2 artifacts once (2 objects each) over {} retries: {m}",
+        a["chains.tekton.dev/retries"]
+    );
+
+    // Down for good, with a password in the connection string: after the
+    // retry limit the run ends failed, the Event names the backend and the
+    // collection, and never the password.
+    support::hack("docdb", "down", &dir, &[]);
+    let secret_conn = format!("mongodb://chains:s3cret-pw@127.0.0.1:{port}/");
+    let docdb = [("storage.docdb.url", "mongo://chains/outage"), ("storage.docdb.mongo-server-url", &secret_conn)];
+    let ns = docdb_namespace(&env, "mongo-gone", "docdb", &docdb).await;
+    let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
+    opts.http_timeout = std::time::Duration::from_secs(1);
+    let _s = start_signer(env.signer_client(&ns).await, opts).await;
+    build_taskrun(&env, &ns, "stays-down", "default", "registry.example/team/app", DIGEST).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "stays-down").await, "failed");
+    let note =
+        event_with(&env, &ns, Some("stays-down"), "SigningFailed", &["docdb storage", "mongo://chains/outage"]).await;
+    assert!(note.contains("giving up after 10 attempts"), "{note}");
+    assert!(!note.contains("s3cret-pw"), "the password is never echoed: {note}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn firestore_documents_are_upstreams_and_verify_against_googles_emulator() {
+    let Some(host) = support::firestore::firestore() else { return };
+    let env = Env::new().await;
+    let keys = cosign_keys(&support::cosign().expect("COSIGN_BIN"));
+    let path = "projects/chains-test/databases/(default)/documents/signatures";
+    let url = format!("firestore://{path}?name_field=Name");
+    let ns = docdb_namespace(&env, "firestore", "docdb", &[("storage.docdb.url", &url)]).await;
+    let _s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    build_taskrun(&env, &ns, "build", "default", "registry.example/team/app", DIGEST).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
+    let uid = uid(&env, &ns, "build").await;
+    let get = |id: String| {
+        let host = host.clone();
+        async move { support::firestore::get(&host, path, &id).await.expect("the document") }
+    };
+    let (run, img) = (get(format!("taskrun-{uid}")).await, get(image_key().to_string()).await);
+    for d in [&run, &img] {
+        let mut fields: Vec<&str> = d["fields"].as_object().unwrap().keys().map(String::as_str).collect();
+        fields.sort();
+        assert_eq!(fields, ["Cert", "Chain", "Object", "Signature", "Signed"], "the name is the document's ID");
+    }
+    let object = &run["fields"]["Object"]["mapValue"]["fields"];
+    assert_eq!(object["predicateType"]["stringValue"], "https://slsa.dev/provenance/v0.2");
+    let b64 = |d: &Value, f: &str, kind: &str| STANDARD.decode(d["fields"][f][kind].as_str().unwrap()).unwrap();
+    let stored = Stored {
+        envelope: b64(&run, "Signature", "stringValue"),
+        statement: b64(&run, "Signed", "bytesValue"),
+        image_signature: b64(&img, "Signature", "stringValue"),
+        image_payload: b64(&img, "Signed", "bytesValue"),
+    };
+    verify(&stored, &keys);
 }

@@ -32,6 +32,10 @@ const WORDS: &[&str] = &[
     "x509",
     "kms",
     "none",
+    "mongo://tekton-chains/attestations?id_field=Name",
+    "dynamodb://chains?partition_key=Name&region=us-east-1",
+    "firestore://projects/p/databases/(default)/documents/c?name_field=Name",
+    "docdb,tekton",
 ];
 
 #[derive(Arbitrary, Debug)]

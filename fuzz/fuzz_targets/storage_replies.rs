@@ -1,12 +1,14 @@
 //! The replies of storage backends, untrusted, and the object names they
 //! are asked for: GCS uploads (the object resource must name the object
-//! and its size; the upload URL of any name). Property: no panic; a reply
-//! is accepted only when it names the object asked for, and an upload URL
-//! keeps the name in its query, never in its path.
+//! and its size; the upload URL of any name); Mongo driver messages
+//! scrubbed of a connection string. Property: no panic; a reply is
+//! accepted only when it names the object asked for, an upload URL keeps
+//! the name in its query, never in its path, and a scrubbed message never
+//! holds the connection string's password.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tekton_chains_operator::storage::gcs;
+use tekton_chains_operator::storage::{docdb, gcs};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -19,4 +21,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(url.path(), "/upload/storage/v1/b/bucket/o", "{name:?}");
     let got = url.query_pairs().find(|(k, _)| k == "name").map(|(_, v)| v.into_owned());
     assert_eq!(got.as_deref(), Some(name));
+    let conn = format!("mongodb://u:{name}@h/");
+    let scrubbed = docdb::mongo::scrub(&format!("failed {conn} with {name}"), &conn);
+    assert!(name.is_empty() || !scrubbed.contains(&conn), "{scrubbed:?}");
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
+        let _ = (docdb::mongo::json_to_bson(v.clone()), docdb::dynamodb::json(v));
+    }
 });

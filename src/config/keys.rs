@@ -95,13 +95,13 @@ macro_rules! chains_keys {
         storage_oci_encoding_format: "storage.oci.encoding-format", OneOf(OciEncoding::WORDS), "dsse", Text,
             "Attestation encoding in OCI storage.";
         storage_docdb_url: "storage.docdb.url", Text, "", Text,
-            "go-cloud docstore URL of the docdb backend.";
+            "docdb collection: mongo://DB/COLL?id_field=Name, dynamodb://TABLE?partition_key=Name or firestore://projects/P/databases/D/documents/COLL?name_field=Name (needed when docdb is selected).";
         storage_docdb_mongo_server_url: "storage.docdb.mongo-server-url", Secret, "", Text,
             "MongoDB server URL of docdb (mongo://); never echoed.";
         storage_docdb_mongo_server_url_dir: "storage.docdb.mongo-server-url-dir", Text, "", Text,
-            "Folder holding the MongoDB server URL file.";
+            "Folder holding a MONGO_SERVER_URL file (re-read at each write).";
         storage_docdb_mongo_server_url_path: "storage.docdb.mongo-server-url-path", Text, "", Text,
-            "Path of the MongoDB server URL file.";
+            "File holding the MongoDB server URL (re-read at each write; wins over the others).";
         storage_grafeas_projectid: "storage.grafeas.projectid", Text, "", Text,
             "Grafeas project id.";
         storage_grafeas_noteid: "storage.grafeas.noteid", Text, "", Text,

@@ -3,6 +3,7 @@
 //! Pure functions only: a string map in, a typed [`ChainsConfig`] or a list of
 //! [`ConfigError`]s out. A bad value never yields a partial config.
 
+pub mod docdb;
 pub mod keys;
 pub(crate) mod parsed;
 pub(crate) mod reader;

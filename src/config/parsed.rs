@@ -177,8 +177,10 @@ fn backends(r: &mut Reader) -> Vec<Storage> {
         insecure: r.flag(k::storage_oci_repository_insecure),
         encoding: r.word(k::storage_oci_encoding_format, OciEncoding::parse, OciEncoding::Dsse),
     };
+    let url = r.text(k::storage_docdb_url);
     let docdb = Storage::DocDb {
-        url: r.text(k::storage_docdb_url),
+        collection: super::docdb::parse(&url),
+        url,
         mongo_server_url: Hidden(r.text(k::storage_docdb_mongo_server_url)),
         mongo_server_url_dir: r.text(k::storage_docdb_mongo_server_url_dir),
         mongo_server_url_path: r.text(k::storage_docdb_mongo_server_url_path),

@@ -13,19 +13,30 @@ pub fn check(selected: &[&[StorageKind]], backends: &[Storage]) -> Vec<ConfigErr
     let on = |kind: StorageKind| selected.iter().any(|s| s.contains(&kind));
     let mut errors = Vec::new();
     for b in backends {
-        if let Storage::Gcs { bucket } = b {
-            let problem = match bucket.as_str() {
-                "" if on(StorageKind::Gcs) => Some("a bucket name (gcs is in an artifacts.*.storage list)"),
-                "" => None,
-                name => gcs_bucket_problem(name),
-            };
-            if let Some(why) = problem {
-                errors.push(ConfigError {
-                    key: k::storage_gcs_bucket.into(),
-                    value: Some(bucket.clone()),
-                    allowed: why.into(),
-                });
+        match b {
+            Storage::Gcs { bucket } => {
+                let problem = match bucket.as_str() {
+                    "" if on(StorageKind::Gcs) => Some("a bucket name (gcs is in an artifacts.*.storage list)"),
+                    "" => None,
+                    name => gcs_bucket_problem(name),
+                };
+                if let Some(why) = problem {
+                    errors.push(ConfigError {
+                        key: k::storage_gcs_bucket.into(),
+                        value: Some(bucket.clone()),
+                        allowed: why.into(),
+                    });
+                }
             }
+            Storage::DocDb { url, collection: Err(why), .. } if on(StorageKind::DocDb) || !url.trim().is_empty() => {
+                let allowed = if url.trim().is_empty() {
+                    format!("a collection URL (docdb is in an artifacts.*.storage list): {}", super::docdb::FORMS)
+                } else {
+                    why.clone()
+                };
+                errors.push(ConfigError { key: k::storage_docdb_url.into(), value: Some(url.clone()), allowed });
+            }
+            _ => {}
         }
     }
     errors
@@ -51,6 +62,32 @@ fn gcs_bucket_problem(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn docdb(url: &str) -> Vec<Storage> {
+        let collection = crate::config::docdb::parse(url);
+        vec![Storage::DocDb {
+            url: url.into(),
+            collection,
+            mongo_server_url: Default::default(),
+            mongo_server_url_dir: String::new(),
+            mongo_server_url_path: String::new(),
+        }]
+    }
+
+    #[test]
+    fn a_selected_docdb_needs_a_collection_url_and_a_bad_one_is_refused_anyway() {
+        let on: &[StorageKind] = &[StorageKind::DocDb];
+        let e = check(&[on], &docdb(""));
+        assert_eq!(e.len(), 1);
+        assert!(e[0].to_string().starts_with("storage.docdb.url: invalid value \"\"; allowed: a collection URL"));
+        assert!(e[0].allowed.contains("mongo://DATABASE/COLLECTION"), "{}", e[0]);
+        let off: &[StorageKind] = &[StorageKind::Tekton];
+        assert!(check(&[off], &docdb("")).is_empty());
+        assert!(check(&[on], &docdb("mongo://db/coll?id_field=Name")).is_empty());
+        let e = check(&[off], &docdb("dynamodb://t"));
+        assert_eq!(e.len(), 1);
+        assert!(e[0].to_string().contains("partition_key"), "{}", e[0]);
+    }
 
     fn gcs(bucket: &str) -> Vec<Storage> {
         vec![Storage::Gcs { bucket: bucket.into() }]

@@ -40,6 +40,8 @@ pub enum Storage {
     },
     DocDb {
         url: String,
+        /// `url` parsed, or why it does not parse.
+        collection: Result<super::docdb::Collection, String>,
         mongo_server_url: Hidden,
         mongo_server_url_dir: String,
         mongo_server_url_path: String,

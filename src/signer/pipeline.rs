@@ -8,6 +8,9 @@
 //! being looked up per run. [`Pipeline::plan`] is pure; [`Pipeline::execute`]
 //! does the signing and storing through the seams.
 
+mod progress;
+
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures::StreamExt as _;
@@ -126,6 +129,8 @@ pub struct Pipeline {
     log: Option<Arc<dyn TransparencyLog>>,
     storage_failures:
         prometheus_client::metrics::family::Family<BackendFailure, prometheus_client::metrics::counter::Counter>,
+    /// What failed attempts got done (their retries do only the rest).
+    progress: Arc<progress::Ledger>,
 }
 
 impl Pipeline {
@@ -142,7 +147,8 @@ impl Pipeline {
                 Some(Err(_)) | None => None,
             },
         };
-        Self { config, taskrun, pipelinerun, oci, log, storage_failures: parts.storage_failures.clone() }
+        let storage_failures = parts.storage_failures.clone();
+        Self { config, taskrun, pipelinerun, oci, log, storage_failures, progress: Default::default() }
     }
 
     /// The signer of an artifact type whose payloads go to `tekton` storage
@@ -251,13 +257,18 @@ impl Pipeline {
             }
         }
         match error {
-            None => Ok(done),
+            None => {
+                self.progress.forget(run.uid());
+                Ok(done)
+            }
             Some(error) => Err(Box::new(Failed { error, annotations: done.annotations })),
         }
     }
 
     /// One payload through signer → log → backends; every backend is tried
-    /// even when another fails.
+    /// even when another fails. A retry reuses what an earlier attempt
+    /// signed and logged, and skips the backends that stored it (`tekton`,
+    /// which only adds to the run's patch, always runs).
     async fn one(&self, run: &Run<'_>, p: Payload, log: Option<&Arc<dyn TransparencyLog>>) -> OneResult {
         let mut out = OneResult::default();
         let Route::On { signer, backends } = self.route(p.artifact) else {
@@ -269,6 +280,54 @@ impl Pipeline {
             Subject::Run => p.key.clone(),
             Subject::Image(img) => format!("{}@{}", img.repo, img.digest),
         };
+        let (signed, mut stored) = match self.progress.get(run.uid(), &p.key, &p.bytes) {
+            Some(earlier) => {
+                if let (Subject::Run, Some(entry)) = (&earlier.signed.subject, &earlier.signed.log_entry) {
+                    out.annotations.insert(TRANSPARENCY.into(), entry.url.clone());
+                }
+                (earlier.signed, earlier.stored)
+            }
+            None => match self.sign_and_log(p, signer, log, &subject, &mut out).await {
+                Some(signed) => (Arc::new(signed), BTreeSet::new()),
+                None => return out,
+            },
+        };
+        let tekton = StorageKind::Tekton.as_str();
+        let todo: Vec<_> = backends.iter().filter(|(name, _)| *name == tekton || !stored.contains(name)).collect();
+        let results = join_all(todo.iter().map(|(_, b)| b.store(run, &signed))).await;
+        for ((backend, _), r) in todo.into_iter().zip(results) {
+            match r {
+                Ok(a) => {
+                    out.annotations.extend(a);
+                    out.stored += 1;
+                    stored.insert(backend);
+                }
+                Err(source) => {
+                    let labels = BackendFailure { backend, reason: source.metric_label() };
+                    self.storage_failures.get_or_create(&labels).inc();
+                    out.error.get_or_insert(Error::Storage {
+                        artifact: signed.artifact,
+                        subject: subject.clone(),
+                        backend,
+                        source,
+                    });
+                }
+            }
+        }
+        self.progress.record(run.uid(), &signed, stored);
+        out
+    }
+
+    /// Signs `p` and uploads it to the log (when on); `None` (with the
+    /// error in `out`) when either failed.
+    async fn sign_and_log(
+        &self,
+        p: Payload,
+        signer: &Arc<dyn Signer>,
+        log: Option<&Arc<dyn TransparencyLog>>,
+        subject: &str,
+        out: &mut OneResult,
+    ) -> Option<Signed> {
         let sign_error = |source| Error::Sign { artifact: p.artifact, source };
         let signed = if p.dsse {
             signer.sign(&dsse::pae(IN_TOTO_PAYLOAD_TYPE, &p.bytes)).await.map(|sig| {
@@ -282,7 +341,7 @@ impl Pipeline {
             Ok(s) => s,
             Err(e) => {
                 out.error = Some(sign_error(e));
-                return out;
+                return None;
             }
         };
         let mut signed = Signed {
@@ -305,31 +364,13 @@ impl Pipeline {
                     out.uploaded = true;
                 }
                 Err(source) => {
-                    out.error = Some(Error::Transparency { artifact: signed.artifact, subject, source });
-                    return out;
+                    out.error =
+                        Some(Error::Transparency { artifact: signed.artifact, subject: subject.into(), source });
+                    return None;
                 }
             }
         }
-        let stored = join_all(backends.iter().map(|(_, b)| b.store(run, &signed))).await;
-        for ((backend, _), r) in backends.iter().zip(stored) {
-            match r {
-                Ok(a) => {
-                    out.annotations.extend(a);
-                    out.stored += 1;
-                }
-                Err(source) => {
-                    let labels = BackendFailure { backend, reason: source.metric_label() };
-                    self.storage_failures.get_or_create(&labels).inc();
-                    out.error.get_or_insert(Error::Storage {
-                        artifact: signed.artifact,
-                        subject: subject.clone(),
-                        backend,
-                        source,
-                    });
-                }
-            }
-        }
-        out
+        Some(signed)
     }
 }
 

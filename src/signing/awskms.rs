@@ -17,11 +17,7 @@ pub(super) mod key;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_kms::config::http::HttpResponse;
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 use parking_lot::Mutex;
@@ -30,13 +26,12 @@ use prometheus_client::metrics::counter::Counter;
 use self::key::{Algorithm, Reference, SCHEME};
 use super::{SignError, Signature, Signer, Verifier};
 use crate::config::SigningIdentity;
-use crate::http::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
+use crate::http::REQUEST_TIMEOUT;
 use crate::remote::RemoteError;
 use crate::seam::{Env, Factory, Unsupported};
 
 /// An AWS KMS error code that trying again can help with.
-const RETRYABLE_CODES: &[&str] =
-    &["ThrottlingException", "KMSInternalException", "DependencyTimeoutException", "KeyUnavailableException"];
+const RETRYABLE_CODES: &[&str] = &["KMSInternalException", "DependencyTimeoutException", "KeyUnavailableException"];
 
 /// A KMS key as fetched: its ARN, how it signs, and its public key.
 struct Key {
@@ -59,31 +54,11 @@ pub struct AwsKey {
 }
 
 /// An SDK error as a [`RemoteError`] at `target`.
-fn remote<E>(target: &str, e: SdkError<E, HttpResponse>) -> RemoteError
+fn remote<E>(target: &str, e: aws_sdk_kms::error::SdkError<E, HttpResponse>) -> RemoteError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let message = crate::http::excerpt(DisplayErrorContext(&e).to_string().as_bytes(), 800);
-    match &e {
-        SdkError::TimeoutError(_) => RemoteError::unreachable(target, format!("timed out: {message}"), false),
-        SdkError::DispatchFailure(d) => {
-            RemoteError::unreachable(target, format!("unreachable: {message}"), !d.is_timeout())
-        }
-        SdkError::ResponseError(_) => RemoteError::unreachable(target, format!("bad reply: {message}"), false),
-        SdkError::ServiceError(s) => {
-            let code = s.err().code().unwrap_or_default();
-            let throttled = code == "ThrottlingException";
-            let status = if throttled { 429 } else { s.raw().status().as_u16() };
-            let retryable = status >= 500 || throttled || RETRYABLE_CODES.contains(&code);
-            let mut r =
-                RemoteError::invalid(Some(status), format!("{code}: {}", s.err().message().unwrap_or_default()));
-            r.retryable = retryable;
-            r.unavailable = retryable;
-            r.at(target)
-        }
-        // No region or no credentials: nothing was sent.
-        _ => RemoteError::invalid(None, format!("not sent: {message}")).at(target),
-    }
+    crate::aws::remote(target, e, RETRYABLE_CODES)
 }
 
 impl AwsKey {
@@ -94,18 +69,8 @@ impl AwsKey {
     async fn client(&self) -> &aws_sdk_kms::Client {
         self.client
             .get_or_init(|| async {
-                let timeouts = TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT.min(self.timeout))
-                    .operation_attempt_timeout(self.timeout)
-                    .operation_timeout(self.timeout)
-                    .build();
-                let mut loader = aws_config::defaults(BehaviorVersion::latest())
-                    .retry_config(RetryConfig::disabled())
-                    .timeout_config(timeouts);
-                if let Some(region) = &self.reference.region {
-                    loader = loader.region(aws_config::Region::new(region.clone()));
-                }
-                let mut conf = aws_sdk_kms::config::Builder::from(&loader.load().await);
+                let sdk = crate::aws::sdk_config(self.timeout, self.reference.region.as_deref(), None).await;
+                let mut conf = aws_sdk_kms::config::Builder::from(&sdk);
                 if let Some(endpoint) = &self.reference.endpoint {
                     conf = conf.endpoint_url(format!("https://{endpoint}"));
                 }

@@ -14,7 +14,7 @@
 //!   requests go there instead, over plain HTTP unless it says `https://`,
 //!   without credentials (fake-gcs-server in the tests).
 //! - Each object is one JSON API media upload whose reply must name the
-//!   object and its size; a retry uploads the same names again (an
+//!   object and its size; a second write (a restarted signer) uploads the same names (an
 //!   overwrite, never a second copy).
 //! - Unlike upstream, a failed upload fails the run (upstream's writer drops
 //!   the error of `Close`, where GCS reports it), and key signers get no
@@ -73,11 +73,7 @@ pub fn objects(run: &Run<'_>, signed: &Signed) -> Vec<Object> {
 /// The JSON API's base URL: Google's, or the emulator's (`host:port` means
 /// plain HTTP, as Google's clients read it).
 pub fn endpoint(emulator: Option<&str>) -> String {
-    match emulator.map(str::trim).filter(|h| !h.is_empty()) {
-        None => ENDPOINT.into(),
-        Some(h) if h.starts_with("http://") || h.starts_with("https://") => h.trim_end_matches('/').into(),
-        Some(h) => format!("http://{}", h.trim_end_matches('/')),
-    }
+    crate::http::google_or_emulator(ENDPOINT, emulator)
 }
 
 /// The media upload URL of `object` in `bucket`.

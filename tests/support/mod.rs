@@ -21,7 +21,9 @@ use tekton_chains_operator::crd::{self, TektonChain, TektonConfig};
 use tekton_chains_operator::operator::{self, Context, Options};
 use tokio::sync::{Mutex, MutexGuard};
 
+pub mod docdb;
 pub mod events;
+pub mod firestore;
 pub mod fulcio;
 pub mod gcs;
 pub mod hostile;

@@ -158,7 +158,7 @@ fn a_backend_this_release_lacks_is_refused_at_build_time() {
     assert_eq!(refusals.len(), 1);
     assert_eq!(
         refused(&refusals[0]).to_string(),
-        "storage backend \"grafeas\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\", \"oci\", \"gcs\""
+        "storage backend \"grafeas\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\", \"oci\", \"gcs\", \"docdb\""
     );
     let err = p.plan(&run, &detect(&run), &[]).unwrap_err();
     assert!(!err.retryable(), "retrying an unsupported backend cannot help");
@@ -321,7 +321,11 @@ fn a_new_backend_is_one_factory_and_the_pipeline_needs_no_change() {
     let makers: Vec<crate::seam::Maker<crate::config::Storage, dyn Backend>> =
         storage::BACKENDS.iter().copied().chain([noop::factory as _]).collect();
     parts.storage = Arc::new(Backends::prepare(&makers, &Env::default()));
-    assert_eq!(parts.storage.names(), ["tekton", "gcs", "noop"], "oci needs an API client, which this Env lacks");
+    assert_eq!(
+        parts.storage.names(),
+        ["tekton", "gcs", "docdb", "noop"],
+        "oci needs an API client, which this Env lacks"
+    );
     let p = Pipeline::build(
         config(&[("artifacts.taskrun.storage", "tekton,archivista"), ("artifacts.oci.storage", "")]),
         &parts,
@@ -398,4 +402,47 @@ fn the_sigstore_bundle_encoding_is_refused_rather_than_ignored() {
         refused(&refusals[0]).to_string(),
         "OCI encoding format \"sigstore-bundle\" (storage.oci.encoding-format) is not supported yet; supported: \"dsse\""
     );
+}
+
+/// A backend that fails its first `fails` stores, then stores.
+struct Flaky {
+    journal: Journal,
+    fails: Mutex<u32>,
+}
+
+#[async_trait::async_trait]
+impl Backend for Flaky {
+    async fn store(&self, _run: &Run<'_>, signed: &Signed) -> Result<Annotations, RemoteError> {
+        self.journal.lock().unwrap().push(format!("flaky {}", signed.key));
+        let mut fails = self.fails.lock().unwrap();
+        if *fails == 0 {
+            return Ok(Annotations::new());
+        }
+        *fails -= 1;
+        Err(RemoteError::unreachable("flaky", "down".into(), true))
+    }
+}
+
+#[test]
+fn a_retry_reuses_the_signature_and_log_entry_and_skips_backends_that_stored() {
+    let journal = Journal::default();
+    let c = config(&[("transparency.enabled", "true")]);
+    let mut p = Pipeline::build(c, &parts(&journal, None));
+    let steady = Arc::new(FakeBackend { journal: journal.clone(), error: None });
+    let flaky = Arc::new(Flaky { journal: journal.clone(), fails: Mutex::new(1) });
+    p.oci = Route::On { signer: p.oci_signer(), backends: vec![("oci", steady), ("flaky", flaky)] };
+    let count = |what: &str| journal.lock().unwrap().iter().filter(|l| l.starts_with(what)).count();
+
+    let failed = run_pipeline_failed(&p, &taskrun()).unwrap_err();
+    assert!(failed.error.retryable());
+    assert_eq!((count("sign"), count("log abcdef"), count("store abcdef"), count("flaky")), (2, 1, 1, 1));
+    assert_eq!(p.progress.len(), 2, "both payloads' progress is kept until the run is done");
+
+    let done = run_pipeline(&p, &taskrun()).unwrap();
+    assert_eq!((count("sign"), count("log")), (2, 2), "nothing is signed or logged again");
+    assert_eq!(count("store abcdef"), 1, "no second push where it was stored");
+    assert!(done.annotations.contains_key("chains.tekton.dev/signature-taskrun-u-1"), "tekton's part is in the patch");
+    assert_eq!(count("flaky"), 2);
+    assert_eq!(done.annotations["chains.tekton.dev/transparency"], "http://log/1");
+    assert!(p.progress.is_empty(), "stored everywhere: forgotten");
 }
