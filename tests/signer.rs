@@ -548,7 +548,12 @@ async fn with_two_replicas_only_the_lease_holder_signs() {
         let m = s.signer.metrics.render();
         m.lines().find_map(|l| l.strip_prefix("watcher_taskrun_marked_signed_total ")).unwrap().parse::<u64>().unwrap()
     };
-    let (sa, sb) = (signed(&a), signed(&b));
+    // The counter moves just after the patch returns, so wait for it too.
+    let (sa, sb) = eventually("both counters caught up", || {
+        let (sa, sb) = (signed(&a), signed(&b));
+        async move { (sa + sb >= 10).then_some((sa, sb)) }
+    })
+    .await;
     assert!((sa, sb) == (10, 0) || (sa, sb) == (0, 10), "one leader signs everything: a={sa} b={sb}");
     let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(env.client.clone(), &ns);
     let lease = leases.get("tekton-chains-signer").await.unwrap();
@@ -612,7 +617,12 @@ async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fiel
     wait_signed(&env, &ns, "TaskRun", "via-binary", "true").await;
     assert!(http_get(probes, "/healthz").starts_with("HTTP/1.1 200"));
     assert!(http_get(probes, "/readyz").starts_with("HTTP/1.1 200"));
-    let m = http_get(metrics, "/metrics");
+    // Counters after the mark move just after its patch returns.
+    let m = eventually("marked_signed counted", || {
+        let m = http_get(metrics, "/metrics");
+        async move { m.contains("watcher_reconcile_duration_seconds_count 1").then_some(m) }
+    })
+    .await;
     for name in [
         "watcher_taskrun_sign_created_total 1",
         "watcher_taskrun_payload_stored_total 1",
