@@ -22,16 +22,6 @@ log() { echo "[docdb] $*" >&2; }
 
 TABLE=chains
 
-wait_for() { # NAME PROBE...
-  local name=$1; shift
-  for _ in $(seq 300); do
-    if "$@" >/dev/null 2>&1; then return; fi
-    alive "$name" || { log "$name exited; log: $dir/$name.log"; tail -5 "$dir/$name.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  log "$name: not ready after 30 s; log: $dir/$name.log"; exit 1
-}
-
 start_mongo() {
   stop_one ferretdb
   local bin port t0
@@ -42,7 +32,7 @@ start_mongo() {
   (cd "$dir" && exec "$bin" --handler=sqlite --sqlite-url="file:$dir/sqlite/" --listen-addr="127.0.0.1:$port" \
     --debug-addr=- --telemetry=disable --state-dir="$dir" --log-level=warn) >"$dir/ferretdb.log" 2>&1 &
   echo $! >"$dir/ferretdb.pid"
-  wait_for ferretdb bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+  wait_ready ferretdb 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || exit 1
   echo "MONGO_SERVER_URL=mongodb://127.0.0.1:$port/" >"$dir/env.mongo"
   log "ferretdb ready in $(( ($(date +%s%N) - t0) / 1000000 )) ms: mongodb://127.0.0.1:$port/ (SQLite in $dir/sqlite)"
 }
@@ -64,7 +54,7 @@ start_dynamodb() {
   "$bin" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
   echo $! >"$dir/moto.pid"
   DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
-  wait_for moto dynamo ListTables '{}'
+  wait_ready moto 30 dynamo ListTables '{}' || exit 1
   dynamo CreateTable "{\"TableName\":\"$TABLE\",\"AttributeDefinitions\":[{\"AttributeName\":\"Name\",\"AttributeType\":\"S\"}],\"KeySchema\":[{\"AttributeName\":\"Name\",\"KeyType\":\"HASH\"}],\"BillingMode\":\"PAY_PER_REQUEST\"}" >/dev/null
   printf 'DYNAMODB_ENDPOINT=%s\nDYNAMODB_TABLE=%s\n' "$DYNAMODB_ENDPOINT" "$TABLE" >"$dir/env.dynamodb"
   log "moto (DynamoDB) ready in $(( ($(date +%s%N) - t0) / 1000000 )) ms: $DYNAMODB_ENDPOINT, table $TABLE (partition key Name)"

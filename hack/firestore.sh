@@ -50,11 +50,7 @@ up() {
   log "starting the Firestore emulator ($bin) on 127.0.0.1:$port"
   "$bin" start --host=127.0.0.1 --port="$port" >"$dir/firestore.log" 2>&1 &
   echo $! >"$dir/firestore.pid"
-  for _ in $(seq 600); do
-    if curl -sf -o /dev/null "http://127.0.0.1:$port/"; then break; fi
-    alive firestore || { log "the emulator exited; log: $dir/firestore.log"; tail -5 "$dir/firestore.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  wait_ready firestore 60 curl -sf -o /dev/null "http://127.0.0.1:$port/" || exit 1
   echo "FIRESTORE_EMULATOR_HOST=127.0.0.1:$port" >"$dir/env"
   log "ready in $(( ($(date +%s%N) - t0) / 1000000 )) ms: FIRESTORE_EMULATOR_HOST=127.0.0.1:$port"
 }

@@ -57,11 +57,7 @@ JSON
     --metrics-port "$metrics" --legacy-unix-domain-socket "$dir/legacy-grpc.sock" \
     --config-path "$dir/config.json" >"$dir/fulcio.log" 2>&1 &
   echo $! >"$dir/fulcio.pid"
-  for _ in $(seq 100); do
-    if curl -sf "$url/api/v1/rootCert" >"$dir/root.pem" 2>/dev/null; then break; fi
-    alive fulcio || { log "fulcio exited; log: $dir/fulcio.log"; tail -5 "$dir/fulcio.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  wait_ready fulcio 10 curl -sf -o "$dir/root.pem" "$url/api/v1/rootCert" || exit 1
   cat >"$dir/env" <<ENV
 FULCIO_URL=$url
 FULCIO_ROOT=$dir/root.pem

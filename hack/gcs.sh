@@ -40,11 +40,7 @@ up() {
   "$bin" -scheme http -host 127.0.0.1 -port "$port" -public-host "$addr" -backend memory \
     -data "$dir/data" -log-level warn >"$dir/fake-gcs-server.log" 2>&1 &
   echo $! >"$dir/fake-gcs-server.pid"
-  for _ in $(seq 200); do
-    if curl -sf -o /dev/null "http://$addr/storage/v1/b"; then break; fi
-    alive fake-gcs-server || { log "fake-gcs-server exited; log: $dir/fake-gcs-server.log"; tail -5 "$dir/fake-gcs-server.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  wait_ready fake-gcs-server 20 curl -sf -o /dev/null "http://$addr/storage/v1/b" || exit 1
   cat >"$dir/env" <<ENV
 STORAGE_EMULATOR_HOST=$addr
 GCS_BUCKET=$BUCKET

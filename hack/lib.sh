@@ -7,6 +7,9 @@
 #   component VAR SCRIPT NAME FILE [ARGS] -> unless VAR is set (a running one's file),
 #                          `hack/SCRIPT.sh up $here/target/$component_prefix-NAME ARGS`, VAR=that/FILE
 #   stop_started        -> `hack/SCRIPT.sh down DIR` for each component started, last first
+#   wait_ready NAME SECS PROBE... -> polls PROBE every 0.1 s for up to SECS while $dir/NAME.pid
+#                          runs; when it exits or time runs out, says so with the tail of
+#                          $dir/NAME.log and is false
 
 state_dir() {
   dir=${1}
@@ -17,6 +20,23 @@ state_dir() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 alive() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+
+wait_ready() {
+  local name=$1 secs=$2 i
+  shift 2
+  for ((i = 0; i < secs * 10; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if ! alive "$name"; then
+      echo "[$name] exited; the end of $dir/$name.log:" >&2
+      tail -20 "$dir/$name.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "[$name] not ready after $secs s; the end of $dir/$name.log:" >&2
+  tail -20 "$dir/$name.log" >&2
+  return 1
+}
 
 stop_one() {
   local p=$1 tenths=${2:-50}

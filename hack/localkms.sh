@@ -51,16 +51,8 @@ up() {
   PORT=$port KMS_REGION=$REGION KMS_ACCOUNT_ID=$ACCOUNT KMS_DATA_PATH="$dir/data" \
     "$bin" >"$dir/local-kms.log" 2>&1 &
   echo $! >"$dir/local-kms.pid"
-  for _ in $(seq 100); do
-    if kms ListKeys '{}' >/dev/null 2>&1; then break; fi
-    alive local-kms || { log "local-kms exited; log: $dir/local-kms.log"; tail -5 "$dir/local-kms.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  for _ in $(seq 100); do
-    if curl -s -o /dev/null "http://127.0.0.1:$sts/"; then break; fi
-    alive moto || { log "moto exited; log: $dir/moto.log"; tail -5 "$dir/moto.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  wait_ready local-kms 10 kms ListKeys '{}' || exit 1
+  wait_ready moto 10 curl -s -o /dev/null "http://127.0.0.1:$sts/" || exit 1
   local aliases=()
   for ks in $KEYS; do
     local id

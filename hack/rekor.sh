@@ -27,18 +27,6 @@ PROCS="rekor signer logserver mariadb"
 
 stop() { for p in $PROCS; do stop_one "$p" 100; done; }
 
-# wait_for NAME CHECK...: polls CHECK for up to 60 s while NAME runs.
-wait_for() {
-  local name=$1; shift
-  for _ in $(seq 600); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    if ! alive "$name"; then log "$name exited; its log:"; tail -20 "$dir/$name.log" >&2; return 1; fi
-    sleep 0.1
-  done
-  log "$name did not become ready; its log:"; tail -20 "$dir/$name.log" >&2
-  return 1
-}
-
 sql() { "$maria/usr/bin/mariadb" --no-defaults --socket="$dir/mysql.sock" -uroot "$@"; }
 
 start_mariadb() {
@@ -55,7 +43,7 @@ start_mariadb() {
     --pid-file="$dir/mariadbd.pid" --skip-log-bin --innodb-buffer-pool-size=64M \
     --innodb-flush-log-at-trx-commit=2 --max-connections=500 >"$dir/mariadb.log" 2>&1 &
   echo $! >"$dir/mariadb.pid"
-  wait_for mariadb sql -e 'SELECT 1'
+  wait_ready mariadb 60 sql -e 'SELECT 1'
   sql <<SQL
 CREATE DATABASE IF NOT EXISTS trillian;
 CREATE DATABASE IF NOT EXISTS rekor;
@@ -74,7 +62,7 @@ start_trillian() {
   "$bins/trillian_log_signer" --storage_system=mysql --mysql_uri="$uri" --force_master \
     --rpc_endpoint="127.0.0.1:$(free_port)" --http_endpoint="" --alsologtostderr >"$dir/signer.log" 2>&1 &
   echo $! >"$dir/signer.pid"
-  wait_for logserver bash -c "exec 3<>/dev/tcp/127.0.0.1/$log_port"
+  wait_ready logserver 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$log_port"
 }
 
 # Starts rekor-server on $rekor_port; the first start creates the tree and
@@ -92,7 +80,7 @@ start_rekor() {
     --search_index.mysql.dsn="rekor:rekor-test-pw@tcp(127.0.0.1:$db_port)/rekor" \
     --log_type=prod >>"$dir/rekor.log" 2>&1 &
   echo $! >"$dir/rekor.pid"
-  wait_for rekor curl -sf "http://127.0.0.1:$rekor_port/api/v1/log"
+  wait_ready rekor 60 curl -sf "http://127.0.0.1:$rekor_port/api/v1/log"
   if [ ! -f "$dir/tree-id" ]; then
     curl -sf "http://127.0.0.1:$rekor_port/api/v1/log" | jq -r .treeID >"$dir/tree-id"
   fi

@@ -87,11 +87,7 @@ EOF
   log "starting spire-server on 127.0.0.1:$port (trust domain $TD)"
   "$bins/spire-server" run -config "$dir/server.conf" >"$dir/server.log" 2>&1 &
   echo $! >"$dir/server.pid"
-  for _ in $(seq 300); do
-    "$bins/spire-server" healthcheck -socketPath "$dir/server.sock" >/dev/null 2>&1 && break
-    alive server || { log "spire-server exited; log: $dir/server.log"; tail -5 "$dir/server.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  wait_ready server 30 "$bins/spire-server" healthcheck -socketPath "$dir/server.sock" || exit 1
   token=$("$bins/spire-server" token generate -socketPath "$dir/server.sock" -spiffeID "spiffe://$TD/agent" | awk '{print $2}')
   "$bins/spire-server" entry create -socketPath "$dir/server.sock" -parentID "spiffe://$TD/agent" \
     -spiffeID "$ID" -selector "unix:uid:$(id -u)" >/dev/null

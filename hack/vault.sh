@@ -36,11 +36,7 @@ up() {
   log "starting $("$bin" version | head -1) on $addr (dev mode)"
   "$bin" server -dev -dev-root-token-id="$TOKEN" -dev-listen-address="127.0.0.1:$port" >"$dir/vault.log" 2>&1 &
   echo $! >"$dir/vault.pid"
-  for _ in $(seq 100); do
-    if curl -sf "$addr/v1/sys/health" >/dev/null 2>&1; then break; fi
-    alive vault || { log "vault exited; log: $dir/vault.log"; tail -5 "$dir/vault.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  wait_ready vault 10 curl -sf "$addr/v1/sys/health" || exit 1
   export VAULT_ADDR=$addr VAULT_TOKEN=$TOKEN
   "$bin" secrets enable transit >/dev/null
   local names=()

@@ -1,5 +1,6 @@
-//! Where the cloud edges (gcpkms, azurekms, gcs storage) get OAuth access
-//! tokens: one trait, so their HTTP edges are tested with a fixed token.
+//! Where the cloud edges (gcpkms, azurekms, gcs and firestore storage) get
+//! OAuth access tokens: one trait, so their HTTP edges are tested with a
+//! fixed token.
 
 use crate::remote::RemoteError;
 
@@ -31,6 +32,48 @@ impl Tokens for GoogleCredentials {
         let fail = |e: gcp_auth::Error| RemoteError::unreachable("Google credentials", e.to_string(), false);
         let provider = self.provider.get_or_try_init(gcp_auth::provider).await.map_err(fail)?;
         Ok(provider.token(&[self.scope]).await.map_err(fail)?.as_str().to_string())
+    }
+}
+
+/// A Google API as Google's client libraries reach it: Google's endpoint
+/// with application default credentials of one scope, or, when the
+/// library's `*_EMULATOR_HOST` variable is set, that emulator over plain
+/// HTTP with the emulator's own bearer (if it wants one) and no credentials.
+pub struct GoogleApi {
+    /// The base URL requests are made under.
+    pub base: String,
+    auth: GoogleAuth,
+}
+
+enum GoogleAuth {
+    Credentials(std::sync::Arc<dyn Tokens>),
+    Emulator(Option<&'static str>),
+}
+
+impl GoogleApi {
+    /// `endpoint`, or the emulator environment variable `var` names; an
+    /// emulator gets `emulator_bearer`, Google tokens of `scope`.
+    pub fn from_env(endpoint: &str, var: &str, scope: &'static str, emulator_bearer: Option<&'static str>) -> Self {
+        let base = crate::http::google_or_emulator(endpoint, std::env::var(var).ok().as_deref());
+        let auth = if base == endpoint {
+            GoogleAuth::Credentials(std::sync::Arc::new(GoogleCredentials::new(scope)))
+        } else {
+            GoogleAuth::Emulator(emulator_bearer)
+        };
+        Self { base, auth }
+    }
+
+    /// `req` with the bearer this API takes; errors name `target`.
+    pub async fn authorize(
+        &self,
+        req: reqwest::RequestBuilder,
+        target: &str,
+    ) -> Result<reqwest::RequestBuilder, RemoteError> {
+        Ok(match &self.auth {
+            GoogleAuth::Credentials(tokens) => req.bearer_auth(tokens.bearer().await.map_err(|e| e.at(target))?),
+            GoogleAuth::Emulator(Some(bearer)) => req.bearer_auth(bearer),
+            GoogleAuth::Emulator(None) => req,
+        })
     }
 }
 

@@ -126,8 +126,8 @@ impl Factory<Storage, dyn Backend> for Shared {
             value: url.clone(),
             supported,
         };
-        // A selected docdb with a bad URL is refused with the config; this is
-        // the unselected-but-asked-for case (kept as data, failing its runs).
+        // Only selected backends are built, and a selected docdb with a bad
+        // URL is refused with the whole config, so this only guards the type.
         let collection = match collection {
             Ok(c) => c,
             Err(why) => return Some(Err(unsupported(why.clone()))),

@@ -33,7 +33,7 @@ use crate::http::REQUEST_TIMEOUT;
 use crate::remote::{RemoteError, expect_ok, not_sent};
 use crate::seam::{BackendLabel, Env, Factory, Unsupported};
 use crate::signing::Signed;
-use crate::signing::tokens::{GoogleCredentials, Tokens};
+use crate::signing::tokens::GoogleApi;
 
 /// Google's endpoint of the JSON API.
 const ENDPOINT: &str = "https://storage.googleapis.com";
@@ -70,12 +70,6 @@ pub fn objects(run: &Run<'_>, signed: &Signed) -> Vec<Object> {
     out
 }
 
-/// The JSON API's base URL: Google's, or the emulator's (`host:port` means
-/// plain HTTP, as Google's clients read it).
-pub fn endpoint(emulator: Option<&str>) -> String {
-    crate::http::google_or_emulator(ENDPOINT, emulator)
-}
-
 /// The media upload URL of `object` in `bucket`.
 pub fn upload_url(base: &str, bucket: &str, object: &str) -> Result<url::Url, String> {
     let mut url = url::Url::parse(base).map_err(|e| format!("{EMULATOR_VAR} {base:?}: {e}"))?;
@@ -109,9 +103,8 @@ pub fn check_reply(reply: &[u8], object: &str, size: usize) -> Result<(), String
 /// What every `gcs` backend shares (it outlives config changes).
 pub struct Shared {
     http: reqwest::Client,
-    base: String,
-    /// `None` towards an emulator.
-    tokens: Option<Arc<dyn Tokens>>,
+    /// Google's endpoint or the emulator (which takes no credentials).
+    api: GoogleApi,
     requests: Counter,
 }
 
@@ -125,13 +118,11 @@ impl Gcs {
     async fn upload(&self, object: Object) -> Result<(), RemoteError> {
         let target = format!("gs://{}/{}", self.bucket, object.name);
         let s = &self.shared;
-        let url =
-            upload_url(&s.base, &self.bucket, &object.name).map_err(|e| RemoteError::invalid(None, e).at(&target))?;
+        let url = upload_url(&s.api.base, &self.bucket, &object.name)
+            .map_err(|e| RemoteError::invalid(None, e).at(&target))?;
         let size = object.body.len();
-        let mut req = s.http.post(url).header("content-type", object.content_type).body(object.body);
-        if let Some(tokens) = &s.tokens {
-            req = req.bearer_auth(tokens.bearer().await.map_err(|e| e.at(&target))?);
-        }
+        let req = s.http.post(url).header("content-type", object.content_type).body(object.body);
+        let req = s.api.authorize(req, &target).await?;
         s.requests.inc();
         let res = req.send().await.map_err(|e| not_sent(&target, &e))?;
         let reply = expect_ok(&target, res, REPLY_CAP).await?;
@@ -149,13 +140,9 @@ impl Backend for Gcs {
 
 /// Makes the `gcs` factory: one HTTP client and credential source.
 pub fn factory(env: &Env) -> Option<Arc<dyn Factory<Storage, dyn Backend>>> {
-    let base = endpoint(std::env::var(EMULATOR_VAR).ok().as_deref());
-    // An emulator takes no credentials.
-    let tokens = (base == ENDPOINT).then(|| Arc::new(GoogleCredentials::new(SCOPE)) as Arc<dyn Tokens>);
     let shared = Shared {
         http: crate::http::client_builder(env.http_timeout.unwrap_or(REQUEST_TIMEOUT)).build().ok()?,
-        base,
-        tokens,
+        api: GoogleApi::from_env(ENDPOINT, EMULATOR_VAR, SCOPE, None),
         requests: env.storage_requests.get_or_create(&BackendLabel { backend: StorageKind::Gcs.as_str() }).clone(),
     };
     Some(Arc::new(Arc::new(shared)))

@@ -67,6 +67,10 @@ impl Ledger {
     /// Forgets run `uid` (it is done).
     pub fn forget(&self, uid: &str) {
         let mut kept = self.kept.lock();
+        // The usual case: no attempt of any run has failed lately.
+        if kept.is_empty() {
+            return;
+        }
         let ids: Vec<Id> = kept.iter().filter(|(id, _)| id.uid == uid).map(|(id, _)| id.clone()).collect();
         for id in ids {
             kept.pop(&id);

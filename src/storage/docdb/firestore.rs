@@ -19,10 +19,10 @@ use serde_json::{Map, Value, json};
 use super::{Document, Driver};
 use crate::config::docdb::Collection;
 use crate::remote::{RemoteError, expect_ok, not_sent};
-use crate::signing::tokens::{GoogleCredentials, Tokens};
+use crate::signing::tokens::GoogleApi;
 
 /// Google's endpoint.
-const ENDPOINT: &str = "https://firestore.googleapis.com";
+pub const ENDPOINT: &str = "https://firestore.googleapis.com";
 /// The environment variable that points Google's clients at an emulator.
 pub const EMULATOR_VAR: &str = "FIRESTORE_EMULATOR_HOST";
 /// The OAuth scope of document writes.
@@ -62,11 +62,6 @@ pub fn value(v: Value) -> Value {
     }
 }
 
-/// The API's base URL: Google's, or the emulator's (`host:port`, plain HTTP).
-pub fn endpoint(emulator: Option<&str>) -> String {
-    crate::http::google_or_emulator(ENDPOINT, emulator)
-}
-
 /// The URL of document `id` under collection `path`.
 pub fn document_url(base: &str, path: &str, id: &str) -> Result<url::Url, String> {
     let mut url = url::Url::parse(base).map_err(|e| format!("{EMULATOR_VAR} {base:?}: {e}"))?;
@@ -89,17 +84,14 @@ pub fn check_reply(reply: &[u8], id: &str) -> Result<(), String> {
 /// What every Firestore collection shares.
 pub struct Clients {
     http: reqwest::Client,
-    base: String,
-    /// `None` towards an emulator (its `owner` is used).
-    tokens: Option<Arc<dyn Tokens>>,
+    /// Google's endpoint or the emulator (as its `owner`).
+    api: GoogleApi,
     requests: Counter,
 }
 
 impl Clients {
     pub fn new(requests: Counter, http: reqwest::Client) -> Self {
-        let base = endpoint(std::env::var(EMULATOR_VAR).ok().as_deref());
-        let tokens = (base == ENDPOINT).then(|| Arc::new(GoogleCredentials::new(SCOPE)) as Arc<dyn Tokens>);
-        Self { http, base, tokens, requests }
+        Self { http, api: GoogleApi::from_env(ENDPOINT, EMULATOR_VAR, SCOPE, Some("owner")), requests }
     }
 }
 
@@ -127,13 +119,10 @@ impl Driver for Firestore {
         let c = &self.clients;
         let id = doc.key(&self.name_field).to_string();
         let target = format!("{} document {id}", self.target);
-        let url = document_url(&c.base, &self.path, &id).map_err(|e| RemoteError::invalid(None, e).at(&target))?;
-        let bearer = match &c.tokens {
-            Some(tokens) => tokens.bearer().await.map_err(|e| e.at(&target))?,
-            None => "owner".into(),
-        };
+        let url = document_url(&c.api.base, &self.path, &id).map_err(|e| RemoteError::invalid(None, e).at(&target))?;
+        let req = c.http.patch(url).json(&body(doc, &self.name_field));
+        let req = c.api.authorize(req, &target).await?;
         c.requests.inc();
-        let req = c.http.patch(url).bearer_auth(bearer).json(&body(doc, &self.name_field));
         let res = req.send().await.map_err(|e| not_sent(&target, &e))?;
         let reply = expect_ok(&target, res, REPLY_CAP).await?;
         check_reply(&reply, &id).map_err(|e| RemoteError::invalid(None, e).at(target))

@@ -98,7 +98,7 @@ fn firestore_bodies_are_go_clouds_named_by_the_name_field() {
     assert!(firestore::check_reply(br#"{"name":"projects/p/databases/d/documents/c/k1"}"#, "k1").is_ok());
     assert!(firestore::check_reply(br#"{"name":"projects/p/databases/d/documents/c/k2"}"#, "k1").is_err());
     assert!(firestore::check_reply(b"[]", "k1").is_err());
-    assert_eq!(firestore::endpoint(Some("127.0.0.1:8080")), "http://127.0.0.1:8080");
+    assert_eq!(crate::http::google_or_emulator(firestore::ENDPOINT, Some("127.0.0.1:8080")), "http://127.0.0.1:8080");
 }
 
 #[test]

@@ -2,6 +2,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::Artifact;
+use crate::http::google_or_emulator;
 use crate::tekton::RunKind;
 
 fn run_obj() -> serde_json::Value {
@@ -32,10 +33,10 @@ fn objects_are_named_as_upstream_names_them() {
 
 #[test]
 fn the_endpoint_is_google_or_the_emulator() {
-    assert_eq!(endpoint(None), "https://storage.googleapis.com");
-    assert_eq!(endpoint(Some(" ")), "https://storage.googleapis.com");
-    assert_eq!(endpoint(Some("127.0.0.1:4443")), "http://127.0.0.1:4443");
-    assert_eq!(endpoint(Some("https://gcs.example/")), "https://gcs.example");
+    assert_eq!(google_or_emulator(ENDPOINT, None), "https://storage.googleapis.com");
+    assert_eq!(google_or_emulator(ENDPOINT, Some(" ")), "https://storage.googleapis.com");
+    assert_eq!(google_or_emulator(ENDPOINT, Some("127.0.0.1:4443")), "http://127.0.0.1:4443");
+    assert_eq!(google_or_emulator(ENDPOINT, Some("https://gcs.example/")), "https://gcs.example");
 }
 
 #[test]
