@@ -160,7 +160,9 @@ impl Clients {
         Self { requests, timeout, current: tokio::sync::Mutex::new(None) }
     }
 
-    /// The client for `conn` (made when the string changed).
+    /// The client for `conn` (made when the string changed). The lock is
+    /// held while a new client is made, so concurrent writes after a
+    /// rotation make one client, not one each.
     async fn client(&self, conn: &str, source: &Source) -> Result<mongodb::Client, RemoteError> {
         let mut current = self.current.lock().await;
         if let Some((_, client)) = current.as_ref().filter(|(c, _)| c == conn) {
@@ -174,7 +176,9 @@ impl Clients {
                 return Err(RemoteError::unreachable("", "resolving the Mongo server URL timed out".into(), false));
             }
         };
-        opts.server_selection_timeout.get_or_insert(self.timeout);
+        // Within the write's own deadline, so an unreachable server is told
+        // apart (server selection: unavailable) from a slow write.
+        opts.server_selection_timeout.get_or_insert(self.timeout.mul_f64(0.75));
         opts.connect_timeout.get_or_insert(CONNECT_TIMEOUT.min(self.timeout));
         opts.app_name.get_or_insert_with(|| "tekton-chains".into());
         let client = mongodb::Client::with_options(opts)
