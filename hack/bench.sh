@@ -41,13 +41,16 @@ identities() {
   cargo bench --bench identities
 }
 # fake-gcs-server (the signers find it through STORAGE_EMULATOR_HOST, as
-# Google's clients do), FerretDB and moto (test AWS credentials).
+# Google's clients do), FerretDB and moto (test AWS credentials), the
+# Firestore emulator and Grafeas (GRAFEAS_SERVER).
 storage() {
   component BENCH_GCS_ENV gcs gcs env
   source_env BENCH_GCS_ENV
   component BENCH_DOCDB_ENV docdb docdb env
   component BENCH_FIRESTORE_ENV firestore firestore env
   source_env BENCH_FIRESTORE_ENV
+  component BENCH_GRAFEAS_ENV grafeas grafeas env
+  source_env BENCH_GRAFEAS_ENV
   export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
   cargo bench --bench storage
 }

@@ -28,6 +28,8 @@
 #                             server, for gcs storage tests)
 #   hack/tools.sh ferretdb -> prints the path of FerretDB (a MongoDB wire-protocol server on
 #                             SQLite, for docdb mongo:// storage tests)
+#   hack/tools.sh grafeas  -> prints the path of a Grafeas v1 API server (hack/grafeas around
+#                             Grafeas's own go/v1/api, in memory; grafeas storage tests)
 #   hack/tools.sh spire    -> prints the folder holding spire-server, spire-agent and
 #                             oidc-discovery-provider (keyless `spiffe` provider tests)
 #   hack/tools.sh all      -> all of the above in turn, each one's time on stderr
@@ -60,6 +62,8 @@ SPIRE_VERSION="${SPIRE_VERSION:-v1.13.3}"
 LOCAL_KMS_VERSION="${LOCAL_KMS_VERSION:-v0.0.0-20260228092603-2a5e92d09ab6}"
 # fsouza/fake-gcs-server: a real GCS JSON API server (memory backend).
 FAKE_GCS_SERVER_VERSION="${FAKE_GCS_SERVER_VERSION:-v1.56.1}"
+# Grafeas: its own v1 API implementation, served by hack/grafeas (it ships no v1 server).
+GRAFEAS_VERSION="${GRAFEAS_VERSION:-v0.2.3}"
 # FerretDB v1 (SQLite backend, no PostgreSQL): a real MongoDB wire-protocol server.
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 # The newest operator-sdk the module proxy serves here; its golang.org/x/tools
@@ -68,6 +72,8 @@ OPERATOR_SDK_VERSION="${OPERATOR_SDK_VERSION:-v1.34.1}"
 IMAGE_BASE_DEBS="${IMAGE_BASE_DEBS:-libc6 libgcc-s1 ca-certificates}"
 MARIADB_DEBS="${MARIADB_DEBS:-mariadb-server-core mariadb-client-core liburing2 libaio1}"
 CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tekton-chains-operator/tools}"
+# The repository (hack/grafeas is built from it).
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 log() { echo "[tools] $*" >&2; }
@@ -470,7 +476,24 @@ ensure_fake_gcs_server() {
   echo "$out"
 }
 
-# FERRETDB_BIN, or ferretdb on PATH, skip the build.
+# build_in_copy MODULE@VERSION OUT PKG PREP [GO BUILD FLAGS]: go build PKG
+# into OUT inside a writable copy of the module (its pinned dependencies),
+# after PREP (a function) has run in that copy.
+build_in_copy() {
+  local modver=$1 out=$2 pkg=$3 prep=$4 src work
+  shift 4
+  src=$(go mod download -json "$modver" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+  work=$(mktemp -d)
+  cp -r "$src" "$work/m" && chmod -R u+w "$work/m"
+  (cd "$work/m" && "$prep" && go build -trimpath -ldflags "-s -w" "$@" -o "$out.tmp" "$pkg") || { rm -rf "$work"; exit 1; }
+  rm -rf "$work"
+  mv "$out.tmp" "$out"
+}
+
+# FERRETDB_BIN, or ferretdb on PATH, skip the build. Its version is a
+# generated file (build/version/version.txt) that the module zip lacks, so
+# it is built from a copy with that file written.
+ferretdb_prep() { echo "$FERRETDB_VERSION" >build/version/version.txt; }
 ensure_ferretdb() {
   if [ -n "${FERRETDB_BIN:-}" ]; then echo "$FERRETDB_BIN"; return; fi
   if command -v ferretdb >/dev/null 2>&1; then command -v ferretdb; return; fi
@@ -478,20 +501,32 @@ ensure_ferretdb() {
   if [ ! -x "$out" ]; then
     mkdir -p "$(dirname "$out")"
     log "ferretdb $FERRETDB_VERSION: building (first time only, a few minutes)"
-    # Its version is a generated file (build/version/version.txt) that the
-    # module zip lacks, so it is built from a copy with that file written.
-    local src work
-    src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
-    work=$(mktemp -d)
-    cp -r "$src" "$work/ferretdb" && chmod -R u+w "$work/ferretdb"
-    echo "$FERRETDB_VERSION" >"$work/ferretdb/build/version/version.txt"
-    (cd "$work/ferretdb" && go build -trimpath -tags ferretdb_no_postgresql -ldflags "-s -w" -o "$out.tmp" ./cmd/ferretdb) \
-      || { rm -rf "$work"; exit 1; }
-    rm -rf "$work"
-    mv "$out.tmp" "$out"
+    build_in_copy "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" "$out" ./cmd/ferretdb ferretdb_prep \
+      -tags ferretdb_no_postgresql
     log "ferretdb $FERRETDB_VERSION: built in $((SECONDS - t0)) s"
   else
     log "ferretdb $FERRETDB_VERSION: cached in $(dirname "$out")"
+  fi
+  echo "$out"
+}
+
+# GRAFEAS_BIN skips the build. Grafeas v0.2.3 has its v1 API (go/v1/api,
+# what Container Analysis serves) but no v1 server: hack/grafeas wires it
+# to an in-memory store and its REST gateway, built inside a copy of the
+# module; the cache key follows hack/grafeas's sources.
+grafeas_prep() { mkdir -p cmd/chains-grafeas && cp "$ROOT"/hack/grafeas/*.go cmd/chains-grafeas/; }
+ensure_grafeas() {
+  if [ -n "${GRAFEAS_BIN:-}" ]; then echo "$GRAFEAS_BIN"; return; fi
+  local sum out t0=$SECONDS
+  sum=$(cat "$ROOT"/hack/grafeas/*.go | sha256sum | cut -c1-12)
+  out="$CACHE/grafeas-$GRAFEAS_VERSION-$sum/grafeas-server"
+  if [ ! -x "$out" ]; then
+    mkdir -p "$(dirname "$out")"
+    log "grafeas $GRAFEAS_VERSION: building its v1 API server (first time only, about a minute)"
+    GOFLAGS="$GOFLAGS -mod=mod" build_in_copy "github.com/grafeas/grafeas@$GRAFEAS_VERSION" "$out" ./cmd/chains-grafeas grafeas_prep
+    log "grafeas $GRAFEAS_VERSION: built in $((SECONDS - t0)) s"
+  else
+    log "grafeas $GRAFEAS_VERSION: cached in $(dirname "$out")"
   fi
   echo "$out"
 }
@@ -554,7 +589,7 @@ ensure_kubectl() {
   echo "$dir/kubectl"
 }
 
-ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb fulcio spire moto cargo-fuzz"
+ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb grafeas fulcio spire moto cargo-fuzz"
 
 # ensure_all: every tool, in turn; a line per tool with the seconds it took
 # (a build the first time, a cache lookup after).
@@ -585,6 +620,7 @@ case "${1:-}" in
   local-kms) ensure_local_kms ;;
   fake-gcs-server) ensure_fake_gcs_server ;;
   ferretdb) ensure_ferretdb ;;
+  grafeas) ensure_grafeas ;;
   fulcio) ensure_fulcio ;;
   moto) ensure_moto ;;
   spire) ensure_spire ;;

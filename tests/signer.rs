@@ -650,9 +650,9 @@ async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fiel
 async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
-    // `grafeas` for images and `archivista` for PipelineRuns, which this release cannot write.
-    let config = [("artifacts.oci.storage", "grafeas"), ("artifacts.pipelinerun.storage", "archivista")];
-    let ns = namespace_with_config(&env, "nografeas", &config).await;
+    // `kafka` for images and `archivista` for PipelineRuns, which this release cannot write.
+    let config = [("artifacts.oci.storage", "kafka"), ("artifacts.pipelinerun.storage", "archivista")];
+    let ns = namespace_with_config(&env, "nokafka", &config).await;
     let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "pushes-image", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "pushes-image", "failed").await;
@@ -671,7 +671,7 @@ async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
     };
     let failed = event("SigningFailed").await;
     let note = failed.message.unwrap_or_default();
-    assert!(note.contains(r#"storage backend "grafeas" (artifacts.oci.storage) is not supported yet"#), "{note}");
+    assert!(note.contains(r#"storage backend "kafka" (artifacts.oci.storage) is not supported yet"#), "{note}");
     assert!(note.contains("retrying cannot help"), "{note}");
     // Refused once when the config was loaded, on chains-config itself:
     // one Event naming both keys.

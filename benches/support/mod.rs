@@ -76,6 +76,12 @@ pub fn env_file(var: &str) -> std::collections::HashMap<String, String> {
 /// `count` finished TaskRuns `<prefix>-00000`… in `ns`, each with its own
 /// result (so its own payload), `workers()` at a time.
 pub async fn finished_runs(client: &Client, ns: &str, prefix: &str, count: usize) {
+    finished_runs_with(client, ns, prefix, count, None).await
+}
+
+/// [`finished_runs`], each also naming an image it built in `image` (its
+/// own digest): one provenance subject per run.
+pub async fn finished_runs_with(client: &Client, ns: &str, prefix: &str, count: usize, image: Option<&str>) {
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar());
     stream::iter(0..count)
         .map(|i| {
@@ -84,8 +90,13 @@ pub async fn finished_runs(client: &Client, ns: &str, prefix: &str, count: usize
                 let name = format!("{prefix}-{i:05}");
                 let tr = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": { "name": name }, "spec": {} });
                 api.create(&PostParams::default(), &serde_json::from_value(tr).unwrap()).await.unwrap();
+                let mut results = vec![json!({ "name": "n", "value": i.to_string() })];
+                if let Some(repo) = image {
+                    results.push(json!({ "name": "IMAGE_URL", "value": repo }));
+                    results.push(json!({ "name": "IMAGE_DIGEST", "value": format!("sha256:{i:064x}") }));
+                }
                 let st = json!({ "status": { "conditions": [{ "type": "Succeeded", "status": "True" }],
-                    "completionTime": "2026-11-23T10:00:00Z", "results": [{ "name": "n", "value": i.to_string() }] } });
+                    "completionTime": "2026-11-23T10:00:00Z", "results": results } });
                 api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&st)).await.unwrap();
             }
         })

@@ -1,14 +1,15 @@
 //! The replies of storage backends, untrusted, and the object names they
 //! are asked for: GCS uploads (the object resource must name the object
 //! and its size; the upload URL of any name); Mongo driver messages
-//! scrubbed of a connection string. Property: no panic; a reply is
+//! scrubbed of a connection string; Grafeas create replies, and the build
+//! details made from any in-toto statement. Property: no panic; a reply is
 //! accepted only when it names the object asked for, an upload URL keeps
 //! the name in its query, never in its path, and a scrubbed message never
 //! holds the connection string's password.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tekton_chains_operator::storage::{docdb, gcs};
+use tekton_chains_operator::storage::{docdb, gcs, grafeas};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -24,7 +25,11 @@ fuzz_target!(|data: &[u8]| {
     let conn = format!("mongodb://u:{name}@h/");
     let scrubbed = docdb::mongo::scrub(&format!("failed {conn} with {name}"), &conn);
     assert!(name.is_empty() || !scrubbed.contains(&conn), "{scrubbed:?}");
+    if let Ok(n) = grafeas::check_reply(data, "projects/p/occurrences/") {
+        assert!(n.starts_with("projects/p/occurrences/"), "{n:?}");
+    }
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
+        let _ = (grafeas::build_details(&v), grafeas::subject_uris(&v));
         let _ = (docdb::mongo::json_to_bson(v.clone()), docdb::dynamodb::json(v));
     }
 });

@@ -126,6 +126,11 @@ pub(super) fn read_with(r: &mut Reader) -> ChainsConfig {
     let backends = backends(r);
     let selected = [taskrun.storage.as_slice(), pipelinerun.storage.as_slice(), oci.storage.as_slice()];
     super::required::check(&selected, &backends).into_iter().for_each(|e| r.error(e));
+    for (a, key) in [(&taskrun, k::artifacts_taskrun_format), (&pipelinerun, k::artifacts_pipelinerun_format)] {
+        if let Some(e) = super::required::grafeas_format(&a.storage, a.format, key) {
+            r.error(e);
+        }
+    }
     let transparency = transparency(r);
     let log = LogConfig {
         url: r.text(k::transparency_url),

@@ -36,10 +36,49 @@ pub fn check(selected: &[&[StorageKind]], backends: &[Storage]) -> Vec<ConfigErr
                 };
                 errors.push(ConfigError { key: k::storage_docdb_url.into(), value: Some(url.clone()), allowed });
             }
+            Storage::Grafeas { project_id, note_id, .. } => {
+                const ID: &str = "without '/', '?', '#' or spaces";
+                let bad = |s: &str| s.chars().any(|c| matches!(c, '/' | '?' | '#') || c.is_whitespace());
+                if project_id.is_empty() && on(StorageKind::Grafeas) {
+                    let allowed = "a project id (grafeas is in an artifacts.*.storage list)";
+                    errors.push(ConfigError {
+                        key: k::storage_grafeas_projectid.into(),
+                        value: Some(String::new()),
+                        allowed: allowed.into(),
+                    });
+                } else if bad(project_id) {
+                    let allowed = format!("a project id {ID}");
+                    errors.push(ConfigError {
+                        key: k::storage_grafeas_projectid.into(),
+                        value: Some(project_id.clone()),
+                        allowed,
+                    });
+                }
+                if bad(note_id) {
+                    let allowed = format!("a note id {ID} (empty: tekton-<namespace>)");
+                    errors.push(ConfigError {
+                        key: k::storage_grafeas_noteid.into(),
+                        value: Some(note_id.clone()),
+                        allowed,
+                    });
+                }
+            }
             _ => {}
         }
     }
     errors
+}
+
+/// `grafeas` stores only in-toto provenance of runs: a run type whose
+/// storage list names it cannot use the `tekton` format (`format_key`).
+pub fn grafeas_format(storage: &[StorageKind], format: super::values::Format, format_key: &str) -> Option<ConfigError> {
+    (storage.contains(&StorageKind::Grafeas) && !format.is_in_toto()).then(|| ConfigError {
+        key: format_key.into(),
+        value: Some(format.as_str().into()),
+        allowed: "an in-toto format (in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4): grafeas in its storage list \
+                  stores only in-toto provenance"
+            .into(),
+    })
 }
 
 /// Why `name` is not a GCS bucket name, by Google's naming rules.
@@ -112,5 +151,32 @@ mod tests {
             assert_eq!(e.len(), 1, "{bad:?} is refused even unselected");
             assert!(e[0].allowed.contains("lowercase letters"), "{}", e[0]);
         }
+    }
+
+    fn grafeas(project: &str, note: &str) -> Vec<Storage> {
+        vec![Storage::Grafeas { project_id: project.into(), note_id: note.into(), note_hint: String::new() }]
+    }
+
+    #[test]
+    fn a_selected_grafeas_needs_a_project_and_ids_are_path_free() {
+        use crate::config::values::Format;
+        let on: &[StorageKind] = &[StorageKind::Grafeas];
+        let e = check(&[on], &grafeas("", ""));
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].to_string().starts_with("storage.grafeas.projectid: invalid value \"\"; allowed: a project id"),
+            "{}",
+            e[0]
+        );
+        let off: &[StorageKind] = &[StorageKind::Tekton];
+        assert!(check(&[off], &grafeas("", "")).is_empty());
+        assert!(check(&[on], &grafeas("my-project", "team-notes")).is_empty());
+        let e = check(&[off], &grafeas("projects/x", "a b"));
+        let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["storage.grafeas.projectid", "storage.grafeas.noteid"]);
+        assert!(grafeas_format(on, Format::InToto, "artifacts.taskrun.format").is_none());
+        assert!(grafeas_format(off, Format::Tekton, "artifacts.taskrun.format").is_none());
+        let e = grafeas_format(on, Format::Tekton, "artifacts.taskrun.format").unwrap();
+        assert!(e.to_string().starts_with("artifacts.taskrun.format: invalid value \"tekton\""), "{e}");
     }
 }

@@ -2,11 +2,13 @@
 //! one [`Signed`] artifact and returns the annotations it adds to the run's
 //! single final patch. Each backend is one module with a factory, listed
 //! once in [`BACKENDS`]: `tekton` (annotations on the run), `oci` (the
-//! image's registry), `gcs` (a Google Cloud Storage bucket) and `docdb`
-//! (a MongoDB or DynamoDB collection) are built.
+//! image's registry), `gcs` (a Google Cloud Storage bucket), `docdb`
+//! (a MongoDB, DynamoDB or Firestore collection) and `grafeas` (Grafeas
+//! occurrences, Container Analysis) are built.
 
 pub mod docdb;
 pub mod gcs;
+pub mod grafeas;
 pub mod oci;
 mod tekton;
 
@@ -35,4 +37,5 @@ pub trait Backend: Send + Sync {
 pub type Backends = Registry<Storage, dyn Backend>;
 
 /// Every storage backend this release has: one line each.
-pub const BACKENDS: &[Maker<Storage, dyn Backend>] = &[tekton::factory, oci::factory, gcs::factory, docdb::factory];
+pub const BACKENDS: &[Maker<Storage, dyn Backend>] =
+    &[tekton::factory, oci::factory, gcs::factory, docdb::factory, grafeas::factory];

@@ -26,6 +26,7 @@ pub mod events;
 pub mod firestore;
 pub mod fulcio;
 pub mod gcs;
+pub mod grafeas;
 pub mod hostile;
 pub mod localkms;
 pub mod rbac;

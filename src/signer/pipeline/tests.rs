@@ -152,13 +152,13 @@ fn a_backend_this_release_lacks_is_refused_at_build_time() {
     let journal = Journal::default();
     let obj = taskrun();
     let run = Run::new(RunKind::TaskRun, &obj);
-    let p = Pipeline::build(config(&[("artifacts.oci.storage", "grafeas")]), &parts(&journal, None));
+    let p = Pipeline::build(config(&[("artifacts.oci.storage", "kafka")]), &parts(&journal, None));
     // Refused once, when the config is loaded; not per run.
     let refusals = p.refusals();
     assert_eq!(refusals.len(), 1);
     assert_eq!(
         refused(&refusals[0]).to_string(),
-        "storage backend \"grafeas\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\", \"oci\", \"gcs\", \"docdb\""
+        "storage backend \"kafka\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\", \"oci\", \"gcs\", \"docdb\", \"grafeas\""
     );
     let err = p.plan(&run, &detect(&run), &[]).unwrap_err();
     assert!(!err.retryable(), "retrying an unsupported backend cannot help");
@@ -323,7 +323,7 @@ fn a_new_backend_is_one_factory_and_the_pipeline_needs_no_change() {
     parts.storage = Arc::new(Backends::prepare(&makers, &Env::default()));
     assert_eq!(
         parts.storage.names(),
-        ["tekton", "gcs", "docdb", "noop"],
+        ["tekton", "gcs", "docdb", "grafeas", "noop"],
         "oci needs an API client, which this Env lacks"
     );
     let p = Pipeline::build(
