@@ -42,7 +42,7 @@ identities() {
 }
 # fake-gcs-server (the signers find it through STORAGE_EMULATOR_HOST, as
 # Google's clients do), FerretDB and moto (test AWS credentials), the
-# Firestore emulator and Grafeas (GRAFEAS_SERVER).
+# Firestore emulator, Grafeas (GRAFEAS_SERVER) and Archivista.
 storage() {
   component BENCH_GCS_ENV gcs gcs env
   source_env BENCH_GCS_ENV
@@ -51,6 +51,7 @@ storage() {
   source_env BENCH_FIRESTORE_ENV
   component BENCH_GRAFEAS_ENV grafeas grafeas env
   source_env BENCH_GRAFEAS_ENV
+  component BENCH_ARCHIVISTA_ENV archivista archivista env
   export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
   cargo bench --bench storage
 }

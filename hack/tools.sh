@@ -30,6 +30,7 @@
 #                             SQLite, for docdb mongo:// storage tests)
 #   hack/tools.sh grafeas  -> prints the path of a Grafeas v1 API server (hack/grafeas around
 #                             Grafeas's own go/v1/api, in memory; grafeas storage tests)
+#   hack/tools.sh archivista -> prints the path of an Archivista server (archivista storage tests)
 #   hack/tools.sh spire    -> prints the folder holding spire-server, spire-agent and
 #                             oidc-discovery-provider (keyless `spiffe` provider tests)
 #   hack/tools.sh all      -> all of the above in turn, each one's time on stderr
@@ -64,6 +65,8 @@ LOCAL_KMS_VERSION="${LOCAL_KMS_VERSION:-v0.0.0-20260228092603-2a5e92d09ab6}"
 FAKE_GCS_SERVER_VERSION="${FAKE_GCS_SERVER_VERSION:-v1.56.1}"
 # Grafeas: its own v1 API implementation, served by hack/grafeas (it ships no v1 server).
 GRAFEAS_VERSION="${GRAFEAS_VERSION:-v0.2.3}"
+# in-toto/archivista: a real Archivista server (MySQL metadata store, file blobs).
+ARCHIVISTA_VERSION="${ARCHIVISTA_VERSION:-v0.10.0}"
 # FerretDB v1 (SQLite backend, no PostgreSQL): a real MongoDB wire-protocol server.
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 # The newest operator-sdk the module proxy serves here; its golang.org/x/tools
@@ -531,6 +534,21 @@ ensure_grafeas() {
   echo "$out"
 }
 
+# ARCHIVISTA_BIN skips the build.
+ensure_archivista() {
+  if [ -n "${ARCHIVISTA_BIN:-}" ]; then echo "$ARCHIVISTA_BIN"; return; fi
+  local out="$CACHE/archivista-$ARCHIVISTA_VERSION/archivista" t0=$SECONDS
+  if [ ! -x "$out" ]; then
+    mkdir -p "$(dirname "$out")"
+    log "archivista $ARCHIVISTA_VERSION: building (first time only, a few minutes)"
+    build_in_copy "github.com/in-toto/archivista@$ARCHIVISTA_VERSION" "$out" ./cmd/archivista true
+    log "archivista $ARCHIVISTA_VERSION: built in $((SECONDS - t0)) s"
+  else
+    log "archivista $ARCHIVISTA_VERSION: cached in $(dirname "$out")"
+  fi
+  echo "$out"
+}
+
 # kubectl: the system one, else built like kube-apiserver (same version).
 # VAULT_BIN, or vault / bao on PATH, skip the build.
 ensure_vault() {
@@ -589,7 +607,7 @@ ensure_kubectl() {
   echo "$dir/kubectl"
 }
 
-ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb grafeas fulcio spire moto cargo-fuzz"
+ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb grafeas archivista fulcio spire moto cargo-fuzz"
 
 # ensure_all: every tool, in turn; a line per tool with the seconds it took
 # (a build the first time, a cache lookup after).
@@ -621,6 +639,7 @@ case "${1:-}" in
   fake-gcs-server) ensure_fake_gcs_server ;;
   ferretdb) ensure_ferretdb ;;
   grafeas) ensure_grafeas ;;
+  archivista) ensure_archivista ;;
   fulcio) ensure_fulcio ;;
   moto) ensure_moto ;;
   spire) ensure_spire ;;

@@ -55,6 +55,10 @@ pub mod annotations {
     pub const TRANSPARENCY: &str = "chains.tekton.dev/transparency";
     /// `"true"` asks for a Rekor upload under `transparency.enabled: manual`.
     pub const TRANSPARENCY_UPLOAD: &str = "chains.tekton.dev/transparency-upload";
+    /// The gitoid Archivista gave the run's provenance (`archivista` storage).
+    pub const ARCHIVISTA_GITOID: &str = "chains.tekton.dev/archivista-gitoid";
+    /// The Archivista server it is in (`storage.archivista.url`).
+    pub const ARCHIVISTA_URL: &str = "chains.tekton.dev/archivista-url";
     /// Marks a run whose provenance may be reproducible (a label).
     pub const REPRODUCIBLE: &str = "chains.tekton.dev/reproducible";
     pub const FINALIZER_TASKRUN: &str = "chains.tekton.dev/taskrun";

@@ -77,7 +77,7 @@ fn no_secret_in(texts: &[String], secret: &str) {
 
 const GOOD: &[(&str, &str)] = &[("artifacts.taskrun.format", "in-toto"), ("artifacts.oci.storage", "")];
 
-/// 42 bad chains-config values: each refused as a whole with a Warning
+/// 43 bad chains-config values: each refused as a whole with a Warning
 /// Event on chains-config naming the key, the value (never a secret or a
 /// URL's password) and what is allowed; the last good config keeps signing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -125,6 +125,7 @@ async fn bad_chains_config_values_are_refused_whole_with_an_event_naming_the_key
         ("storage.docdb.url", "dynamodb://chains"),
         ("storage.docdb.url", "mongo://db/coll?lowercase_fields=true"),
         ("storage.grafeas.projectid", "projects/mine"),
+        ("artifacts.oci.storage", "oci,archivista"),
     ];
     let good: BTreeMap<&str, &str> = GOOD.iter().copied().collect();
     let mut seen = Vec::new();
@@ -195,7 +196,10 @@ async fn bad_chains_config_values_are_refused_whole_with_an_event_naming_the_key
     cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&json!({ "data": data }))).await.unwrap();
     let needs = ["artifacts.taskrun.format", "\"tekton\"", "grafeas in its storage list stores only in-toto"];
     seen.push(event_with(&env, &ns, Some("chains-config"), "InvalidConfig", &needs).await);
-    assert_eq!(seen.len(), 42);
+    assert_eq!(seen.len(), 43);
+    // archivista for images and with no server: both in one Event.
+    let both = ["artifacts.oci.storage", "holds only in-toto attestations", "storage.archivista.url"];
+    event_with(&env, &ns, Some("chains-config"), "InvalidConfig", &both).await;
     no_secret_in(&seen, "hunter2");
     // Nothing half-applied: a good key next to a bad one does not take
     // effect; the last good config (in-toto) still signs.

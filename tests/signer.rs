@@ -650,8 +650,8 @@ async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fiel
 async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
-    // `kafka` for images and `archivista` for PipelineRuns, which this release cannot write.
-    let config = [("artifacts.oci.storage", "kafka"), ("artifacts.pipelinerun.storage", "archivista")];
+    // `kafka` for images and PipelineRuns, which this release cannot write.
+    let config = [("artifacts.oci.storage", "kafka"), ("artifacts.pipelinerun.storage", "kafka")];
     let ns = namespace_with_config(&env, "nokafka", &config).await;
     let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "pushes-image", image_results(), json!({})).await;

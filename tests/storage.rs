@@ -1,7 +1,7 @@
 //! Storage backends against real servers, read back and verified with the
 //! real cosign and openssl: `gcs` against fake-gcs-server, `docdb` against
 //! FerretDB (mongo://), moto (dynamodb://) and Google's Firestore emulator,
-//! `grafeas` against Grafeas's own v1 API.
+//! `grafeas` against Grafeas's own v1 API, `archivista` against Archivista.
 
 mod support;
 
@@ -495,4 +495,68 @@ async fn grafeas_occurrences_are_upstreams_verify_and_survive_a_server_that_lost
     assert!(a.get("chains.tekton.dev/retries").is_some_and(|r| r != "0"), "{a:?}");
     let (builds, images) = (g.occurrences(project, &build_note).await, g.occurrences(project, &image_note).await);
     assert_eq!((builds.len(), images.len()), (1, 1), "each artifact stored once over the retries");
+}
+
+/// `archivista` against a real Archivista: the run's provenance envelope is
+/// uploaded once, its gitoid and the server are on the run (in its one
+/// patch), and what Archivista serves for the gitoid verifies with cosign.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn archivista_keeps_the_signed_envelope_and_the_run_names_its_gitoid() {
+    let url = support::archivista::archivista();
+    let env = Env::new().await;
+    let keys = cosign_keys(&support::cosign().expect("COSIGN_BIN"));
+    let config = [
+        ("artifacts.taskrun.format", "in-toto"),
+        ("artifacts.taskrun.storage", "tekton,archivista"),
+        ("artifacts.oci.storage", "tekton"),
+        ("storage.archivista.url", url.as_str()),
+    ];
+    let ns = namespace_with_config(&env, "archivista", &config).await;
+    let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
+    build_taskrun(&env, &ns, "build", "default", "registry.example/team/app", DIGEST).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
+    let a = runs_api(&env, &ns, "TaskRun").get("build").await.unwrap().metadata.annotations.unwrap();
+    assert_eq!(a["chains.tekton.dev/archivista-url"], url);
+    let gitoid = &a["chains.tekton.dev/archivista-gitoid"];
+    let envelope = support::archivista::download(&url, gitoid).await;
+    let run_uid = uid(&env, &ns, "build").await;
+    let tekton = STANDARD.decode(&a[&format!("chains.tekton.dev/signature-taskrun-{run_uid}")]).unwrap();
+    let (ours, theirs): (Value, Value) =
+        (serde_json::from_slice(&tekton).unwrap(), serde_json::from_slice(&envelope).unwrap());
+    assert_eq!(ours["payload"], theirs["payload"], "Archivista keeps the envelope that was signed");
+    assert_eq!(ours["signatures"][0]["sig"], theirs["signatures"][0]["sig"]);
+    let dir = tmpdir("archivista-verify");
+    std::fs::write(dir.join("att.json"), &envelope).unwrap();
+    let att = dir.join("att.json");
+    cosign_verifies(
+        &keys,
+        &[
+            "verify-blob-attestation",
+            "--insecure-ignore-tlog",
+            "--key",
+            "cosign.pub",
+            "--signature",
+            att.to_str().unwrap(),
+            "--type",
+            "slsaprovenance",
+            "--check-claims=false",
+            "/dev/null",
+        ],
+    );
+    let m = s.signer.metrics.render();
+    assert!(m.contains(r#"signer_storage_requests_total{backend="archivista"} 1"#), "one upload per run: {m}");
+
+    // The same run in another namespace, signed by the same key: the same
+    // statement and (ECDSA per RFC 6979) the same envelope, which Archivista
+    // already has and answers 500 to. It is found stored under its gitoid.
+    let ns2 = namespace_with_config(&env, "archivista-again", &config).await;
+    let _s2 = start_signer(env.signer_client(&ns2).await, signer_options(&ns2, &keys, vec![ns2.clone()])).await;
+    build_taskrun(&env, &ns2, "build", "default", "registry.example/team/app", DIGEST).await;
+    assert_eq!(signed(&env, &ns2, "TaskRun", "build").await, "true");
+    let a2 = runs_api(&env, &ns2, "TaskRun").get("build").await.unwrap().metadata.annotations.unwrap();
+    let uid2 = uid(&env, &ns2, "build").await;
+    let tekton2 = &a2[&format!("chains.tekton.dev/signature-taskrun-{uid2}")];
+    assert_eq!(STANDARD.decode(tekton2).unwrap(), tekton, "the same envelope");
+    assert_eq!(&a2["chains.tekton.dev/archivista-gitoid"], gitoid, "the envelope Archivista already had");
+    assert!(a2.get("chains.tekton.dev/retries").is_none_or(|r| r == "0"), "no retry needed: {a2:?}");
 }

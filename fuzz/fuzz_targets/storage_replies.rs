@@ -1,7 +1,8 @@
 //! The replies of storage backends, untrusted, and the object names they
 //! are asked for: GCS uploads (the object resource must name the object
 //! and its size; the upload URL of any name); Mongo driver messages
-//! scrubbed of a connection string; Grafeas create replies, and the build
+//! scrubbed of a connection string; Archivista upload replies (a gitoid);
+//! Grafeas create replies, and the build
 //! details made from any in-toto statement. Property: no panic; a reply is
 //! accepted only when it names the object asked for, an upload URL keeps
 //! the name in its query, never in its path, and a scrubbed message never
@@ -9,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tekton_chains_operator::storage::{docdb, gcs, grafeas};
+use tekton_chains_operator::storage::{archivista, docdb, gcs, grafeas};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -25,6 +26,9 @@ fuzz_target!(|data: &[u8]| {
     let conn = format!("mongodb://u:{name}@h/");
     let scrubbed = docdb::mongo::scrub(&format!("failed {conn} with {name}"), &conn);
     assert!(name.is_empty() || !scrubbed.contains(&conn), "{scrubbed:?}");
+    if let Ok(g) = archivista::gitoid(data) {
+        assert!(g.len() == 64 && g.bytes().all(|b| b.is_ascii_hexdigit()), "{g:?}");
+    }
     if let Ok(n) = grafeas::check_reply(data, "projects/p/occurrences/") {
         assert!(n.starts_with("projects/p/occurrences/"), "{n:?}");
     }

@@ -127,9 +127,12 @@ pub(super) fn read_with(r: &mut Reader) -> ChainsConfig {
     let selected = [taskrun.storage.as_slice(), pipelinerun.storage.as_slice(), oci.storage.as_slice()];
     super::required::check(&selected, &backends).into_iter().for_each(|e| r.error(e));
     for (a, key) in [(&taskrun, k::artifacts_taskrun_format), (&pipelinerun, k::artifacts_pipelinerun_format)] {
-        if let Some(e) = super::required::grafeas_format(&a.storage, a.format, key) {
+        if let Some(e) = super::required::in_toto_format(&a.storage, a.format, key) {
             r.error(e);
         }
+    }
+    if let Some(e) = super::required::archivista_images(&oci.storage) {
+        r.error(e);
     }
     let transparency = transparency(r);
     let log = LogConfig {

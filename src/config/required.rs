@@ -63,20 +63,45 @@ pub fn check(selected: &[&[StorageKind]], backends: &[Storage]) -> Vec<ConfigErr
                     });
                 }
             }
+            Storage::Archivista { url } if url.trim().is_empty() && on(StorageKind::Archivista) => {
+                errors.push(ConfigError {
+                    key: k::storage_archivista_url.into(),
+                    value: Some(url.clone()),
+                    allowed: "the Archivista server's http(s) URL (archivista is in an artifacts.*.storage list)"
+                        .into(),
+                });
+            }
             _ => {}
         }
     }
     errors
 }
 
-/// `grafeas` stores only in-toto provenance of runs: a run type whose
-/// storage list names it cannot use the `tekton` format (`format_key`).
-pub fn grafeas_format(storage: &[StorageKind], format: super::values::Format, format_key: &str) -> Option<ConfigError> {
-    (storage.contains(&StorageKind::Grafeas) && !format.is_in_toto()).then(|| ConfigError {
+/// Backends that hold only in-toto provenance of runs.
+const IN_TOTO_ONLY: &[StorageKind] = &[StorageKind::Grafeas, StorageKind::Archivista];
+
+/// A run type whose storage list names a backend of [`IN_TOTO_ONLY`]
+/// cannot use the `tekton` format (`format_key`).
+pub fn in_toto_format(storage: &[StorageKind], format: super::values::Format, format_key: &str) -> Option<ConfigError> {
+    let kind = IN_TOTO_ONLY.iter().find(|k| storage.contains(k))?;
+    (!format.is_in_toto()).then(|| ConfigError {
         key: format_key.into(),
         value: Some(format.as_str().into()),
-        allowed: "an in-toto format (in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4): grafeas in its storage list \
-                  stores only in-toto provenance"
+        allowed: format!(
+            "an in-toto format (in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4): {kind} in its storage list \
+             stores only in-toto provenance"
+        ),
+    })
+}
+
+/// Archivista holds in-toto attestations, not image signatures: it cannot
+/// be in `artifacts.oci.storage`.
+pub fn archivista_images(oci_storage: &[StorageKind]) -> Option<ConfigError> {
+    oci_storage.contains(&StorageKind::Archivista).then(|| ConfigError {
+        key: k::artifacts_oci_storage.into(),
+        value: Some(StorageKind::Archivista.as_str().into()),
+        allowed: "backends that hold image signatures (tekton, oci, gcs, docdb, grafeas): archivista holds only \
+                  in-toto attestations"
             .into(),
     })
 }
@@ -174,9 +199,23 @@ mod tests {
         let e = check(&[off], &grafeas("projects/x", "a b"));
         let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["storage.grafeas.projectid", "storage.grafeas.noteid"]);
-        assert!(grafeas_format(on, Format::InToto, "artifacts.taskrun.format").is_none());
-        assert!(grafeas_format(off, Format::Tekton, "artifacts.taskrun.format").is_none());
-        let e = grafeas_format(on, Format::Tekton, "artifacts.taskrun.format").unwrap();
+        assert!(in_toto_format(on, Format::InToto, "artifacts.taskrun.format").is_none());
+        assert!(in_toto_format(off, Format::Tekton, "artifacts.taskrun.format").is_none());
+        let e = in_toto_format(on, Format::Tekton, "artifacts.taskrun.format").unwrap();
         assert!(e.to_string().starts_with("artifacts.taskrun.format: invalid value \"tekton\""), "{e}");
+        assert!(e.allowed.contains("grafeas in its storage list"), "{e}");
+    }
+
+    #[test]
+    fn archivista_needs_a_url_and_holds_no_image_signatures() {
+        let on: &[StorageKind] = &[StorageKind::Archivista];
+        let none = vec![Storage::Archivista { url: String::new() }];
+        let e = check(&[on], &none);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].key, "storage.archivista.url");
+        assert!(check(&[&[StorageKind::Tekton]], &none).is_empty());
+        assert!(check(&[on], &[Storage::Archivista { url: "http://a:8082".into() }]).is_empty());
+        assert_eq!(archivista_images(on).unwrap().key, "artifacts.oci.storage");
+        assert!(archivista_images(&[StorageKind::Oci]).is_none());
     }
 }

@@ -3,9 +3,11 @@
 //! single final patch. Each backend is one module with a factory, listed
 //! once in [`BACKENDS`]: `tekton` (annotations on the run), `oci` (the
 //! image's registry), `gcs` (a Google Cloud Storage bucket), `docdb`
-//! (a MongoDB, DynamoDB or Firestore collection) and `grafeas` (Grafeas
-//! occurrences, Container Analysis) are built.
+//! (a MongoDB, DynamoDB or Firestore collection), `grafeas` (Grafeas
+//! occurrences, Container Analysis) and `archivista` (an Archivista
+//! server) are built.
 
+pub mod archivista;
 pub mod docdb;
 pub mod gcs;
 pub mod grafeas;
@@ -38,4 +40,4 @@ pub type Backends = Registry<Storage, dyn Backend>;
 
 /// Every storage backend this release has: one line each.
 pub const BACKENDS: &[Maker<Storage, dyn Backend>] =
-    &[tekton::factory, oci::factory, gcs::factory, docdb::factory, grafeas::factory];
+    &[tekton::factory, oci::factory, gcs::factory, docdb::factory, grafeas::factory, archivista::factory];

@@ -21,6 +21,7 @@ use tekton_chains_operator::crd::{self, TektonChain, TektonConfig};
 use tekton_chains_operator::operator::{self, Context, Options};
 use tokio::sync::{Mutex, MutexGuard};
 
+pub mod archivista;
 pub mod docdb;
 pub mod events;
 pub mod firestore;

@@ -158,7 +158,7 @@ fn a_backend_this_release_lacks_is_refused_at_build_time() {
     assert_eq!(refusals.len(), 1);
     assert_eq!(
         refused(&refusals[0]).to_string(),
-        "storage backend \"kafka\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\", \"oci\", \"gcs\", \"docdb\", \"grafeas\""
+        "storage backend \"kafka\" (artifacts.oci.storage) is not supported yet; supported: \"tekton\", \"oci\", \"gcs\", \"docdb\", \"grafeas\", \"archivista\""
     );
     let err = p.plan(&run, &detect(&run), &[]).unwrap_err();
     assert!(!err.retryable(), "retrying an unsupported backend cannot help");
@@ -298,14 +298,14 @@ mod noop {
         }
     }
 
-    /// Serves the `archivista` section (a word the config already has), as a
+    /// Serves the `kafka` section (a word the config already has), as a
     /// new backend's factory would serve its own.
     impl Factory<Storage, dyn Backend> for Noop {
         fn name(&self) -> &'static str {
             "noop"
         }
         fn build(&self, section: &Storage) -> Option<Result<Arc<dyn Backend>, Unsupported>> {
-            matches!(section, Storage::Archivista { .. }).then(|| Ok(Arc::new(Noop) as Arc<dyn Backend>))
+            matches!(section, Storage::Kafka { .. }).then(|| Ok(Arc::new(Noop) as Arc<dyn Backend>))
         }
     }
 
@@ -323,11 +323,11 @@ fn a_new_backend_is_one_factory_and_the_pipeline_needs_no_change() {
     parts.storage = Arc::new(Backends::prepare(&makers, &Env::default()));
     assert_eq!(
         parts.storage.names(),
-        ["tekton", "gcs", "docdb", "grafeas", "noop"],
+        ["tekton", "gcs", "docdb", "grafeas", "archivista", "noop"],
         "oci needs an API client, which this Env lacks"
     );
     let p = Pipeline::build(
-        config(&[("artifacts.taskrun.storage", "tekton,archivista"), ("artifacts.oci.storage", "")]),
+        config(&[("artifacts.taskrun.storage", "tekton,kafka"), ("artifacts.oci.storage", "")]),
         &parts,
     );
     assert!(p.refusals().is_empty());
