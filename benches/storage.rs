@@ -4,8 +4,8 @@
 //! A B .. B A order (means reported): `tekton` (annotations only), `gcs`
 //! (fake-gcs-server), `docdb` on mongo:// (FerretDB) and on dynamodb://
 //! (moto), and on firestore:// (Google's emulator, where installed), and
-//! `grafeas` (Grafeas's own v1 API, hack/grafeas) and `archivista` (Archivista on MariaDB). Each run names one image
-//! it built (one provenance subject; images themselves are not signed).
+//! `grafeas` (Grafeas's own v1 API, hack/grafeas), `archivista` (Archivista on MariaDB) and `kafka` (one
+//! Apache Kafka broker, topic chains-bench). Each run names one image it built (one provenance subject; images themselves are not signed).
 //! Prints runs signed per second, API writes and backend requests per run,
 //! and peak RSS. Asserts nothing about speed.
 
@@ -76,6 +76,16 @@ async fn main() {
             ..Default::default()
         },
         Case {
+            label: "kafka",
+            config: vec![
+                ("artifacts.taskrun.storage", "kafka".into()),
+                ("storage.pubsub.provider", "kafka".into()),
+                ("storage.pubsub.topic", "chains-bench".into()),
+                ("storage.pubsub.kafka.bootstrap.servers", env_file("BENCH_KAFKA_ENV")["KAFKA_BOOTSTRAP"].clone()),
+            ],
+            ..Default::default()
+        },
+        Case {
             label: "grafeas",
             config: vec![
                 ("artifacts.taskrun.storage", "grafeas".into()),
@@ -136,5 +146,6 @@ async fn main() {
     table.row("rate vs tekton", |c| format!("{:.2}x", c.rate / tekton));
     println!("(means of 2 passes per backend, order A B B A; rates include process start;");
     println!(" mongo, dynamodb and firestore are docdb on FerretDB, moto and Google's emulator;");
-    println!(" grafeas: one occurrence per run, its note made once per signer; archivista: one upload)");
+    println!(" grafeas: one occurrence per run, its note made once per signer; archivista: one upload;");
+    println!(" kafka: one produce per run, the topic's partitions asked once per signer)");
 }

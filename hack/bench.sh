@@ -42,7 +42,8 @@ identities() {
 }
 # fake-gcs-server (the signers find it through STORAGE_EMULATOR_HOST, as
 # Google's clients do), FerretDB and moto (test AWS credentials), the
-# Firestore emulator, Grafeas (GRAFEAS_SERVER) and Archivista.
+# Firestore emulator, Grafeas (GRAFEAS_SERVER), Archivista and a Kafka
+# broker (topic chains-bench).
 storage() {
   component BENCH_GCS_ENV gcs gcs env
   source_env BENCH_GCS_ENV
@@ -52,6 +53,8 @@ storage() {
   component BENCH_GRAFEAS_ENV grafeas grafeas env
   source_env BENCH_GRAFEAS_ENV
   component BENCH_ARCHIVISTA_ENV archivista archivista env
+  component BENCH_KAFKA_ENV kafka kafka env
+  bash hack/kafka.sh topic "$(dirname "$BENCH_KAFKA_ENV")" chains-bench 3
   export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
   cargo bench --bench storage
 }

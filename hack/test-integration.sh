@@ -24,6 +24,8 @@
 # - a real Archivista (in-toto/archivista, MySQL on MariaDB, file blobs)
 #   (TEST_ARCHIVISTA_ENV, else started here by hack/archivista.sh), for
 #   archivista storage;
+# - a real Apache Kafka broker (one KRaft node, jars from Maven Central)
+#   (TEST_KAFKA_ENV, else started here by hack/kafka.sh), for kafka storage;
 # - a real SPIRE server + agent + OIDC discovery provider (TEST_SPIRE_ENV,
 #   else started here by hack/spire.sh), for keyless signing with a SPIFFE
 #   JWT-SVID (signers.x509.fulcio.provider: spiffe);
@@ -55,6 +57,7 @@ component TEST_DOCDB_ENV docdb docdb env
 component TEST_FIRESTORE_ENV firestore firestore env
 component TEST_GRAFEAS_ENV grafeas grafeas env
 component TEST_ARCHIVISTA_ENV archivista archivista env
+component TEST_KAFKA_ENV kafka kafka env
 component TEST_SPIRE_ENV spire spire env
 # Fulcio's OIDC issuers are the cluster started here and SPIRE's.
 [ -z "$cluster_dir" ] || component TEST_FULCIO_ENV fulcio fulcio env "$cluster_dir" "$(dirname "$TEST_SPIRE_ENV")"
@@ -72,6 +75,7 @@ echo "[test-integration] docdb: $(tr '\n' ' ' <"$TEST_DOCDB_ENV")"
 echo "[test-integration] Firestore: $(cat "$TEST_FIRESTORE_ENV")"
 echo "[test-integration] Grafeas: $(cat "$TEST_GRAFEAS_ENV")"
 echo "[test-integration] Archivista: $(cat "$TEST_ARCHIVISTA_ENV")"
+echo "[test-integration] Kafka: $(grep KAFKA_BOOTSTRAP "$TEST_KAFKA_ENV")"
 echo "[test-integration] SPIRE: $(grep SPIRE_ISSUER "$TEST_SPIRE_ENV")"
 echo "[test-integration] Fulcio: $(grep FULCIO_URL "${TEST_FULCIO_ENV:-/dev/null}" || echo 'none (an external cluster: keyless tests skip)')"
 echo "[test-integration] registries: $(grep -E 'REGISTRY_(OPEN|AUTH)=' "$TEST_REGISTRY_ENV" | tr '\n' ' ')"

@@ -31,6 +31,7 @@
 #   hack/tools.sh grafeas  -> prints the path of a Grafeas v1 API server (hack/grafeas around
 #                             Grafeas's own go/v1/api, in memory; grafeas storage tests)
 #   hack/tools.sh archivista -> prints the path of an Archivista server (archivista storage tests)
+#   hack/tools.sh kafka    -> prints the folder of Apache Kafka's broker and tools jars (KRaft; from Maven Central by mvn; kafka storage tests)
 #   hack/tools.sh spire    -> prints the folder holding spire-server, spire-agent and
 #                             oidc-discovery-provider (keyless `spiffe` provider tests)
 #   hack/tools.sh all      -> all of the above in turn, each one's time on stderr
@@ -67,6 +68,10 @@ FAKE_GCS_SERVER_VERSION="${FAKE_GCS_SERVER_VERSION:-v1.56.1}"
 GRAFEAS_VERSION="${GRAFEAS_VERSION:-v0.2.3}"
 # in-toto/archivista: a real Archivista server (MySQL metadata store, file blobs).
 ARCHIVISTA_VERSION="${ARCHIVISTA_VERSION:-v0.10.0}"
+# Apache Kafka (broker + tools jars from Maven Central; Java 17+ runs them).
+KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
+KAFKA_LOG4J_VERSION="${KAFKA_LOG4J_VERSION:-2.24.3}"
+KAFKA_SLF4J_VERSION="${KAFKA_SLF4J_VERSION:-2.0.17}"
 # FerretDB v1 (SQLite backend, no PostgreSQL): a real MongoDB wire-protocol server.
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 # The newest operator-sdk the module proxy serves here; its golang.org/x/tools
@@ -549,6 +554,41 @@ ensure_archivista() {
   echo "$out"
 }
 
+# KAFKA_LIBS (a folder of Kafka's jars) skips the download. Maven Central
+# has no Kafka distribution, only its jars: mvn resolves kafka_2.13 (the
+# broker, KRaft) and kafka-tools (kafka-topics, the console consumer) with
+# their dependencies and a log4j2 binding, into a Maven repository in the cache.
+ensure_kafka() {
+  if [ -n "${KAFKA_LIBS:-}" ]; then echo "$KAFKA_LIBS"; return; fi
+  local out="$CACHE/kafka-$KAFKA_VERSION" t0=$SECONDS work dep
+  if [ ! -f "$out/libs/kafka_2.13-$KAFKA_VERSION.jar" ]; then
+    command -v mvn >/dev/null && command -v java >/dev/null || { log "kafka: needs java (17+) and mvn"; exit 1; }
+    log "kafka $KAFKA_VERSION: resolving its jars from Maven Central (first time only, under a minute)"
+    work=$(mktemp -d)
+    {
+      echo '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+      echo '<groupId>local.chains</groupId><artifactId>kafka-test-broker</artifactId><version>1</version>'
+      echo '<packaging>pom</packaging><dependencies>'
+      for dep in "org.apache.kafka kafka_2.13 $KAFKA_VERSION" "org.apache.kafka kafka-tools $KAFKA_VERSION" \
+        "org.apache.logging.log4j log4j-slf4j2-impl $KAFKA_LOG4J_VERSION" \
+        "org.apache.logging.log4j log4j-core $KAFKA_LOG4J_VERSION" "org.slf4j slf4j-api $KAFKA_SLF4J_VERSION"; do
+        set -- $dep
+        echo "<dependency><groupId>$1</groupId><artifactId>$2</artifactId><version>$3</version></dependency>"
+      done
+      echo '</dependencies></project>'
+    } >"$work/pom.xml"
+    rm -rf "$out.tmp"
+    (cd "$work" && mvn -B -q -Dstyle.color=never -Dmaven.repo.local="$CACHE/m2" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$out.tmp/libs" >&2) || { rm -rf "$work" "$out.tmp"; exit 1; }
+    rm -rf "$work" "$out"
+    mv "$out.tmp" "$out"
+    log "kafka $KAFKA_VERSION: $(ls "$out/libs" | wc -l) jars in $((SECONDS - t0)) s"
+  else
+    log "kafka $KAFKA_VERSION: cached in $out"
+  fi
+  echo "$out/libs"
+}
+
 # kubectl: the system one, else built like kube-apiserver (same version).
 # VAULT_BIN, or vault / bao on PATH, skip the build.
 ensure_vault() {
@@ -607,7 +647,7 @@ ensure_kubectl() {
   echo "$dir/kubectl"
 }
 
-ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb grafeas archivista fulcio spire moto cargo-fuzz"
+ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb grafeas archivista kafka fulcio spire moto cargo-fuzz"
 
 # ensure_all: every tool, in turn; a line per tool with the seconds it took
 # (a build the first time, a cache lookup after).
@@ -640,6 +680,7 @@ case "${1:-}" in
   ferretdb) ensure_ferretdb ;;
   grafeas) ensure_grafeas ;;
   archivista) ensure_archivista ;;
+  kafka) ensure_kafka ;;
   fulcio) ensure_fulcio ;;
   moto) ensure_moto ;;
   spire) ensure_spire ;;

@@ -126,6 +126,8 @@ async fn bad_chains_config_values_are_refused_whole_with_an_event_naming_the_key
         ("storage.docdb.url", "mongo://db/coll?lowercase_fields=true"),
         ("storage.grafeas.projectid", "projects/mine"),
         ("artifacts.oci.storage", "oci,archivista"),
+        ("storage.pubsub.topic", "chains/signed"),
+        ("storage.pubsub.kafka.bootstrap.servers", "kafka://k:9092"),
     ];
     let good: BTreeMap<&str, &str> = GOOD.iter().copied().collect();
     let mut seen = Vec::new();
@@ -196,7 +198,23 @@ async fn bad_chains_config_values_are_refused_whole_with_an_event_naming_the_key
     cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&json!({ "data": data }))).await.unwrap();
     let needs = ["artifacts.taskrun.format", "\"tekton\"", "grafeas in its storage list stores only in-toto"];
     seen.push(event_with(&env, &ns, Some("chains-config"), "InvalidConfig", &needs).await);
-    assert_eq!(seen.len(), 43);
+    // kafka selected with the inmemory provider, no topic and no brokers: one Event names all three.
+    let mut data = good.clone();
+    data.extend([
+        ("artifacts.taskrun.storage", "tekton,kafka"),
+        ("storage.pubsub.provider", "inmemory"),
+        ("transparency.enabled", "false"),
+    ]);
+    cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&json!({ "data": data }))).await.unwrap();
+    let needs = [
+        "storage.pubsub.provider",
+        "where nothing reads them",
+        "storage.pubsub.topic",
+        "storage.pubsub.kafka.bootstrap.servers",
+        "HOST:PORT",
+    ];
+    seen.push(event_with(&env, &ns, Some("chains-config"), "InvalidConfig", &needs).await);
+    assert_eq!(seen.len(), 46);
     // archivista for images and with no server: both in one Event.
     let both = ["artifacts.oci.storage", "holds only in-toto attestations", "storage.archivista.url"];
     event_with(&env, &ns, Some("chains-config"), "InvalidConfig", &both).await;

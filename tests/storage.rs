@@ -1,7 +1,8 @@
 //! Storage backends against real servers, read back and verified with the
 //! real cosign and openssl: `gcs` against fake-gcs-server, `docdb` against
 //! FerretDB (mongo://), moto (dynamodb://) and Google's Firestore emulator,
-//! `grafeas` against Grafeas's own v1 API, `archivista` against Archivista.
+//! `grafeas` against Grafeas's own v1 API, `archivista` against Archivista,
+//! `kafka` against an Apache Kafka broker.
 
 mod support;
 
@@ -13,8 +14,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use support::events::event_with;
 use support::gcs::{Gcs, gcs};
-use support::runs::{build_taskrun, run, signed};
-use support::{Env, cosign_keys, eventually, namespace_with_config, runs_api, signer_options, start_signer, tmpdir};
+use support::runs::{build_taskrun, retried, run, signed};
+use support::{Env, cosign_keys, namespace_with_config, runs_api, signer_options, start_signer, tmpdir};
 
 const DIGEST: &str = "sha256:9a1d1e0e7d3c0e1b5d4c4b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d65f8a0b3b3";
 
@@ -182,13 +183,7 @@ async fn gcs_down_is_retried_until_it_is_back_then_given_up_with_an_event() {
 
     // Down: retried (the attempts count up), not failed.
     build_taskrun(&env, &ns, "while-down", "default", "registry.example/team/app", DIGEST).await;
-    let api = runs_api(&env, &ns, "TaskRun");
-    eventually("a retry of the run while gcs is down", || async {
-        let a = api.get("while-down").await.ok()?.metadata.annotations?;
-        assert_ne!(a.get("chains.tekton.dev/signed").map(String::as_str), Some("failed"), "{}", signer.output());
-        (a.get("chains.tekton.dev/retries").and_then(|r| r.parse::<u32>().ok()) >= Some(2)).then_some(())
-    })
-    .await;
+    retried(&env, &ns, "while-down", 2, &|| signer.output()).await;
     // Back: the run is signed, and what it stored verifies.
     let store = support::gcs::script("up", &dir, port);
     assert_eq!(signed(&env, &ns, "TaskRun", "while-down").await, "true", "{}", signer.output());
@@ -353,13 +348,7 @@ async fn mongo_down_is_retried_until_it_is_back_then_given_up_with_an_event() {
     let s = start_signer(env.signer_client(&ns).await, opts).await;
 
     build_taskrun(&env, &ns, "while-down", "default", "registry.example/team/app", DIGEST).await;
-    let api = runs_api(&env, &ns, "TaskRun");
-    eventually("a retry of the run while mongo is down", || async {
-        let a = api.get("while-down").await.ok()?.metadata.annotations?;
-        assert_ne!(a.get("chains.tekton.dev/signed").map(String::as_str), Some("failed"));
-        (a.get("chains.tekton.dev/retries").and_then(|r| r.parse::<u32>().ok()) >= Some(2)).then_some(())
-    })
-    .await;
+    retried(&env, &ns, "while-down", 2, &String::new).await;
     support::docdb::mongo_script("mongo", &dir, port);
     assert_eq!(signed(&env, &ns, "TaskRun", "while-down").await, "true");
     let uid = uid(&env, &ns, "while-down").await;
@@ -559,4 +548,107 @@ async fn archivista_keeps_the_signed_envelope_and_the_run_names_its_gitoid() {
     assert_eq!(STANDARD.decode(tekton2).unwrap(), tekton, "the same envelope");
     assert_eq!(&a2["chains.tekton.dev/archivista-gitoid"], gitoid, "the envelope Archivista already had");
     assert!(a2.get("chains.tekton.dev/retries").is_none_or(|r| r == "0"), "no retry needed: {a2:?}");
+}
+
+/// What one signed run published to Kafka, by artifact: the DSSE message
+/// (value: the envelope) and the image's (value: the raw signature).
+fn kafka_stored(messages: &[&support::kafka::Message]) -> Stored {
+    let is_dsse = |m: &&&support::kafka::Message| m.value.starts_with(b"{");
+    let dsse = messages.iter().find(is_dsse).expect("the DSSE message");
+    let image = messages.iter().find(|m| !is_dsse(m)).expect("the image message");
+    assert_eq!(dsse.headers["signature"], dsse.value, "upstream's signature header is the value");
+    assert_eq!(image.headers["signature"], STANDARD.encode(&image.value).into_bytes(), "a raw signature, as text");
+    let decode = |m: &support::kafka::Message| STANDARD.decode(&m.headers["payload"]).expect("base64 payload header");
+    assert_eq!(messages.iter().map(|m| m.headers.len()).max(), Some(2), "payload and signature only");
+    Stored {
+        envelope: dsse.value.clone(),
+        statement: decode(dsse),
+        image_signature: image.value.clone(),
+        image_payload: decode(image),
+    }
+}
+
+/// `kafka` against a real Kafka broker, read back with Kafka's own console
+/// consumer: each artifact is one record with upstream's value and headers,
+/// and it verifies with cosign and openssl. A broker that is down is
+/// retried until it is back (nothing published twice), and, down for good,
+/// given up with an Event naming the backend and the topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_records_are_upstreams_verify_and_a_broker_outage_is_retried() {
+    let k = support::kafka::kafka();
+    let env = Env::new().await;
+    let keys = cosign_keys(&support::cosign().expect("COSIGN_BIN"));
+    let topic = format!("chains-{}", support::free_port());
+    k.create_topic(&topic, 3);
+    let config = [
+        ("artifacts.taskrun.format", "in-toto"),
+        ("artifacts.taskrun.storage", "tekton,kafka"),
+        ("artifacts.oci.storage", "kafka"),
+        ("storage.pubsub.provider", "kafka"),
+        ("storage.pubsub.topic", topic.as_str()),
+        ("storage.pubsub.kafka.bootstrap.servers", k.bootstrap.as_str()),
+    ];
+    let ns = namespace_with_config(&env, "kafka", &config).await;
+    let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
+    opts.http_timeout = std::time::Duration::from_secs(1);
+    let s = start_signer(env.signer_client(&ns).await, opts).await;
+    build_taskrun(&env, &ns, "build", "default", "registry.example/team/app", DIGEST).await;
+    assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
+    let messages = k.consume(&topic, 3000);
+    assert_eq!(messages.len(), 2, "one record per artifact: {messages:?}");
+    let stored = kafka_stored(&messages.iter().collect::<Vec<_>>());
+    verify(&stored, &keys);
+    let a = runs_api(&env, &ns, "TaskRun").get("build").await.unwrap().metadata.annotations.unwrap();
+    let run_uid = uid(&env, &ns, "build").await;
+    let tekton = STANDARD.decode(&a[&format!("chains.tekton.dev/payload-taskrun-{run_uid}")]).unwrap();
+    assert_eq!(tekton, stored.statement, "the statement the tekton annotation has");
+    let m = s.signer.metrics.render();
+    assert!(
+        m.contains(r#"signer_storage_requests_total{backend="kafka"} 3"#),
+        "one metadata request, then one produce per artifact: {m}"
+    );
+
+    // Down: retried (the attempts count up), not failed; back: signed once.
+    k.script("stop");
+    build_taskrun(&env, &ns, "while-down", "default", "registry.example/team/app", DIGEST).await;
+    retried(&env, &ns, "while-down", 2, &String::new).await;
+    let api = runs_api(&env, &ns, "TaskRun");
+    k.script("up");
+    assert_eq!(signed(&env, &ns, "TaskRun", "while-down").await, "true");
+    let all = k.consume(&topic, 3000);
+    assert_eq!(all.len(), 4, "nothing published twice over the retries: {all:?}");
+    let down_uid = uid(&env, &ns, "while-down").await;
+    let a = api.get("while-down").await.unwrap().metadata.annotations.unwrap();
+    let statement = STANDARD.decode(&a[&format!("chains.tekton.dev/payload-taskrun-{down_uid}")]).unwrap();
+    let payload_is =
+        |m: &&support::kafka::Message| STANDARD.decode(&m.headers["payload"]).ok() == Some(statement.clone());
+    let dsse = all.iter().find(|m| m.value.starts_with(b"{") && payload_is(m)).expect("the new run's DSSE record");
+    let image = all.iter().rfind(|m| !m.value.starts_with(b"{")).expect("an image record");
+    let stored = kafka_stored(&[dsse, image]);
+    assert_eq!(stored.statement, statement, "the record of the run signed after the outage");
+    verify(&stored, &keys);
+
+    // A broker that stalls past the deadline (SIGSTOP, as a long GC pause
+    // would) with the produce requests already sent: when it resumes it
+    // appends them, and the retry finds them there instead of publishing
+    // again.
+    let before = all.len();
+    k.signal("STOP");
+    build_taskrun(&env, &ns, "stalled", "default", "registry.example/team/app", DIGEST).await;
+    retried(&env, &ns, "stalled", 1, &String::new).await;
+    k.signal("CONT");
+    assert_eq!(signed(&env, &ns, "TaskRun", "stalled").await, "true");
+    let all = k.consume(&topic, 3000);
+    assert_eq!(all.len(), before + 2, "the stalled records were found, not published again: {all:?}");
+
+    // Down for good: after the retry limit the run ends failed, with an
+    // Event naming the backend and the topic.
+    k.script("stop");
+    build_taskrun(&env, &ns, "stays-down", "default", "registry.example/team/app", DIGEST).await;
+    let outcome = signed(&env, &ns, "TaskRun", "stays-down").await;
+    let target = format!("kafka topic {topic} at {}", k.bootstrap);
+    let note = event_with(&env, &ns, Some("stays-down"), "SigningFailed", &["kafka storage", &target]).await;
+    k.script("up");
+    assert_eq!(outcome, "failed");
+    assert!(note.contains("giving up after 10 attempts"), "{note}");
 }

@@ -111,11 +111,11 @@ macro_rules! chains_keys {
         storage_archivista_url: "storage.archivista.url", Url, "", Text,
             "Archivista server URL; required when archivista is in a storage list (runs' in-toto provenance only).";
         storage_pubsub_provider: "storage.pubsub.provider", OneOf(PubSubProvider::WORDS), "", Text,
-            "Pub/Sub provider of the kafka backend.";
+            "Pub/Sub provider of the kafka backend (empty: kafka; inmemory is refused when kafka is in a storage list).";
         storage_pubsub_topic: "storage.pubsub.topic", Text, "", Text,
-            "Pub/Sub topic.";
+            "Kafka topic (it must exist); required when kafka is in a storage list.";
         storage_pubsub_kafka_bootstrap_servers: "storage.pubsub.kafka.bootstrap.servers", List, "", Text,
-            "Kafka bootstrap servers, comma-separated.";
+            "Kafka bootstrap servers, HOST:PORT comma-separated (plaintext); required when kafka is in a storage list.";
         transparency_enabled: "transparency.enabled", BoolOrManual, "false", Flag,
             "Log signatures in Rekor; manual: only runs annotated chains.tekton.dev/transparency-upload.";
         transparency_url: "transparency.url", Url, "https://rekor.sigstore.dev", Text,

@@ -6,7 +6,7 @@
 use super::ConfigError;
 use super::keys::name as k;
 use super::sections::Storage;
-use super::values::StorageKind;
+use super::values::{PubSubProvider, StorageKind};
 
 /// The errors of the backends `selected` names.
 pub fn check(selected: &[&[StorageKind]], backends: &[Storage]) -> Vec<ConfigError> {
@@ -71,10 +71,53 @@ pub fn check(selected: &[&[StorageKind]], backends: &[Storage]) -> Vec<ConfigErr
                         .into(),
                 });
             }
+            Storage::Kafka { provider, topic, bootstrap_servers } => {
+                errors.extend(kafka_problems(on(StorageKind::Kafka), *provider, topic, bootstrap_servers));
+            }
             _ => {}
         }
     }
     errors
+}
+
+/// What is wrong with the `storage.pubsub.*` keys; a missing value only
+/// when `selected` (kafka is in a storage list).
+fn kafka_problems(selected: bool, provider: PubSubProvider, topic: &str, servers: &[String]) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let mut push = |key: &str, value: &str, allowed: String| {
+        errors.push(ConfigError { key: key.into(), value: Some(value.into()), allowed })
+    };
+    if selected && provider == PubSubProvider::InMemory {
+        let allowed = "kafka, or empty (kafka is in an artifacts.*.storage list; inmemory keeps the messages in \
+                       the signer's memory, where nothing reads them)";
+        push(k::storage_pubsub_provider, provider.as_str(), allowed.into());
+    }
+    let topic_ok = topic.len() <= 249
+        && !matches!(topic, "." | "..")
+        && topic.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if (selected && topic.is_empty()) || !topic_ok {
+        let why = if topic.is_empty() { " (kafka is in an artifacts.*.storage list)" } else { "" };
+        let allowed = format!("a Kafka topic name{why}: 1-249 letters, digits, '.', '_' and '-' (not . or ..)");
+        push(k::storage_pubsub_topic, topic, allowed);
+    }
+    let joined = servers.join(",");
+    if selected && servers.is_empty() {
+        let allowed = "HOST:PORT[,HOST:PORT...] (kafka is in an artifacts.*.storage list)";
+        push(k::storage_pubsub_kafka_bootstrap_servers, "", allowed.into());
+    } else if let Some(bad) = servers.iter().find(|s| !is_host_port(s)) {
+        let allowed = format!("HOST:PORT[,HOST:PORT...]: {bad:?} is not a host and port");
+        push(k::storage_pubsub_kafka_bootstrap_servers, &joined, allowed);
+    }
+    errors
+}
+
+/// `host:port`, the form of a Kafka bootstrap server (no scheme or path).
+fn is_host_port(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else { return false };
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
+        && port.parse::<u16>().is_ok_and(|p| p > 0)
 }
 
 /// Backends that hold only in-toto provenance of runs.
@@ -217,5 +260,37 @@ mod tests {
         assert!(check(&[on], &[Storage::Archivista { url: "http://a:8082".into() }]).is_empty());
         assert_eq!(archivista_images(on).unwrap().key, "artifacts.oci.storage");
         assert!(archivista_images(&[StorageKind::Oci]).is_none());
+    }
+
+    fn kafka(provider: PubSubProvider, topic: &str, servers: &[&str]) -> Vec<Storage> {
+        let bootstrap_servers = servers.iter().map(|s| s.to_string()).collect();
+        vec![Storage::Kafka { provider, topic: topic.into(), bootstrap_servers }]
+    }
+
+    #[test]
+    fn a_selected_kafka_needs_a_topic_and_brokers_and_no_inmemory() {
+        use PubSubProvider::{InMemory, Kafka, Unset};
+        let on: &[StorageKind] = &[StorageKind::Kafka];
+        let off: &[StorageKind] = &[StorageKind::Tekton];
+        let keys = |e: Vec<ConfigError>| e.into_iter().map(|e| e.key).collect::<Vec<_>>();
+        assert_eq!(
+            keys(check(&[on], &kafka(Unset, "", &[]))),
+            ["storage.pubsub.topic", "storage.pubsub.kafka.bootstrap.servers"]
+        );
+        assert!(check(&[off], &kafka(Unset, "", &[])).is_empty(), "unselected: nothing needed");
+        assert!(check(&[on], &kafka(Unset, "chains", &["k1:9092", "[::1]:9093"])).is_empty());
+        assert!(check(&[on], &kafka(Kafka, "chains.v1_x-y", &["kafka-0.kafka-headless.default:9092"])).is_empty());
+        let e = check(&[on], &kafka(InMemory, "chains", &["k:9092"]));
+        assert_eq!(e.len(), 1);
+        assert!(e[0].to_string().starts_with(r#"storage.pubsub.provider: invalid value "inmemory"; allowed: kafka"#));
+        assert!(check(&[off], &kafka(InMemory, "", &[])).is_empty(), "inmemory is harmless unselected");
+        for bad in ["a/b", "..", "sp ace", &"t".repeat(250)] {
+            assert_eq!(keys(check(&[off], &kafka(Unset, bad, &[]))), ["storage.pubsub.topic"], "{bad:?}");
+        }
+        for bad in ["k1", "kafka://k:9092", "k:http", "k:0", ":9092", "k:9092/x"] {
+            let e = check(&[on], &kafka(Unset, "t", &["ok:1", bad]));
+            assert_eq!(e.len(), 1, "{bad:?}");
+            assert!(e[0].allowed.contains(&format!("{bad:?} is not a host and port")), "{}", e[0]);
+        }
     }
 }

@@ -4,13 +4,14 @@
 //! once in [`BACKENDS`]: `tekton` (annotations on the run), `oci` (the
 //! image's registry), `gcs` (a Google Cloud Storage bucket), `docdb`
 //! (a MongoDB, DynamoDB or Firestore collection), `grafeas` (Grafeas
-//! occurrences, Container Analysis) and `archivista` (an Archivista
-//! server) are built.
+//! occurrences, Container Analysis), `kafka` (a Kafka topic) and
+//! `archivista` (an Archivista server).
 
 pub mod archivista;
 pub mod docdb;
 pub mod gcs;
 pub mod grafeas;
+pub mod kafka;
 pub mod oci;
 mod tekton;
 
@@ -39,5 +40,12 @@ pub trait Backend: Send + Sync {
 pub type Backends = Registry<Storage, dyn Backend>;
 
 /// Every storage backend this release has: one line each.
-pub const BACKENDS: &[Maker<Storage, dyn Backend>] =
-    &[tekton::factory, oci::factory, gcs::factory, docdb::factory, grafeas::factory, archivista::factory];
+pub const BACKENDS: &[Maker<Storage, dyn Backend>] = &[
+    tekton::factory,
+    oci::factory,
+    gcs::factory,
+    docdb::factory,
+    grafeas::factory,
+    kafka::factory,
+    archivista::factory,
+];

@@ -29,6 +29,7 @@ pub mod fulcio;
 pub mod gcs;
 pub mod grafeas;
 pub mod hostile;
+pub mod kafka;
 pub mod localkms;
 pub mod rbac;
 pub mod registry;

@@ -66,6 +66,19 @@ pub async fn signed(env: &Env, ns: &str, kind: &str, name: &str) -> String {
     .await
 }
 
+/// Waits until TaskRun `name` of `ns` has been retried `at_least` times,
+/// checking it never ended `signed=failed` meanwhile (`context` is shown
+/// when it did).
+pub async fn retried(env: &Env, ns: &str, name: &str, at_least: u32, context: &dyn Fn() -> String) {
+    let api = runs_api(env, ns, "TaskRun");
+    eventually(&format!("{at_least} retries of TaskRun {name}"), || async {
+        let a = api.get(name).await.ok()?.metadata.annotations?;
+        assert_ne!(a.get("chains.tekton.dev/signed").map(String::as_str), Some("failed"), "{}", context());
+        (a.get("chains.tekton.dev/retries").and_then(|r| r.parse::<u32>().ok()) >= Some(at_least)).then_some(())
+    })
+    .await;
+}
+
 /// Creates TaskRun `name` in `ns` with `annotations`, and finishes it with `results`.
 pub async fn finished_taskrun(env: &Env, ns: &str, name: &str, annotations: Value, results: Value) {
     let api = runs_api(env, ns, "TaskRun");

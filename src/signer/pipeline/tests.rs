@@ -16,6 +16,8 @@ use crate::signer::worker::{needs_signing, patch_body};
 use crate::signing::{KeyError, LogEntry, SignError, Signature, Verifier};
 use crate::tekton::annotations::{RETRIES, SIGNED};
 
+const KAFKA_TOPIC: (&str, &str) = ("storage.pubsub.topic", "chains");
+const KAFKA_SERVERS: (&str, &str) = ("storage.pubsub.kafka.bootstrap.servers", "127.0.0.1:9");
 const D: &str = "sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
 
 fn config(pairs: &[(&str, &str)]) -> Arc<ChainsConfig> {
@@ -100,6 +102,11 @@ impl crate::seam::Factory<crate::config::SigningIdentity, dyn Signer> for KeysOn
 /// The real storage factories (with an API client that is never called),
 /// a fake signer and a fake log.
 fn parts(journal: &Journal, fail: Option<KeyError>) -> Parts {
+    parts_lacking(journal, fail, "")
+}
+
+/// [`parts`] of a release without the `lacking` storage backend.
+fn parts_lacking(journal: &Journal, fail: Option<KeyError>, lacking: &str) -> Parts {
     // The client's buffer task needs a runtime to be spawned on (it never runs a request).
     static RT: std::sync::LazyLock<tokio::runtime::Runtime> =
         std::sync::LazyLock::new(|| tokio::runtime::Builder::new_current_thread().build().unwrap());
@@ -110,10 +117,15 @@ fn parts(journal: &Journal, fail: Option<KeyError>) -> Parts {
     let log = Arc::new(FakeLog(journal.clone()));
     Parts {
         signers: Arc::new(Registry::of(vec![Arc::new(KeysOnly(signer))])),
-        storage: Arc::new(Backends::prepare(storage::BACKENDS, &env)),
+        storage: Arc::new(Backends::prepare(&without(lacking, &env), &env)),
         logs: Arc::new(Registry::of(vec![Arc::new(Fixed { name: "rekor", part: log as Arc<dyn TransparencyLog> })])),
         storage_failures: Default::default(),
     }
+}
+
+/// The storage makers of this release but `name`.
+fn without(name: &str, env: &Env) -> Vec<crate::seam::Maker<crate::config::Storage, dyn Backend>> {
+    storage::BACKENDS.iter().copied().filter(|make| make(env).is_none_or(|f| f.name() != name)).collect()
 }
 
 /// A pipeline whose `oci` route stores through `backend` (as the OCI backend will).
@@ -152,7 +164,10 @@ fn a_backend_this_release_lacks_is_refused_at_build_time() {
     let journal = Journal::default();
     let obj = taskrun();
     let run = Run::new(RunKind::TaskRun, &obj);
-    let p = Pipeline::build(config(&[("artifacts.oci.storage", "kafka")]), &parts(&journal, None));
+    let p = Pipeline::build(
+        config(&[("artifacts.oci.storage", "kafka"), KAFKA_TOPIC, KAFKA_SERVERS]),
+        &parts_lacking(&journal, None, "kafka"),
+    );
     // Refused once, when the config is loaded; not per run.
     let refusals = p.refusals();
     assert_eq!(refusals.len(), 1);
@@ -298,8 +313,8 @@ mod noop {
         }
     }
 
-    /// Serves the `kafka` section (a word the config already has), as a
-    /// new backend's factory would serve its own.
+    /// Serves the `kafka` section (a word the config already has) in a
+    /// release without kafka, as a new backend's factory would serve its own.
     impl Factory<Storage, dyn Backend> for Noop {
         fn name(&self) -> &'static str {
             "noop"
@@ -318,8 +333,7 @@ mod noop {
 fn a_new_backend_is_one_factory_and_the_pipeline_needs_no_change() {
     let journal = Journal::default();
     let mut parts = parts(&journal, None);
-    let makers: Vec<crate::seam::Maker<crate::config::Storage, dyn Backend>> =
-        storage::BACKENDS.iter().copied().chain([noop::factory as _]).collect();
+    let makers: Vec<_> = without("kafka", &Env::default()).into_iter().chain([noop::factory as _]).collect();
     parts.storage = Arc::new(Backends::prepare(&makers, &Env::default()));
     assert_eq!(
         parts.storage.names(),
@@ -327,7 +341,12 @@ fn a_new_backend_is_one_factory_and_the_pipeline_needs_no_change() {
         "oci needs an API client, which this Env lacks"
     );
     let p = Pipeline::build(
-        config(&[("artifacts.taskrun.storage", "tekton,kafka"), ("artifacts.oci.storage", "")]),
+        config(&[
+            ("artifacts.taskrun.storage", "tekton,kafka"),
+            ("artifacts.oci.storage", ""),
+            KAFKA_TOPIC,
+            KAFKA_SERVERS,
+        ]),
         &parts,
     );
     assert!(p.refusals().is_empty());
