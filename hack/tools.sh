@@ -32,6 +32,8 @@
 #                             Grafeas's own go/v1/api, in memory; grafeas storage tests)
 #   hack/tools.sh archivista -> prints the path of an Archivista server (archivista storage tests)
 #   hack/tools.sh kafka    -> prints the folder of Apache Kafka's broker and tools jars (KRaft; from Maven Central by mvn; kafka storage tests)
+#   hack/tools.sh tkn      -> prints the path of tkn, the Tekton CLI (seed commands; its hub
+#                             commands left out: the proxy refuses tektoncd/hub's zip)
 #   hack/tools.sh spire    -> prints the folder holding spire-server, spire-agent and
 #                             oidc-discovery-provider (keyless `spiffe` provider tests)
 #   hack/tools.sh all      -> all of the above in turn, each one's time on stderr
@@ -68,6 +70,8 @@ FAKE_GCS_SERVER_VERSION="${FAKE_GCS_SERVER_VERSION:-v1.56.1}"
 GRAFEAS_VERSION="${GRAFEAS_VERSION:-v0.2.3}"
 # in-toto/archivista: a real Archivista server (MySQL metadata store, file blobs).
 ARCHIVISTA_VERSION="${ARCHIVISTA_VERSION:-v0.10.0}"
+# The Tekton CLI (tkn) the seeds use.
+TKN_VERSION="${TKN_VERSION:-v0.42.0}"
 # Apache Kafka (broker + tools jars from Maven Central; Java 17+ runs them).
 KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
 KAFKA_LOG4J_VERSION="${KAFKA_LOG4J_VERSION:-2.24.3}"
@@ -554,6 +558,25 @@ ensure_archivista() {
   echo "$out"
 }
 
+# TKN_BIN, or tkn on PATH, skip the build. tkn's root command imports the
+# Tekton Hub commands, whose module (github.com/tektoncd/hub) the proxy
+# refuses (403): the copy it is built in drops them (tkn hub is not used here).
+tkn_prep() { sed -i '/tektoncd\/hub\/api\/pkg\/cli/d; /hub\.Root(hubApp\.New()),/d' pkg/cmd/root.go; }
+ensure_tkn() {
+  if [ -n "${TKN_BIN:-}" ]; then echo "$TKN_BIN"; return; fi
+  if command -v tkn >/dev/null 2>&1; then command -v tkn; return; fi
+  local out="$CACHE/tkn-$TKN_VERSION/tkn" t0=$SECONDS
+  if [ ! -x "$out" ]; then
+    mkdir -p "$(dirname "$out")"
+    log "tkn $TKN_VERSION: building (first time only, several minutes)"
+    build_in_copy "github.com/tektoncd/cli@$TKN_VERSION" "$out" ./cmd/tkn tkn_prep
+    log "tkn $TKN_VERSION: built in $((SECONDS - t0)) s"
+  else
+    log "tkn $TKN_VERSION: cached in $(dirname "$out")"
+  fi
+  echo "$out"
+}
+
 # KAFKA_LIBS (a folder of Kafka's jars) skips the download. Maven Central
 # has no Kafka distribution, only its jars: mvn resolves kafka_2.13 (the
 # broker, KRaft) and kafka-tools (kafka-topics, the console consumer) with
@@ -647,7 +670,7 @@ ensure_kubectl() {
   echo "$dir/kubectl"
 }
 
-ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb grafeas archivista kafka fulcio spire moto cargo-fuzz"
+ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb grafeas archivista kafka tkn fulcio spire moto cargo-fuzz"
 
 # ensure_all: every tool, in turn; a line per tool with the seconds it took
 # (a build the first time, a cache lookup after).
@@ -681,6 +704,7 @@ case "${1:-}" in
   grafeas) ensure_grafeas ;;
   archivista) ensure_archivista ;;
   kafka) ensure_kafka ;;
+  tkn) ensure_tkn ;;
   fulcio) ensure_fulcio ;;
   moto) ensure_moto ;;
   spire) ensure_spire ;;

@@ -1,5 +1,7 @@
 //! The OpenShift Pipelines docs' flow (seed 000, 1.5.1), step by step, with
-//! the real cosign against the real API server.
+//! the real cosign and the real tkn (its commands run as written) against
+//! the real API server; then `tkn chain payload` / `signature` on an
+//! in-toto run.
 
 mod support;
 
@@ -104,6 +106,80 @@ async fn seed_000_tekton_format_signature_verifies_with_cosign_and_the_k8s_key()
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && text.contains("Verified OK"), "{text}");
+
+    // The seed's commands as written, with the real tkn: its current
+    // namespace the run's (as `oc project` sets it), the key's namespace ours,
+    // and cosign v2's --insecure-ignore-tlog (the seed predates it).
+    let seed = format!(
+        r#"tkn tr describe --last
+export TASKRUN_UID=$(tkn tr describe --last -o jsonpath='{{.metadata.uid}}')
+tkn tr describe --last -o jsonpath="{{.metadata.annotations.chains\.tekton\.dev/signature-taskrun-$TASKRUN_UID}}" > signature
+tkn tr describe --last -o jsonpath="{{.metadata.annotations.chains\.tekton\.dev/payload-taskrun-$TASKRUN_UID}}" | base64 -d > payload
+cosign verify-blob --insecure-ignore-tlog=true --key k8s://{ns}/signing-secrets --signature ./signature ./payload
+echo "uid=$TASKRUN_UID""#
+    );
+    let shell = support::seed_shell(&env, &run_ns, &work.join("tkn"), &[&cosign, &support::tool("tkn")]);
+    let (ok, text) = shell(&seed);
+    assert!(ok && text.contains("Verified OK") && text.contains(&format!("uid={uid}")), "{text}");
+    assert!(text.contains("build-push-run-output-image-qbjvh") && text.contains("Succeeded"), "{text}");
+
+    // tkn chain (deprecated upstream) on an in-toto run: tkn v0.42's Chains
+    // (v0.25.1) no longer parses a chains-config in the tekton format.
+    let patch = json!({ "data": { "artifacts.taskrun.format": "in-toto" } });
+    cms.patch("chains-config", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    // Runs until one is signed with the config just loaded (in-toto).
+    let mut signed_in_toto = None;
+    for i in 0..10 {
+        let name = format!("second-{i}");
+        let run = json!({ "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+                          "metadata": { "name": name, "namespace": run_ns },
+                          "spec": { "taskSpec": { "steps": [{ "name": "build-and-push", "image": "busybox", "script": "true" }] } } });
+        let created = runs.create(&PostParams::default(), &serde_json::from_value(run).unwrap()).await.unwrap();
+        runs.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+        let a = eventually(&format!("{name} signed"), || async {
+            let a = runs.get(&name).await.ok()?.metadata.annotations?;
+            (a.get("chains.tekton.dev/signed").map(String::as_str) == Some("true")).then_some(a)
+        })
+        .await;
+        let uid = created.metadata.uid.unwrap();
+        let b64 = |k: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(&a[&format!("chains.tekton.dev/{k}-taskrun-{uid}")])
+                .unwrap()
+        };
+        let statement: serde_json::Value = serde_json::from_slice(&b64("payload")).unwrap();
+        if statement["predicateType"] == "https://slsa.dev/provenance/v0.2" {
+            let envelope: serde_json::Value = serde_json::from_slice(&b64("signature")).unwrap();
+            signed_in_toto = Some((name, statement, envelope));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let (second, statement, envelope) = signed_in_toto.expect("a run signed in-toto after the config change");
+    // tkn chain payload -S: the statement; tkn chain signature: the envelope,
+    // which cosign verifies against the key in signing-secrets.
+    let (ok, text) = shell(&format!("tkn chain payload -S {second} --chains-namespace {ns} 2>/dev/null"));
+    assert!(ok, "{text}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(text.trim()).unwrap(), statement, "{text}");
+    let (ok, text) = shell(&format!("tkn chain signature {second} --chains-namespace {ns} 2>/dev/null"));
+    assert!(ok, "{text}");
+    let printed: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(printed[0], envelope, "tkn chain signature prints the run's envelope");
+    std::fs::write(work.join("tkn/att.json"), printed[0].to_string()).unwrap();
+    let (ok, text) = shell(&format!(
+        "cosign verify-blob-attestation --insecure-ignore-tlog --key k8s://{ns}/signing-secrets \\
+  --signature att.json --type slsaprovenance --check-claims=false /dev/null"
+    ));
+    assert!(ok && text.contains("Verified OK"), "{text}");
+    // Its verifier (without -S) loads the key from the current folder (with
+    // none there it verifies nothing and passes), then reads the DSSE
+    // envelope as a raw ECDSA signature, as it would upstream's own
+    // (identical) annotation: it fails.
+    for key in ["cosign.key", "cosign.pub", "cosign.password"] {
+        std::fs::copy(mount.join(key), work.join("tkn").join(key)).unwrap();
+    }
+    let (ok, text) = shell(&format!("tkn chain payload {second} --chains-namespace {ns}"));
+    assert!(!ok && text.contains("Invalid IEEE_P1363"), "{text}");
     drop(signer);
     drop(op);
 }

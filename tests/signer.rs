@@ -647,12 +647,12 @@ async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fiel
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
+async fn a_storage_format_not_yet_supported_ends_failed_at_once_with_events() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
-    // `kafka` for images and PipelineRuns, which this release cannot write.
-    let config = [("artifacts.oci.storage", "kafka"), ("artifacts.pipelinerun.storage", "kafka")];
-    let ns = namespace_with_config(&env, "nokafka", &config).await;
+    // Images in the sigstore-bundle encoding, which this release cannot write.
+    let config = [("storage.oci.encoding-format", "sigstore-bundle")];
+    let ns = namespace_with_config(&env, "nobundle", &config).await;
     let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "pushes-image", image_results(), json!({})).await;
     let a = wait_signed(&env, &ns, "TaskRun", "pushes-image", "failed").await;
@@ -671,14 +671,15 @@ async fn a_storage_backend_not_yet_supported_ends_failed_at_once_with_events() {
     };
     let failed = event("SigningFailed").await;
     let note = failed.message.unwrap_or_default();
-    assert!(note.contains(r#"storage backend "kafka" (artifacts.oci.storage) is not supported yet"#), "{note}");
+    let want = r#"OCI encoding format "sigstore-bundle" (storage.oci.encoding-format) is not supported yet"#;
+    assert!(note.contains(want), "{note}");
     assert!(note.contains("retrying cannot help"), "{note}");
     // Refused once when the config was loaded, on chains-config itself:
-    // one Event naming both keys.
+    // one Event naming the key and what is supported.
     let refused = event("UnsupportedConfig").await;
     assert_eq!(refused.involved_object.name.as_deref(), Some("chains-config"));
     let note = refused.message.unwrap_or_default();
-    assert!(note.contains("artifacts.oci.storage") && note.contains("artifacts.pipelinerun.storage"), "{note}");
+    assert!(note.contains("storage.oci.encoding-format") && note.contains(r#"supported: "dsse""#), "{note}");
     let m = s.signer.metrics.render();
     assert!(m.contains(r#"signing_failures_total{kind="taskrun",reason="unsupported"} 1"#), "{m}");
 }

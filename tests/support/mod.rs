@@ -335,6 +335,35 @@ pub fn cosign() -> Option<PathBuf> {
     Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
+/// Runs seed commands: `bash -c SCRIPT` in `dir` with `tools`' folders first
+/// on PATH and a copy of the test kubeconfig whose current namespace is `ns`
+/// (as `oc project ns` would leave it). Returns success and stdout+stderr.
+pub fn seed_shell(env: &Env, ns: &str, dir: &Path, tools: &[&Path]) -> impl Fn(&str) -> (bool, String) + use<> {
+    std::fs::create_dir_all(dir).unwrap();
+    let text = std::fs::read_to_string(&env.kubeconfig).unwrap();
+    let mut kc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    for c in kc["contexts"].as_sequence_mut().expect("kubeconfig contexts") {
+        c["context"]["namespace"] = serde_yaml::Value::from(ns);
+    }
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, serde_yaml::to_string(&kc).unwrap()).unwrap();
+    let mut path: Vec<PathBuf> = tools.iter().map(|t| t.parent().unwrap().to_path_buf()).collect();
+    path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    let path = std::env::join_paths(path).unwrap();
+    let dir = dir.to_path_buf();
+    move |script: &str| {
+        let out = std::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(&dir)
+            .env("PATH", &path)
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .expect("run bash");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+}
+
 /// A tool from hack/tools.sh (`kubectl`, `helm`, ...), found or built once and cached.
 pub fn tool(name: &str) -> PathBuf {
     let out = std::process::Command::new("bash").arg(repo().join("hack/tools.sh")).arg(name).output().unwrap();
