@@ -43,8 +43,9 @@ use crate::telemetry::{self, Probes, Render};
 /// Settings of the signing loop (flags of `signer` and `run`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
-    /// Only watch runs in these namespaces (repeatable); all namespaces when absent.
-    #[arg(long = "namespace")]
+    /// Only watch runs in these namespaces (comma-separated, as upstream's
+    /// flag, or repeated); all namespaces when absent.
+    #[arg(long = "namespace", value_delimiter = ',')]
     pub namespaces: Vec<String>,
     /// Folder holding x509.pem or cosign.key + cosign.password.
     #[arg(long, default_value = SIGNING_SECRETS_PATH)]
@@ -317,5 +318,24 @@ fn describe_exit(res: Result<(), tokio::task::JoinError>) -> String {
         Ok(()) => "it returned".into(),
         Err(e) if e.is_panic() => format!("panic: {}", dispatch::panic_message(e.into_panic().as_ref())),
         Err(e) => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use clap::Parser as _;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        opts: super::Options,
+    }
+
+    #[test]
+    fn namespaces_take_upstreams_comma_list_or_repeats() {
+        let ns = |args: &[&str]| Cli::try_parse_from([&["signer"], args].concat()).unwrap().opts.namespaces;
+        assert_eq!(ns(&["--namespace", "a,b"]), ["a", "b"]);
+        assert_eq!(ns(&["--namespace=a", "--namespace", "b,c"]), ["a", "b", "c"]);
+        assert!(ns(&[]).is_empty(), "all namespaces");
     }
 }
