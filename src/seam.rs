@@ -38,6 +38,9 @@ pub struct Env {
     pub registry_roots: Option<Vec<u8>>,
     /// One request's timeout towards any remote.
     pub http_timeout: Option<Duration>,
+    /// The signer's own ServiceAccount (namespace, name), whose registry
+    /// credentials back up a run's.
+    pub own_account: Option<(String, String)>,
     /// The key folder (`--signing-secrets-dir`).
     pub signing_secrets_dir: PathBuf,
     pub secret_reads: Counter,

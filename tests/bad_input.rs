@@ -77,7 +77,7 @@ fn no_secret_in(texts: &[String], secret: &str) {
 
 const GOOD: &[(&str, &str)] = &[("artifacts.taskrun.format", "in-toto"), ("artifacts.oci.storage", "")];
 
-/// 43 bad chains-config values: each refused as a whole with a Warning
+/// 46 bad chains-config values: each refused as a whole with a Warning
 /// Event on chains-config naming the key, the value (never a secret or a
 /// URL's password) and what is allowed; the last good config keeps signing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

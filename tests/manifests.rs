@@ -167,7 +167,9 @@ async fn the_signer_works_with_the_rbac_the_operator_grants() {
     let sig = regs.manifest(&regs.open, &repo, &format!("{}.sig", digest.replace(':', "-"))).await;
     assert!(sig.is_some(), "the image signature was pushed");
     let m = signer.signer.metrics.render();
-    // The ServiceAccount, the Secret's type (a Table, no data), then the Secret.
-    assert!(m.contains("signer_secret_reads_total 3"), "the ServiceAccount and its Secret: {m}");
+    // The run's ServiceAccount, its Secret's type (a Table, no data), the
+    // Secret (for another registry), then, as nothing matched this registry,
+    // the signer's own ServiceAccount (no secrets), with the operator's RBAC.
+    assert!(m.contains("signer_secret_reads_total 4"), "the ServiceAccounts and the Secret: {m}");
     drop(signer);
 }

@@ -251,6 +251,52 @@ async fn credentials_come_from_the_service_account_and_a_refused_one_is_skipped(
     verify(&keys, &format!("{image2}@{digest2}"), &env_vars);
 }
 
+/// Seed 003: registry credentials on the signer's own ServiceAccount
+/// (`kubectl patch serviceaccount tekton-chains-controller -p '{"imagePullSecrets": …}'`)
+/// push a run whose ServiceAccount has none, and a run whose credential the
+/// registry refuses (tried first), through the signer's real RBAC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_signers_own_service_account_backs_up_the_runs() {
+    let env = Env::new().await;
+    let regs = registries();
+    let keys = cosign_keys(&support::cosign().unwrap());
+    let ns = namespace_with_config(&env, "ownsa", OCI_CONFIG).await;
+    let client = env.signer_client(&ns).await;
+    docker_secret(&env, &ns, "registry-credentials", regs.dockerconfigjson(&regs.user, &regs.password)).await;
+    let patch: Value = serde_json::from_str(r#"{"imagePullSecrets": [{"name": "registry-credentials"}]}"#).unwrap();
+    Api::<ServiceAccount>::namespaced(env.client.clone(), &ns)
+        .patch(support::SIGNER_SERVICE_ACCOUNT, &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+        .unwrap();
+    let builds = support::create_namespace(&env, "ownsa-builds").await;
+    let mut opts = signer_options(&ns, &keys, vec![builds.clone()]);
+    opts.registry_ca_file = Some(regs.ca.clone());
+    let s = start_signer(client, opts).await;
+    let docker = regs.docker_config();
+    let env_vars = [("DOCKER_CONFIG", docker.to_str().unwrap()), ("SSL_CERT_FILE", regs.ca.to_str().unwrap())];
+
+    // The run's ServiceAccount (`default`) has no credentials at all.
+    let repo = format!("team/{}", unique_ns("own"));
+    let digest = regs.push_image(&regs.auth, &repo).await;
+    let image = format!("{}/{repo}", regs.auth);
+    build_taskrun(&env, &builds, "build", "default", &image, &digest).await;
+    assert_eq!(signed(&env, &builds, "TaskRun", "build").await, "true");
+    verify(&keys, &format!("{image}@{digest}"), &env_vars);
+    verify_attestation(&keys, &format!("{image}@{digest}"), &env_vars);
+
+    // The run's own credential is refused (tried first), then the signer's pushes.
+    docker_secret(&env, &builds, "readonly", regs.dockerconfigjson(&regs.user, "wrong-password")).await;
+    service_account(&env, &builds, "builder", &["readonly"], &[]).await;
+    let repo2 = format!("team/{}", unique_ns("own2"));
+    let digest2 = regs.push_image(&regs.auth, &repo2).await;
+    let image2 = format!("{}/{repo2}", regs.auth);
+    build_taskrun(&env, &builds, "build-2", "builder", &image2, &digest2).await;
+    assert_eq!(signed(&env, &builds, "TaskRun", "build-2").await, "true");
+    verify(&keys, &format!("{image2}@{digest2}"), &env_vars);
+    let m = s.signer.metrics.render();
+    assert!(m.contains("signer_job_panics_total 0"), "{m}");
+}
+
 /// The real binary with wrong credentials: the run ends signed=failed with
 /// an Event naming backend, registry, repository and status, and the
 /// password is in no log line, Event or annotation.

@@ -53,6 +53,10 @@ pub struct Options {
     /// Namespace holding chains-config (the signer's own).
     #[arg(long, env = "SYSTEM_NAMESPACE", default_value = "tekton-pipelines")]
     pub system_namespace: String,
+    /// The signer's own ServiceAccount (in --system-namespace): its
+    /// `secrets` and `imagePullSecrets` are tried after the run's.
+    #[arg(long, env = "SIGNER_SERVICE_ACCOUNT", default_value = crate::tekton::objects::SERVICE_ACCOUNT)]
+    pub service_account: String,
     /// Concurrent signing workers.
     #[arg(long, default_value_t = 2)]
     pub threads_per_controller: u16,
@@ -166,6 +170,7 @@ impl Signer {
         let mut env = metrics.env(Some(client.clone()), &opts.signing_secrets_dir);
         env.registry_roots = roots;
         env.http_timeout = Some(opts.http_timeout);
+        env.own_account = Some((opts.system_namespace.clone(), opts.service_account.clone()));
         let parts = Parts::prepare(&env);
         if let Some(Ok((_, keys))) = parts.signers.build(&crate::config::SigningIdentity::Keys)
             && let Err(e) = keys.verifier().await

@@ -431,6 +431,7 @@ pub fn signer_options(
         queue_order: Default::default(),
         queue_cache_mib: 16,
         registry_ca_file: None,
+        service_account: SIGNER_SERVICE_ACCOUNT.into(),
     }
 }
 

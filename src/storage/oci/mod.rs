@@ -38,6 +38,9 @@ const PUSH_CONCURRENCY: usize = 4;
 pub struct Shared {
     pub registries: Registries,
     pub secrets: Secrets,
+    /// The signer's own ServiceAccount (namespace, name): its credentials
+    /// are tried after the run's.
+    pub own: Option<(String, String)>,
 }
 
 /// The `oci` backend under one chains-config.
@@ -84,26 +87,65 @@ impl Oci {
     }
 
     /// Appends `layer` at `target`, trying each credential of the run's
-    /// ServiceAccount that matches the registry (anonymously when none does).
+    /// ServiceAccount that matches the registry, then each of the signer's
+    /// own ServiceAccount (as seed 003 patches `tekton-chains-controller`),
+    /// and anonymously when none matches. The signer's own credentials are
+    /// read only when the run's did not push.
     async fn push(&self, run: &Run<'_>, target: &Target, layer: &Layer) -> Result<Appended, RemoteError> {
         let account = service_account(run);
         let creds = self.shared.secrets.for_account(run.namespace(), account).await?;
-        let matching = auth::matching(&creds, &target.registry);
-        let candidates: Vec<Option<&auth::Credential>> =
-            if matching.is_empty() { vec![None] } else { matching.into_iter().map(Some).collect() };
+        let own = self.shared.own.as_ref().filter(|(ns, name)| !(ns == run.namespace() && name == account));
+        let mut tried: Vec<&auth::Credential> = Vec::new();
         let mut last = None;
-        for cred in &candidates {
-            match self.shared.registries.append(target, *cred, layer).await {
-                Ok(done) => return Ok(done),
-                Err(e) if e.is_auth() => {
-                    debug!(registry = %target.registry, secret = cred.map(|c| c.secret.as_str()), status = ?e.status, "credential refused; trying the next");
-                    last = Some(e);
-                }
-                Err(e) => return Err(refused(target, account, &candidates, e)),
+        for cred in auth::matching(&creds, &target.registry) {
+            tried.push(cred);
+            match self.attempt(target, Some(cred), layer).await {
+                Attempt::Done(done) => return Ok(done),
+                Attempt::Refused(e) => last = Some(e),
+                Attempt::Failed(e) => return Err(refused(target, account, own, &tried, e)),
             }
         }
-        Err(refused(target, account, &candidates, last.expect("at least one candidate")))
+        let own_creds = match own {
+            Some((ns, name)) => Some(self.shared.secrets.for_account(ns, name).await?),
+            None => None,
+        };
+        for cred in own_creds.iter().flat_map(|c| auth::matching(c, &target.registry)) {
+            tried.push(cred);
+            match self.attempt(target, Some(cred), layer).await {
+                Attempt::Done(done) => return Ok(done),
+                Attempt::Refused(e) => last = Some(e),
+                Attempt::Failed(e) => return Err(refused(target, account, own, &tried, e)),
+            }
+        }
+        let e = match last {
+            Some(e) => e,
+            None => match self.attempt(target, None, layer).await {
+                Attempt::Done(done) => return Ok(done),
+                Attempt::Refused(e) | Attempt::Failed(e) => e,
+            },
+        };
+        Err(refused(target, account, own, &tried, e))
     }
+
+    /// One push with `cred` (anonymously when `None`).
+    async fn attempt(&self, target: &Target, cred: Option<&auth::Credential>, layer: &Layer) -> Attempt {
+        match self.shared.registries.append(target, cred, layer).await {
+            Ok(done) => Attempt::Done(done),
+            Err(e) if e.is_auth() => {
+                debug!(registry = %target.registry, secret = cred.map(|c| c.secret.as_str()), status = ?e.status, "credential refused; trying the next");
+                Attempt::Refused(e)
+            }
+            Err(e) => Attempt::Failed(e),
+        }
+    }
+}
+
+/// How one push went.
+enum Attempt {
+    Done(Appended),
+    /// 401/403: another credential may do.
+    Refused(RemoteError),
+    Failed(RemoteError),
 }
 
 /// The ServiceAccount a run's pods use: TaskRun `spec.serviceAccountName`,
@@ -117,12 +159,22 @@ pub fn service_account<'a>(run: &Run<'a>) -> &'a str {
     name.filter(|n| !n.is_empty()).unwrap_or("default")
 }
 
-fn refused(target: &Target, account: &str, candidates: &[Option<&auth::Credential>], e: RemoteError) -> RemoteError {
-    let tried = match candidates {
-        [None] => format!("anonymously (ServiceAccount {account} has no credentials for {})", target.registry),
+fn refused(
+    target: &Target,
+    account: &str,
+    own: Option<&(String, String)>,
+    tried: &[&auth::Credential],
+    e: RemoteError,
+) -> RemoteError {
+    let fallback = match own {
+        Some((ns, name)) => format!(" or ServiceAccount {ns}/{name}"),
+        None => String::new(),
+    };
+    let tried = match tried {
+        [] => format!("anonymously (ServiceAccount {account}{fallback} has no credentials for {})", target.registry),
         c => {
-            let names: Vec<&str> = c.iter().flatten().map(|c| c.secret.as_str()).collect();
-            format!("with the credentials of Secret(s) {} of ServiceAccount {account}", names.join(", "))
+            let names: Vec<&str> = c.iter().map(|c| c.secret.as_str()).collect();
+            format!("with the credentials of Secret(s) {} of ServiceAccount {account}{fallback}", names.join(", "))
         }
     };
     RemoteError {
@@ -177,6 +229,7 @@ pub fn factory(env: &Env) -> Option<Arc<dyn Factory<Storage, dyn Backend>>> {
     let shared = Shared {
         registries: Registries::new(env.registry_roots.clone(), env.registry_pushes.clone(), env.http_timeout),
         secrets: Secrets::new(client, env.secret_reads.clone()),
+        own: env.own_account.clone(),
     };
     Some(Arc::new(Arc::new(shared)))
 }

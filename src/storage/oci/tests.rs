@@ -16,6 +16,7 @@ fn test_shared() -> Shared {
     Shared {
         registries: Registries::new(None, Default::default(), None),
         secrets: Secrets::new(client, Default::default()),
+        own: None,
     }
 }
 
