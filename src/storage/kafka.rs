@@ -52,10 +52,8 @@ pub const SIGNATURE_HEADER: &str = "signature";
 /// The record published for `signed`: upstream's value and headers.
 pub fn record(signed: &Signed, now: rskafka::chrono::DateTime<rskafka::chrono::Utc>) -> Record {
     let value = signed.stored_signature();
-    let signature = match std::str::from_utf8(&value) {
-        Ok(text) if signed.envelope.is_some() => text.as_bytes().to_vec(),
-        _ => STANDARD.encode(&value).into_bytes(),
-    };
+    // The envelope is JSON text already; a raw signature goes as its base64.
+    let signature = if signed.envelope.is_some() { value.clone() } else { STANDARD.encode(&value).into_bytes() };
     let headers = BTreeMap::from([
         (PAYLOAD_HEADER.to_string(), STANDARD.encode(&signed.payload).into_bytes()),
         (SIGNATURE_HEADER.to_string(), signature),

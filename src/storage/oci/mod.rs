@@ -93,59 +93,34 @@ impl Oci {
     /// read only when the run's did not push.
     async fn push(&self, run: &Run<'_>, target: &Target, layer: &Layer) -> Result<Appended, RemoteError> {
         let account = service_account(run);
-        let creds = self.shared.secrets.for_account(run.namespace(), account).await?;
         let own = self.shared.own.as_ref().filter(|(ns, name)| !(ns == run.namespace() && name == account));
-        let mut tried: Vec<&auth::Credential> = Vec::new();
+        let accounts =
+            std::iter::once((run.namespace(), account)).chain(own.map(|(ns, name)| (ns.as_str(), name.as_str())));
+        let mut tried: Vec<String> = Vec::new();
         let mut last = None;
-        for cred in auth::matching(&creds, &target.registry) {
-            tried.push(cred);
-            match self.attempt(target, Some(cred), layer).await {
-                Attempt::Done(done) => return Ok(done),
-                Attempt::Refused(e) => last = Some(e),
-                Attempt::Failed(e) => return Err(refused(target, account, own, &tried, e)),
-            }
-        }
-        let own_creds = match own {
-            Some((ns, name)) => Some(self.shared.secrets.for_account(ns, name).await?),
-            None => None,
-        };
-        for cred in own_creds.iter().flat_map(|c| auth::matching(c, &target.registry)) {
-            tried.push(cred);
-            match self.attempt(target, Some(cred), layer).await {
-                Attempt::Done(done) => return Ok(done),
-                Attempt::Refused(e) => last = Some(e),
-                Attempt::Failed(e) => return Err(refused(target, account, own, &tried, e)),
+        for (ns, name) in accounts {
+            let creds = self.shared.secrets.for_account(ns, name).await?;
+            for cred in auth::matching(&creds, &target.registry) {
+                tried.push(cred.secret.clone());
+                match self.shared.registries.append(target, Some(cred), layer).await {
+                    Ok(done) => return Ok(done),
+                    Err(e) if e.is_auth() => {
+                        debug!(registry = %target.registry, secret = %cred.secret, status = ?e.status, "credential refused; trying the next");
+                        last = Some(e);
+                    }
+                    Err(e) => return Err(refused(target, account, own, &tried, e)),
+                }
             }
         }
         let e = match last {
             Some(e) => e,
-            None => match self.attempt(target, None, layer).await {
-                Attempt::Done(done) => return Ok(done),
-                Attempt::Refused(e) | Attempt::Failed(e) => e,
+            None => match self.shared.registries.append(target, None, layer).await {
+                Ok(done) => return Ok(done),
+                Err(e) => e,
             },
         };
         Err(refused(target, account, own, &tried, e))
     }
-
-    /// One push with `cred` (anonymously when `None`).
-    async fn attempt(&self, target: &Target, cred: Option<&auth::Credential>, layer: &Layer) -> Attempt {
-        match self.shared.registries.append(target, cred, layer).await {
-            Ok(done) => Attempt::Done(done),
-            Err(e) if e.is_auth() => {
-                debug!(registry = %target.registry, secret = cred.map(|c| c.secret.as_str()), status = ?e.status, "credential refused; trying the next");
-                Attempt::Refused(e)
-            }
-            Err(e) => Attempt::Failed(e),
-        }
-    }
-}
-
-/// How one push went.
-enum Attempt {
-    Done(Appended),
-    /// 401/403: another credential may do.
-    Refused(RemoteError),
-    Failed(RemoteError),
 }
 
 /// The ServiceAccount a run's pods use: TaskRun `spec.serviceAccountName`,
@@ -163,7 +138,7 @@ fn refused(
     target: &Target,
     account: &str,
     own: Option<&(String, String)>,
-    tried: &[&auth::Credential],
+    tried: &[String],
     e: RemoteError,
 ) -> RemoteError {
     let fallback = match own {
@@ -173,8 +148,7 @@ fn refused(
     let tried = match tried {
         [] => format!("anonymously (ServiceAccount {account}{fallback} has no credentials for {})", target.registry),
         c => {
-            let names: Vec<&str> = c.iter().map(|c| c.secret.as_str()).collect();
-            format!("with the credentials of Secret(s) {} of ServiceAccount {account}{fallback}", names.join(", "))
+            format!("with the credentials of Secret(s) {} of ServiceAccount {account}{fallback}", c.join(", "))
         }
     };
     RemoteError {
