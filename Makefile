@@ -71,11 +71,12 @@ bundle:
 	rm -rf bundle/manifests bundle/metadata
 	cargo run -q -- crd --olm-bundle bundle
 
-## Regenerates the CRD manifests from the Rust types.
+## Regenerates the CRD manifests from the Rust types; copies the operator's ClusterRole into the chart.
 crds:
 	cargo run -q -- crd > crds/crds.yaml
 	cp crds/crds.yaml config/crd/crds.yaml
 	cp crds/crds.yaml helm/tekton-chains-operator/files/crds.yaml
+	cp config/rbac/cluster_role.yaml helm/tekton-chains-operator/templates/cluster_role.yaml
 
 ## A local control plane; kubeconfig at .cluster/kubeconfig.
 cluster-up:

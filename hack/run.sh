@@ -142,7 +142,7 @@ wait_until() {
 }
 config_ready() { k -n "$ns" get configmap chains-config -o jsonpath='{.data.transparency\.url}' | grep -qx "$rekor_url"; }
 wait_until "chains-config with the local Rekor" config_ready
-# The operator creates the Secret empty, then fills it.
+# The operator creates the Secret with a generated key pair (generateSigningSecret: true).
 key_generated() { [ -n "$(k -n "$ns" get secret signing-secrets -o jsonpath='{.data.cosign\.password}')" ]; }
 wait_until "the generated signing-secrets" key_generated
 for f in cosign.key cosign.password cosign.pub; do

@@ -51,6 +51,12 @@ struct OperatorArgs {
     /// targetNamespace when TektonConfig does not set one.
     #[arg(long, env = "DEFAULT_TARGET_NAMESPACE", default_value = "openshift-pipelines")]
     default_target_namespace: String,
+    /// Create TektonConfig `config` (targetNamespace the default one) when it is missing; never changes one that exists.
+    #[arg(long, env = "AUTOINSTALL_COMPONENTS", default_value_t = true, action = clap::ArgAction::Set)]
+    auto_install_components: bool,
+    /// Start even though the OpenShift Pipelines / tektoncd operator's CRD or Deployment is found (for leftovers of an uninstalled one).
+    #[arg(long, env = "ALLOW_OTHER_OPERATOR")]
+    allow_other_operator: bool,
 }
 
 impl OperatorArgs {
@@ -58,6 +64,10 @@ impl OperatorArgs {
         operator::Options {
             signer_image: self.signer_image.clone(),
             default_namespace: self.default_target_namespace.clone(),
+            startup: operator::Startup {
+                auto_install: self.auto_install_components,
+                allow_other_operator: self.allow_other_operator,
+            },
         }
     }
 }
@@ -82,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
             let m = ctx.metrics.clone();
             let sources: Vec<telemetry::Render> = vec![Arc::new(move || m.render())];
             tokio::select! {
-                _ = operator::run_with(client, ctx) => {}
+                res = operator::run_with(client, ctx) => res.context("operator")?,
                 res = telemetry::serve(metrics_addr, sources, telemetry::Probes::ok()) => res.context("metrics endpoint")?,
             }
         }
@@ -93,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
             let m = ctx.metrics.clone();
             let extra: Vec<telemetry::Render> = vec![Arc::new(move || m.render())];
             tokio::select! {
-                _ = operator::run_with(client.clone(), ctx) => {}
+                res = operator::run_with(client.clone(), ctx) => res.context("operator")?,
                 res = signer::run(client, opts, extra) => res.context("signer")?,
             }
         }

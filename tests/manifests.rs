@@ -80,7 +80,11 @@ async fn config_manifests_apply_and_grant_the_operator_enough() {
     // Run the operator as its ServiceAccount: the API server refuses any
     // object (or any RBAC grant) the ClusterRole does not cover.
     let as_operator = env.token_client("tekton-chains-operator", "tekton-chains-operator").await;
-    let opts = Options { signer_image: "img".into(), default_namespace: "openshift-pipelines".into() };
+    let opts = Options {
+        signer_image: "img".into(),
+        default_namespace: "openshift-pipelines".into(),
+        startup: Default::default(),
+    };
     let ctx = std::sync::Arc::new(Context::new(as_operator.clone(), &opts));
     let task = tokio::spawn(operator::run_with(as_operator, ctx));
 

@@ -136,10 +136,11 @@ async fn seed_tektonchain_installs_everything_and_becomes_ready() {
     let crb: ClusterRoleBinding = env.cluster_api().get("tekton-chains-controller-cluster-access").await.unwrap();
     assert!(owned_by(&crb, &uid));
     assert_eq!(crb.subjects.unwrap()[0].namespace.as_deref(), Some(ns.as_str()));
-    // The signing Secret exists, empty, and is not owned (so garbage collection never takes it).
-    let secret: Secret = env.api(&ns).get("signing-secrets").await.unwrap();
-    assert!(secret.owner_references().is_empty());
-    assert!(secret.data.unwrap_or_default().is_empty());
+    // No signing Secret is pre-created: the admin creates it (seeds 000, 002).
+    assert!(env.api::<Secret>(&ns).get_opt("signing-secrets").await.unwrap().is_none());
+    let (reason, msg) = chain_condition(&env, "chain", "SigningSecret", "False").await;
+    assert_eq!(reason, "NoKey");
+    assert!(msg.contains("does not exist: create it (cosign generate-key-pair"), "{msg}");
 
     make_deployment_available(&env, &ns).await;
     chain_condition(&env, "chain", "Ready", "True").await;
@@ -217,8 +218,9 @@ async fn chain_disabled_removes_chain_and_objects_but_keeps_the_key() {
     chain_condition(&env, "chain", "Installed", "True").await;
     // The admin stores a key, as `cosign generate-key-pair k8s://ns/signing-secrets` does.
     let secrets: Api<Secret> = env.api(&ns);
-    let key = json!({ "data": { "cosign.key": b64("KEY"), "cosign.password": b64("pw"), "cosign.pub": b64("PUB") } });
-    secrets.patch("signing-secrets", &PatchParams::default(), &Patch::Merge(&key)).await.unwrap();
+    let key = json!({ "metadata": { "name": "signing-secrets" },
+                      "data": { "cosign.key": b64("KEY"), "cosign.password": b64("pw"), "cosign.pub": b64("PUB") } });
+    secrets.create(&Default::default(), &serde_json::from_value(key).unwrap()).await.unwrap();
 
     apply_config(&env, json!({ "targetNamespace": ns, "chain": { "disabled": true } })).await;
     let chains: Api<TektonChain> = env.cluster_api();
@@ -346,14 +348,34 @@ async fn generate_signing_secret_creates_a_key_once_and_never_touches_it_again()
     assert_eq!(now.data, first.data);
 }
 
+/// An empty signing-secrets the admin made (`oc create secret generic
+/// signing-secrets`) is filled in place, not replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_signing_secret_fills_an_empty_secret_of_the_admins() {
+    let env = Env::new().await;
+    let ns = support::create_namespace(&env, "fill").await;
+    let secrets: Api<Secret> = env.api(&ns);
+    let empty = json!({ "metadata": { "name": "signing-secrets", "labels": { "mine": "yes" } } });
+    let made = secrets.create(&Default::default(), &serde_json::from_value(empty).unwrap()).await.unwrap();
+    let _op = env.start_operator();
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "generateSigningSecret": true })).await;
+    let (reason, _) = chain_condition(&env, "chain", "SigningSecret", "True").await;
+    assert!(reason == "Generated" || reason == "KeyPresent");
+    let filled = secrets.get("signing-secrets").await.unwrap();
+    assert_eq!(filled.uid(), made.uid(), "the same Secret");
+    assert_eq!(filled.labels()["mine"], "yes");
+    let data = filled.data.unwrap();
+    assert!(["cosign.key", "cosign.pub", "cosign.password"].iter().all(|k| data.contains_key(*k)), "{data:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn target_namespace_change_moves_the_install() {
     let env = Env::new().await;
     let _op = env.start_operator();
     let (a, b) = (unique_ns("from"), unique_ns("to"));
-    apply_chain(&env, "chain", json!({ "targetNamespace": a })).await;
-    chain_condition(&env, "chain", "Installed", "True").await;
-    apply_chain(&env, "chain", json!({ "targetNamespace": b })).await;
+    apply_chain(&env, "chain", json!({ "targetNamespace": a, "generateSigningSecret": true })).await;
+    chain_condition(&env, "chain", "SigningSecret", "True").await;
+    apply_chain(&env, "chain", json!({ "targetNamespace": b, "generateSigningSecret": true })).await;
     eventually("install moved", || async {
         let chain: TektonChain = env.cluster_api().get("chain").await.ok()?;
         (chain.status?.installed_namespace.as_deref() == Some(b.as_str())).then_some(())

@@ -183,3 +183,73 @@ echo "uid=$TASKRUN_UID""#
     drop(signer);
     drop(op);
 }
+
+/// Seed 000's "Troubleshooting signing" and seed 002's key set-up, with the
+/// real kubectl (as `oc`) and cosign: no empty signing-secrets is in the
+/// way of `oc create secret generic`, a second create meets the seed's
+/// AlreadyExists, `oc delete secret` then a new key work as the seed says,
+/// and each change shows in the SigningSecret condition at once (the Secret
+/// is watched), not at the next resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seed_000_signing_secret_create_delete_recreate_as_written() {
+    let env = Env::new().await;
+    let cosign = support::cosign().expect("cosign");
+    let _op = env.start_operator();
+    let ns = unique_ns("openshift-pipelines");
+    let chains: Api<TektonChain> = Api::all(env.client.clone());
+    let chain = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonChain",
+                        "metadata": { "name": "chain" }, "spec": { "targetNamespace": ns } });
+    chains.patch("chain", &PatchParams::apply("kubectl").force(), &Patch::Apply(&chain)).await.unwrap();
+    let signing_secret = |status: &'static str| {
+        let chains = chains.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let message = eventually(&format!("SigningSecret={status}"), || async {
+                let s = chains.get("chain").await.ok()?.status?;
+                let c = s.conditions.into_iter().find(|c| c.type_ == "SigningSecret" && c.status == status)?;
+                Some(c.message)
+            })
+            .await;
+            // Far below the 300 s resync: the watch brought it.
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "{message}");
+            message
+        }
+    };
+    let message = signing_secret("False").await;
+    assert!(message.contains("does not exist"), "{message}");
+
+    let work = std::env::temp_dir().join(unique_ns("seed-secret"));
+    let bin = work.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(support::tool("kubectl"), bin.join("oc")).unwrap();
+    let shell = support::seed_shell(&env, &ns, &work, &[&cosign, &bin.join("oc")]);
+    // x509: an unencrypted PKCS8 ECDSA key (seed 000, 1.4.1).
+    let (ok, text) = shell("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out x509.pem");
+    assert!(ok, "{text}");
+    let create = format!("oc create secret generic signing-secrets --from-file=x509.pem -n {ns}");
+    let (ok, text) = shell(&create);
+    assert!(ok && text.contains("secret/signing-secrets created"), "{text}");
+    let message = signing_secret("True").await;
+    assert!(message.contains("holds x509.pem"), "{message}");
+
+    // "If the signing secrets are already populated, you might get the
+    // following error: Error from server (AlreadyExists): secrets
+    // "signing-secrets" already exists" (kubectl 1.36 words it "error:
+    // failed to create secret secrets "signing-secrets" already exists").
+    let (ok, text) = shell(&create);
+    assert!(!ok && text.contains(r#"secrets "signing-secrets" already exists"#), "{text}");
+    // "Delete the secrets", then "recreate the key pairs": the operator does
+    // not put an empty one back in between.
+    let (ok, text) = shell(&format!("oc delete secret signing-secrets -n {ns}"));
+    assert!(ok && text.contains(r#"secret "signing-secrets" deleted"#), "{text}");
+    let message = signing_secret("False").await;
+    assert!(message.contains("does not exist"), "{message}");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &ns);
+    assert!(secrets.get_opt("signing-secrets").await.unwrap().is_none(), "not re-created by the operator");
+    let (ok, text) =
+        shell(&format!("COSIGN_PASSWORD=seed-password cosign generate-key-pair k8s://{ns}/signing-secrets"));
+    assert!(ok, "{text}");
+    let message = signing_secret("True").await;
+    assert!(message.contains("holds cosign.key"), "{message}");
+}

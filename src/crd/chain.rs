@@ -44,7 +44,7 @@ pub struct ChainSpec {
     /// Remove Chains. The signing-secrets Secret is always kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
-    /// Fill an empty signing-secrets with a new cosign key pair (ECDSA P-256).
+    /// Create signing-secrets (or fill an empty one) with a new cosign key pair (ECDSA P-256).
     /// A Secret that already holds a key is never changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_signing_secret: Option<bool>,

@@ -16,6 +16,18 @@ pub struct Options {
     pub signer_image: String,
     /// targetNamespace when TektonConfig does not set one.
     pub default_namespace: String,
+    /// What happens before the controllers start.
+    pub startup: Startup,
+}
+
+/// Start-up settings. The default (both off) is for embedding and tests;
+/// the command line turns `auto_install` on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Startup {
+    /// Create TektonConfig `config` when it is missing (upstream's AUTOINSTALL_COMPONENTS).
+    pub auto_install: bool,
+    /// Start even when another Tekton operator is found (then create no TektonConfig).
+    pub allow_other_operator: bool,
 }
 
 /// Shared state of both reconcilers.
@@ -25,6 +37,7 @@ pub struct Context {
     pub build: BuildContext,
     /// targetNamespace when TektonConfig does not set one.
     pub default_namespace: String,
+    pub startup: Startup,
     /// Reconciles finished (TektonChain and TektonConfig), successful or not.
     pub reconciles: AtomicU64,
     pub metrics: Arc<OperatorMetrics>,
@@ -37,6 +50,7 @@ impl Context {
             applier: Applier::new(client, Arc::new(AtomicU64::new(0))),
             build: BuildContext { image: opts.signer_image.clone(), version: version() },
             default_namespace: opts.default_namespace.clone(),
+            startup: opts.startup,
             reconciles: AtomicU64::new(0),
             metrics: Arc::default(),
         }

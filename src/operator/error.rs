@@ -61,6 +61,12 @@ pub enum Error {
         "{object} exists and was not created by this operator; it is left alone (delete it, or install into another targetNamespace)"
     )]
     NotOurs { object: String },
+    /// The tektoncd / OpenShift Pipelines operator reconciles the same CRs.
+    #[error(
+        "another Tekton operator is installed ({}): it reconciles the same TektonConfig and TektonChain, so this operator does not start beside it. Keep one: uninstall the OpenShift Pipelines (or tektoncd) operator, or this one. If what was found is left over from an uninstalled operator, delete it, or start this one with --allow-other-operator (it then creates no TektonConfig)",
+        .found.join(", ")
+    )]
+    OtherOperator { found: Vec<String> },
 }
 
 impl Error {
@@ -72,6 +78,7 @@ impl Error {
             Error::Decode { .. } => "decode",
             Error::KeyGeneration { .. } => "keygen",
             Error::NotOurs { .. } => "not_ours",
+            Error::OtherOperator { .. } => "other_operator",
         }
     }
 
@@ -100,5 +107,8 @@ mod tests {
         let e = Error::Decode { object: "TektonChain chain".into(), message: "bad".into() };
         assert_eq!((e.metric_label(), e.to_string().as_str()), ("decode", "reading TektonChain chain: bad"));
         assert_eq!(Error::NotOurs { object: "x".into() }.metric_label(), "not_ours");
+        let other = Error::OtherOperator { found: vec!["Deployment a/b".into(), "CustomResourceDefinition c".into()] };
+        assert_eq!(other.metric_label(), "other_operator");
+        assert!(other.to_string().contains("(Deployment a/b, CustomResourceDefinition c)"), "{other}");
     }
 }

@@ -7,6 +7,7 @@ pub mod desired;
 mod error;
 pub mod metrics;
 pub mod signing_secret;
+pub mod startup;
 mod status;
 pub mod tektonconfig;
 pub mod validate;
@@ -17,7 +18,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -25,25 +27,32 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
 pub use apply::Applier;
-pub use context::{Context, Options, version};
+pub use context::{Context, Options, Startup, version};
 pub use desired::BuildContext;
 pub use error::{Error, Result, Step};
 pub use metrics::OperatorMetrics;
 
 use crate::crd::{TektonChain, TektonConfig};
+use crate::tekton::objects::SIGNING_SECRET;
 
 /// Runs both reconcilers until the process is asked to stop.
-pub async fn run(client: Client, opts: Options) {
+pub async fn run(client: Client, opts: Options) -> Result<()> {
     let ctx = Arc::new(Context::new(client.clone(), &opts));
     run_with(client, ctx).await
 }
 
-/// Runs both reconcilers with a given context (tests read its write counter).
-pub async fn run_with(client: Client, ctx: Arc<Context>) {
+/// Runs the start-up steps, then both reconcilers, with a given context
+/// (tests read its write counter). Returns early only when start-up refuses.
+pub async fn run_with(client: Client, ctx: Arc<Context>) -> Result<()> {
+    startup::prepare(&ctx).await?;
     let installed = watcher::Config::default().labels(desired::PART_OF_SELECTOR);
+    // The admin's signing-secrets (any namespace, by name; metadata only, so
+    // no key is cached here): a created or deleted one shows at once.
+    let signing_secrets = watcher::Config::default().fields(&format!("metadata.name={SIGNING_SECRET}"));
     let chains = Controller::new(Api::<TektonChain>::all(client.clone()), watcher::Config::default())
         .watches(Api::<Deployment>::all(client.clone()), installed.clone(), owning_chain)
         .watches(Api::<ConfigMap>::all(client.clone()), installed, owning_chain)
+        .watches(Api::<PartialObjectMeta<Secret>>::all(client.clone()), signing_secrets, owning_chain)
         .shutdown_on_signal()
         .run(|o, c| counted(chain::reconcile(o, c.clone()), c, "TektonChain"), error_policy, ctx.clone())
         .for_each(|res| async move {
@@ -62,6 +71,7 @@ pub async fn run_with(client: Client, ctx: Arc<Context>) {
         });
     info!("operator loop started");
     futures::join!(chains, configs);
+    Ok(())
 }
 
 /// Maps an installed object to its TektonChain: its owner, or (for the

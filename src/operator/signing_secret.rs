@@ -1,13 +1,18 @@
 //! signing-secrets: reports whether it holds a key and, when asked to and
-//! only when it holds none, fills it with a generated cosign key pair.
-//! A Secret that holds a key is never written.
+//! only when it holds none, fills it with a generated cosign key pair. It
+//! is never created empty (the admin creates it, as the seeds say, with
+//! cosign or `oc create secret generic`), and a Secret that holds a key is
+//! never written.
+
+use std::collections::BTreeMap;
 
 use kube::ResourceExt;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use tracing::info;
 
 use super::apply::Applier;
+use super::desired::FIELD_MANAGER;
 use super::error::{Error, Result, Step};
 use crate::crd::{ConditionType, ConditionUpdate, Reason};
 use crate::signing::generate_cosign_key_pair;
@@ -16,6 +21,8 @@ use crate::tekton::objects::{COSIGN_PASSWORD, KEY_FILES, SIGNING_SECRET};
 /// What signing-secrets holds, as far as the `SigningSecret` condition goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretState {
+    /// There is no such Secret, and no key is to be generated.
+    Absent,
     /// It holds these key files; `generate` is what the spec asks for.
     KeyPresent { files: Vec<&'static str>, generate: bool },
     /// No key, and none is to be generated.
@@ -57,6 +64,13 @@ pub fn inspect(secret: &DynamicObject, generate: bool) -> Option<SecretState> {
 pub fn condition(state: &SecretState, ns: &str) -> ConditionUpdate {
     let what = secret_name(ns);
     let (status, reason, message) = match state {
+        SecretState::Absent => (
+            false,
+            Reason::NoKey,
+            format!(
+                "{what} does not exist: create it (cosign generate-key-pair k8s://{ns}/{SIGNING_SECRET}, or oc create secret generic {SIGNING_SECRET} -n {ns} --from-file=x509.pem) or set generateSigningSecret: true"
+            ),
+        ),
         SecretState::KeyPresent { files, generate } => {
             let mut message = format!("{what} holds {}; the operator never changes it", files.join(" and "));
             if !generate {
@@ -85,32 +99,68 @@ pub fn condition(state: &SecretState, ns: &str) -> ConditionUpdate {
     ConditionUpdate::new(ConditionType::SigningSecret, status, reason, message)
 }
 
-/// Makes sure the Secret matches `generate`, without ever replacing a key.
-pub async fn reconcile(applier: &Applier, ns: &str, generate: bool, secret: &DynamicObject) -> Result<SecretState> {
-    if let Some(state) = inspect(secret, generate) {
+/// Makes sure the Secret matches `generate`, without ever replacing a key:
+/// a missing one is created only to hold a generated key pair.
+pub async fn reconcile(
+    applier: &Applier,
+    ns: &str,
+    generate: bool,
+    labels: &BTreeMap<String, String>,
+) -> Result<SecretState> {
+    let api = secret_api(applier, ns);
+    let what = secret_name(ns);
+    let secret = match api.get_opt(SIGNING_SECRET).await.map_err(Error::kube(Step::Get, &what))? {
+        Some(secret) => secret,
+        None if !generate => return Ok(SecretState::Absent),
+        None => {
+            let data = key_pair_data(&what)?;
+            let body = json!({
+                "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": { "name": SIGNING_SECRET, "namespace": ns, "labels": labels },
+                "data": data,
+            });
+            let body: DynamicObject = serde_json::from_value(body).expect("a well-formed Secret");
+            applier.count_write();
+            let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+            match api.create(&params, &body).await {
+                Ok(_) => return Ok(generated(&what)),
+                // The admin (or cosign) created it meanwhile: theirs wins, and is inspected.
+                Err(kube::Error::Api(e)) if e.code == 409 => {
+                    api.get(SIGNING_SECRET).await.map_err(Error::kube(Step::Get, &what))?
+                }
+                Err(e) => return Err(Error::kube(Step::WriteKey, &what)(e)),
+            }
+        }
+    };
+    if let Some(state) = inspect(&secret, generate) {
         return Ok(state);
     }
-    let what = secret_name(ns);
-    let pair = generate_cosign_key_pair()
-        .map_err(|e| Error::KeyGeneration { secret: what.clone(), message: e.to_string() })?;
-    let b64 = |s: &str| base64_encode(s.as_bytes());
+    let data = key_pair_data(&what)?;
     // resourceVersion makes this a compare-and-swap: if anyone wrote a key
     // meanwhile, the patch fails and the next reconcile sees their key.
-    let patch = json!({
-        "metadata": { "resourceVersion": secret.resource_version() },
-        "data": {
-            "cosign.key": b64(&pair.private_pem),
-            "cosign.pub": b64(&pair.public_pem),
-            "cosign.password": b64(&pair.password),
-        },
-    });
-    let api = secret_api(applier, ns);
+    let patch = json!({ "metadata": { "resourceVersion": secret.resource_version() }, "data": data });
     applier.count_write();
     api.patch(SIGNING_SECRET, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(Error::kube(Step::WriteKey, &what))?;
-    info!(secret = %what, "generated a cosign key pair (ECDSA P-256) into an empty signing secret");
-    Ok(SecretState::Generated)
+    Ok(generated(&what))
+}
+
+/// A new cosign key pair, as the Secret `data` that holds it.
+fn key_pair_data(what: &str) -> Result<Value> {
+    let pair = generate_cosign_key_pair()
+        .map_err(|e| Error::KeyGeneration { secret: what.to_string(), message: e.to_string() })?;
+    let b64 = |s: &str| base64_encode(s.as_bytes());
+    Ok(json!({
+        "cosign.key": b64(&pair.private_pem),
+        "cosign.pub": b64(&pair.public_pem),
+        "cosign.password": b64(&pair.password),
+    }))
+}
+
+fn generated(what: &str) -> SecretState {
+    info!(secret = %what, "generated a cosign key pair (ECDSA P-256) into the signing secret");
+    SecretState::Generated
 }
 
 /// Says whether the Secret in `ns` holds a key (for messages when Chains is removed).
@@ -169,6 +219,13 @@ mod tests {
         assert_eq!(inspect(&empty, true), None, "generate into an empty Secret");
         let g = condition(&SecretState::Generated, "ns");
         assert_eq!((g.status, g.reason.as_str()), (true, "Generated"));
+    }
+
+    #[test]
+    fn an_absent_secret_says_how_to_create_it() {
+        let c = condition(&SecretState::Absent, "ns");
+        assert_eq!((c.status, c.reason.as_str()), (false, "NoKey"));
+        assert!(c.message.starts_with("Secret ns/signing-secrets does not exist: create it (cosign generate-key-pair k8s://ns/signing-secrets, or oc create secret generic signing-secrets -n ns"), "{}", c.message);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, ResourceExt};
 use serde_json::json;
 use tekton_chains_operator::crd::{self, TektonChain, TektonConfig};
-use tekton_chains_operator::operator::{self, Context, Options};
+use tekton_chains_operator::operator::{self, Context, Options, Startup};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub mod archivista;
@@ -189,6 +189,27 @@ impl Env {
             chains.list(&ListParams::default()).await.ok()?.items.is_empty().then_some(())
         })
         .await;
+        self.remove_other_operator().await;
+    }
+
+    /// Removes what tests/startup.rs leaves of "another operator" (its CRD
+    /// and Deployments), so that no other test's operator refuses to start.
+    pub async fn remove_other_operator(&self) {
+        use k8s_openapi::api::apps::v1::Deployment;
+        use tekton_chains_operator::operator::startup::{OTHER_OPERATOR_CRD, OTHER_OPERATOR_DEPLOYMENTS};
+        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let _ = crds.delete(OTHER_OPERATOR_CRD, &DeleteParams::default()).await;
+        for (ns, name) in OTHER_OPERATOR_DEPLOYMENTS {
+            let _ = self.api::<Deployment>(ns).delete(name, &DeleteParams::default()).await;
+        }
+        eventually("no other operator's marks left", || async {
+            let mut gone = crds.get_opt(OTHER_OPERATOR_CRD).await.ok()?.is_none();
+            for (ns, name) in OTHER_OPERATOR_DEPLOYMENTS {
+                gone &= self.api::<Deployment>(ns).get_opt(name).await.ok()?.is_none();
+            }
+            gone.then_some(())
+        })
+        .await;
     }
 
     /// Starts the operator loop in this process, as the operator's
@@ -199,9 +220,16 @@ impl Env {
 
     /// Starts the operator loop in this process with `client`.
     pub fn start_operator_with(&self, client: Client) -> Operator {
+        self.start_operator_as(client, Startup::default())
+    }
+
+    /// Starts the operator loop in this process with `client` and these
+    /// start-up settings (the other tests create no TektonConfig).
+    pub fn start_operator_as(&self, client: Client, startup: Startup) -> Operator {
         let opts = Options {
             signer_image: "registry.local/chains:test".into(),
             default_namespace: "openshift-pipelines".into(),
+            startup,
         };
         let ctx = Arc::new(Context::new(client.clone(), &opts));
         let task = tokio::spawn(operator::run_with(client, ctx.clone()));
@@ -226,7 +254,14 @@ impl Env {
 /// The in-process operator, with its context for counting writes and reconciles.
 pub struct Operator {
     pub ctx: Arc<Context>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<operator::Result<()>>,
+}
+
+impl Operator {
+    /// Waits for the loop to end (it ends early only when start-up refuses).
+    pub async fn ended(&mut self) -> operator::Result<()> {
+        (&mut self.task).await.expect("the operator task does not panic")
+    }
 }
 
 impl Drop for Operator {

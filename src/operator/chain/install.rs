@@ -1,5 +1,5 @@
 //! One apply pass over a TektonChain: validate, build, apply every object,
-//! fill signing-secrets if asked, and move the install when targetNamespace changed.
+//! fill (or create) signing-secrets if asked, and move the install when targetNamespace changed.
 
 use kube::ResourceExt;
 use tracing::{info, warn};
@@ -32,21 +32,19 @@ pub async fn install(chain: &TektonChain, ctx: &Context) -> Result<Reached> {
     }
 
     let objects = desired::build(chain, &valid, &ctx.build);
-    let (mut deployment, mut secret) = (None, None);
+    let mut deployment = None;
     for obj in &objects {
         let live = match ctx.applier.ensure(obj).await {
             Ok(live) => live,
             Err(e) => return Ok(Reached::ApplyFailed(e)),
         };
-        match obj.resource.kind.as_str() {
-            "Deployment" => deployment = Some(live),
-            "Secret" => secret = Some(live),
-            _ => {}
+        if obj.resource.kind == "Deployment" {
+            deployment = Some(live);
         }
     }
     let generate = chain.spec.chain.generate_signing_secret == Some(true);
-    let secret = secret.expect("the install has a signing Secret");
-    let secret = signing_secret::reconcile(&ctx.applier, &valid.namespace, generate, &secret).await?;
+    let labels = desired::common_labels(&ctx.build.version);
+    let secret = signing_secret::reconcile(&ctx.applier, &valid.namespace, generate, &labels).await?;
 
     if let Some(old) = installed_namespace(chain).filter(|old| *old != valid.namespace) {
         info!(from = %old, to = %valid.namespace, "targetNamespace changed: removing the old install");

@@ -97,7 +97,10 @@ pub fn deployment(
             },
         }],
         "volumes": [
-            { "name": names::SIGNING_SECRET, "secret": { "secretName": names::SIGNING_SECRET } },
+            // Optional: the operator never pre-creates it (the seeds' `oc create
+            // secret generic signing-secrets` must not meet AlreadyExists); the
+            // kubelet fills the folder once it exists, and the signer reads it then.
+            { "name": names::SIGNING_SECRET, "secret": { "secretName": names::SIGNING_SECRET, "optional": true } },
             { "name": "oidc-info", "projected": { "sources": [{ "serviceAccountToken": {
                 "path": "oidc-token", "expirationSeconds": 600, "audience": "sigstore" } }] } },
         ],

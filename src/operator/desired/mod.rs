@@ -17,7 +17,6 @@ use serde_json::json;
 
 use super::validate::ValidChain;
 use crate::crd::TektonChain;
-use crate::tekton::objects as names;
 use object::{core, object};
 
 /// Builds every object of the install, in apply order.
@@ -28,7 +27,6 @@ pub fn build(chain: &TektonChain, valid: &ValidChain, ctx: &BuildContext) -> Vec
     let mut objects = vec![namespace(ns, &labels)];
     objects.extend(rbac::objects(ns, &labels, &owner));
     objects.extend(configmaps::objects(chain, valid, &labels, &ctx.version));
-    objects.push(signing_secret(ns, &labels));
     objects.push(deployment::deployment(chain, ns, &labels, &owner, ctx));
     objects.push(deployment::service(ns, &labels, &owner));
     objects.into_iter().map(hashed).collect()
@@ -57,15 +55,6 @@ fn namespace(ns: &str, labels: &BTreeMap<String, String>) -> DesiredObject {
         "metadata": { "name": ns, "labels": labels },
     });
     object(core("Namespace", "namespaces"), None, ns, Mode::CreateOnly(body), Ownership::Kept)
-}
-
-fn signing_secret(ns: &str, labels: &BTreeMap<String, String>) -> DesiredObject {
-    // Created empty if absent; its data belongs to the user (or to key generation).
-    let body = json!({
-        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": { "name": names::SIGNING_SECRET, "namespace": ns, "labels": labels },
-    });
-    object(core("Secret", "secrets"), Some(ns), names::SIGNING_SECRET, Mode::CreateOnly(body), Ownership::Kept)
 }
 
 #[cfg(test)]

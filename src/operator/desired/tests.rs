@@ -42,19 +42,20 @@ fn install_has_every_object() {
         ("ConfigMap", "tekton-chains-config-observability"),
         ("ConfigMap", "tekton-chains-config-leader-election"),
         ("ConfigMap", "chains-info"),
-        ("Secret", "signing-secrets"),
         ("Deployment", "tekton-chains-controller"),
         ("Service", "tekton-chains-metrics"),
     ] {
         find(&objs, kind, name);
     }
-    assert_eq!(objs.len(), 14);
-    // The key and the namespace are never applied over or removed.
-    for (kind, name) in [("Secret", "signing-secrets"), ("Namespace", "openshift-pipelines")] {
-        let o = find(&objs, kind, name);
-        assert!(matches!(o.mode, Mode::CreateOnly(_)) && o.ownership == Ownership::Kept);
-        assert!(body(o)["metadata"].get("ownerReferences").is_none());
-    }
+    assert_eq!(objs.len(), 13);
+    // The namespace is never applied over or removed.
+    let o = find(&objs, "Namespace", "openshift-pipelines");
+    assert!(matches!(o.mode, Mode::CreateOnly(_)) && o.ownership == Ownership::Kept);
+    assert!(body(o)["metadata"].get("ownerReferences").is_none());
+    // signing-secrets is not pre-created (seed 000's `oc create secret
+    // generic signing-secrets` would meet AlreadyExists); the pod mounts it
+    // as optional.
+    assert!(!objs.iter().any(|o| o.resource.kind == "Secret"));
 }
 
 #[test]
@@ -70,7 +71,7 @@ fn deployment_runs_signer_with_mount_labels_and_restricted_context() {
     assert_eq!(c["image"], "img:v1");
     assert_eq!(c["args"][0], "signer");
     assert_eq!(c["volumeMounts"][0]["mountPath"], "/etc/signing-secrets");
-    assert_eq!(pod["spec"]["volumes"][0]["secret"]["secretName"], "signing-secrets");
+    assert_eq!(pod["spec"]["volumes"][0]["secret"], json!({ "secretName": "signing-secrets", "optional": true }));
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
     assert_eq!(pod["spec"]["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
