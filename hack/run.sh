@@ -43,7 +43,11 @@ die() { echo "[run] FAILED: $*" >&2; exit 1; }
 
 down() {
   if [ -f "$run_dir/operator.pid" ]; then
-    kill "$(cat "$run_dir/operator.pid")" 2>/dev/null || true
+    local pid; pid=$(cat "$run_dir/operator.pid")
+    kill "$pid" 2>/dev/null || true
+    # A graceful shutdown waits for reconciles in flight; not forever.
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
     rm -f "$run_dir/operator.pid"
   fi
   bash hack/rekor.sh down "$run_dir/rekor" >/dev/null 2>&1 || true
@@ -124,8 +128,12 @@ if [ -f "$run_dir/operator.pid" ]; then kill "$(cat "$run_dir/operator.pid")" 2>
   --metrics-addr "127.0.0.1:$metrics_port" --probes-addr "127.0.0.1:$metrics_port" >"$run_dir/operator.log" 2>&1 &
 echo $! >"$run_dir/operator.pid"
 
-step "applying config/samples/tektonconfig.yaml, with targetNamespace=$ns, transparency.url=$rekor_url"
-k apply -f config/samples/tektonconfig.yaml >/dev/null
+# The operator creates TektonConfig config at start, as OpenShift Pipelines
+# does; the sample is then applied over it (server-side: it was not made by
+# kubectl apply).
+for _ in $(seq 150); do k get tektonconfig config >/dev/null 2>&1 && break; sleep 0.2; done
+step "applying config/samples/tektonconfig.yaml over the TektonConfig the operator created, with targetNamespace=$ns, transparency.url=$rekor_url"
+k apply --server-side --force-conflicts -f config/samples/tektonconfig.yaml >/dev/null
 k patch tektonconfig config --type merge \
   -p "{\"spec\":{\"targetNamespace\":\"$ns\",\"chain\":{\"transparency.url\":\"$rekor_url\"$chain_extra}}}" >/dev/null
 

@@ -89,9 +89,30 @@ pub mod objects {
     /// The signer's leader-election Lease.
     pub const LEASE: &str = "tekton-chains-signer";
 
+    /// CA bundle ConfigMap OpenShift's network operator fills (`ca-bundle.crt`)
+    /// when it carries [`INJECT_TRUSTED_CABUNDLE`]; OpenShift Pipelines' name.
+    pub const TRUSTED_CA_BUNDLE: &str = "config-trusted-cabundle";
+    /// CA bundle ConfigMap OpenShift's service CA operator fills
+    /// (`service-ca.crt`: the internal registry's CA) when it carries [`INJECT_SERVICE_CABUNDLE`].
+    pub const SERVICE_CA_BUNDLE: &str = "config-service-cabundle";
+    /// Label that asks for the cluster's trusted CA bundle.
+    pub const INJECT_TRUSTED_CABUNDLE: &str = "config.openshift.io/inject-trusted-cabundle";
+    /// Annotation that asks for the service CA.
+    pub const INJECT_SERVICE_CABUNDLE: &str = "service.beta.openshift.io/inject-cabundle";
+    /// Where the Deployment mounts the two CA bundles (the signer's `--registry-ca-file` folders).
+    pub const CA_BUNDLE_PATHS: [(&str, &str); 2] =
+        [(TRUSTED_CA_BUNDLE, "/tekton-custom-certs/trusted"), (SERVICE_CA_BUNDLE, "/tekton-custom-certs/service")];
+
     /// ConfigMaps the operator installs (and that `options.configMaps` may target).
-    pub const CONFIG_MAPS: &[&str] =
-        &[CHAINS_CONFIG, CONFIG_LOGGING, CONFIG_OBSERVABILITY, CONFIG_LEADER_ELECTION, CHAINS_INFO];
+    pub const CONFIG_MAPS: &[&str] = &[
+        CHAINS_CONFIG,
+        CONFIG_LOGGING,
+        CONFIG_OBSERVABILITY,
+        CONFIG_LEADER_ELECTION,
+        CHAINS_INFO,
+        TRUSTED_CA_BUNDLE,
+        SERVICE_CA_BUNDLE,
+    ];
 
     /// Where the Deployment mounts signing-secrets (the signer's default key folder).
     pub const SIGNING_SECRETS_PATH: &str = "/etc/signing-secrets";

@@ -217,7 +217,7 @@ async fn credentials_come_from_the_service_account_and_a_refused_one_is_skipped(
     docker_secret(&env, &ns, "push", regs.dockerconfigjson(&regs.user, &regs.password)).await;
     service_account(&env, &ns, "builder", &["readonly"], &["push"]).await;
     let mut opts = signer_options(&ns, &keys, vec![ns.clone()]);
-    opts.registry_ca_file = Some(regs.ca.clone());
+    opts.registry_ca_file = vec![regs.ca.clone()];
     let _s = start_signer(env.signer_client(&ns).await, opts).await;
     build_taskrun(&env, &ns, "build", "builder", &image, &digest).await;
     assert_eq!(signed(&env, &ns, "TaskRun", "build").await, "true");
@@ -270,7 +270,7 @@ async fn the_signers_own_service_account_backs_up_the_runs() {
         .unwrap();
     let builds = support::create_namespace(&env, "ownsa-builds").await;
     let mut opts = signer_options(&ns, &keys, vec![builds.clone()]);
-    opts.registry_ca_file = Some(regs.ca.clone());
+    opts.registry_ca_file = vec![regs.ca.clone()];
     let s = start_signer(client, opts).await;
     let docker = regs.docker_config();
     let env_vars = [("DOCKER_CONFIG", docker.to_str().unwrap()), ("SSL_CERT_FILE", regs.ca.to_str().unwrap())];
@@ -390,4 +390,91 @@ async fn insecure_applies_to_the_configured_repository_only() {
     let notes: Vec<String> =
         events.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|e| e.message).collect();
     assert!(notes.iter().any(|n| n.contains("giving up") && n.contains("certificate")), "{notes:?}");
+}
+
+/// A registry CA set from the TektonChain (`options.configMaps`, into the
+/// `config-trusted-cabundle` the operator installs and OpenShift fills), as
+/// for a registry with a private CA: the operator mounts the CA bundles and
+/// passes them to the controller; the real binary, started with the
+/// Deployment's own arguments on those files as the kubelet lays them out,
+/// as the installed ServiceAccount, pushes to the TLS registry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_registry_ca_set_from_the_tektonchain_is_trusted_by_the_installed_signer() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let env = Env::new().await;
+    let regs = registries();
+    let keys = cosign_keys(&support::cosign().unwrap());
+    let ns = unique_ns("ocica");
+    let ca = std::fs::read_to_string(&regs.ca).unwrap();
+    let mut spec = json!({ "targetNamespace": ns, "options": { "configMaps": {
+        "config-trusted-cabundle": { "data": { "registry-ca.crt": ca } } } } });
+    for (k, v) in OCI_CONFIG {
+        spec[*k] = json!(v);
+    }
+    let _op = env.start_operator();
+    let chain = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonChain",
+                        "metadata": { "name": "chain" }, "spec": spec });
+    let chains: Api<tekton_chains_operator::crd::TektonChain> = Api::all(env.client.clone());
+    chains.patch("chain", &PatchParams::apply("test-admin").force(), &Patch::Apply(&chain)).await.unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), &ns);
+    let pod = eventually("the controller Deployment", || async {
+        deployments.get_opt("tekton-chains-controller").await.ok()??.spec?.template.spec
+    })
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), &ns);
+    let trusted = cms.get("config-trusted-cabundle").await.unwrap();
+    assert_eq!(trusted.metadata.labels.unwrap()["config.openshift.io/inject-trusted-cabundle"], "true");
+    let service = cms.get("config-service-cabundle").await.unwrap();
+    assert_eq!(service.metadata.annotations.unwrap()["service.beta.openshift.io/inject-cabundle"], "true");
+
+    // The kubelet's part: each ConfigMap volume a folder of its keys
+    // (`..data` link to a timestamped folder), at a local path.
+    let root = tmpdir("ca-mounts");
+    let container = &pod.containers[0];
+    let mut local = Vec::new();
+    for volume in pod.volumes.unwrap_or_default() {
+        let Some(cm) = volume.config_map else { continue };
+        let mount = container.volume_mounts.iter().flatten().find(|m| m.name == volume.name).unwrap();
+        assert_eq!(cm.optional, Some(true), "{}", volume.name);
+        let dir = root.join(&volume.name);
+        let stamp = dir.join("..2026_12_07_00_00_00.000000001");
+        std::fs::create_dir_all(&stamp).unwrap();
+        std::os::unix::fs::symlink(&stamp, dir.join("..data")).unwrap();
+        let data = cms.get(&cm.name).await.unwrap().data.unwrap_or_default();
+        for (key, value) in data {
+            std::fs::write(stamp.join(&key), value).unwrap();
+            std::os::unix::fs::symlink(format!("..data/{key}"), dir.join(&key)).unwrap();
+        }
+        local.push((mount.mount_path.clone(), dir));
+    }
+    let args: Vec<String> = container
+        .args
+        .iter()
+        .flatten()
+        .filter_map(|a| a.strip_prefix("--registry-ca-file="))
+        .map(|path| {
+            let (_, dir) = local.iter().find(|(m, _)| m == path).unwrap_or_else(|| panic!("{path} is not mounted"));
+            format!("--registry-ca-file={}", dir.display())
+        })
+        .collect();
+    assert_eq!(args.len(), 2, "{:?}", container.args);
+
+    docker_secret(&env, &ns, "push", regs.dockerconfigjson(&regs.user, &regs.password)).await;
+    service_account(&env, &ns, "default", &[], &["push"]).await;
+    let sas: Api<ServiceAccount> = Api::namespaced(env.client.clone(), &ns);
+    eventually("the installed ServiceAccount", || async { sas.get_opt("tekton-chains-controller").await.ok()? }).await;
+    let identity = env.token_identity(&ns, "tekton-chains-controller").await;
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let signer = support::signer_process_with(&ns, &identity, &[], &keys, &arg_refs);
+    let repo = format!("team/{}", unique_ns("privateca"));
+    let digest = regs.push_image(&regs.auth, &repo).await;
+    let image = format!("{}/{repo}", regs.auth);
+    build_taskrun(&env, &ns, "build", "default", &image, &digest).await;
+    let result = signed(&env, &ns, "TaskRun", "build").await;
+    assert_eq!(result, "true", "{}", signer.output());
+    assert!(signer.output().contains("registry-ca.crt"), "the CA file is named in the log: {}", signer.output());
+    let docker = regs.docker_config();
+    let env_vars = [("DOCKER_CONFIG", docker.to_str().unwrap()), ("SSL_CERT_FILE", regs.ca.to_str().unwrap())];
+    verify(&keys, &format!("{image}@{digest}"), &env_vars);
 }

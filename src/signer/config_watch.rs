@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::runtime::WatchStreamExt as _;
 use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
@@ -61,7 +62,8 @@ impl ConfigWatch {
     pub async fn run(self) {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
         let wc = watcher::Config::default().fields(&format!("metadata.name={CHAINS_CONFIG}"));
-        let mut stream = watcher::watcher(api, wc).boxed();
+        // Backoff: an unreachable API server is retried, not spun on.
+        let mut stream = watcher::watcher(api, wc).default_backoff().boxed();
         // The problem last reported, and the config whose refusals were.
         let mut reported: Option<String> = None;
         let mut announced: Option<ChainsConfig> = None;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt as _, StreamExt};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, GetParams};
+use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::mpsc;
 use tracing::{error, warn};
@@ -44,7 +45,9 @@ impl Signer {
         api: Api<DynamicObject>,
         fin: mpsc::UnboundedSender<FinalizerOp>,
     ) {
-        let mut stream = watcher::watcher(api, watcher::Config::default().page_size(LIST_PAGE)).boxed();
+        // Backoff: an unreachable API server is retried, not spun on.
+        let wc = watcher::Config::default().page_size(LIST_PAGE);
+        let mut stream = watcher::watcher(api, wc).default_backoff().boxed();
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok(Event::Apply(o) | Event::InitApply(o)) => self.observe(kind, o, &fin),

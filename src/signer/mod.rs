@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod queue;
+pub mod roots;
 mod verify;
 pub mod worker;
 
@@ -86,10 +87,11 @@ pub struct Options {
     /// the others are read with one GET when their turn comes.
     #[arg(long, default_value_t = 8)]
     pub queue_cache_mib: usize,
-    /// PEM bundle of extra CAs trusted for registries (besides the system
-    /// roots and SSL_CERT_FILE / SSL_CERT_DIR).
+    /// Extra CAs trusted for registries, besides the system roots and
+    /// SSL_CERT_FILE / SSL_CERT_DIR: a PEM file, or a folder whose every
+    /// file is one (a mounted ConfigMap); repeatable. Read at start.
     #[arg(long)]
-    pub registry_ca_file: Option<PathBuf>,
+    pub registry_ca_file: Vec<PathBuf>,
     /// Sign only while holding the Lease `tekton-chains-signer` in the system namespace.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
@@ -160,13 +162,14 @@ impl Signer {
     /// Rekor) from the options; pipelines follow chains-config.
     pub async fn new(client: Client, opts: &Options) -> Arc<Self> {
         let metrics = Metrics::new();
-        let roots = opts.registry_ca_file.as_ref().and_then(|p| match std::fs::read(p) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                warn!(path = %p.display(), error = %e, "reading --registry-ca-file; using the system roots only");
-                None
-            }
-        });
+        let bundle = roots::read(&opts.registry_ca_file);
+        for problem in &bundle.problems {
+            warn!(%problem, "--registry-ca-file: skipped");
+        }
+        if !bundle.files.is_empty() {
+            info!(files = ?bundle.files, "registries: trusting these CAs besides the system roots");
+        }
+        let roots = (!bundle.pem.is_empty()).then_some(bundle.pem);
         let mut env = metrics.env(Some(client.clone()), &opts.signing_secrets_dir);
         env.registry_roots = roots;
         env.http_timeout = Some(opts.http_timeout);

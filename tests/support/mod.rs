@@ -465,7 +465,7 @@ pub fn signer_options(
         http_timeout: Duration::from_secs(30),
         queue_order: Default::default(),
         queue_cache_mib: 16,
-        registry_ca_file: None,
+        registry_ca_file: Vec::new(),
         service_account: SIGNER_SERVICE_ACCOUNT.into(),
     }
 }

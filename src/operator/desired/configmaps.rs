@@ -16,7 +16,7 @@ use crate::crd::TektonChain;
 use crate::operator::validate::ValidChain;
 use crate::tekton::objects as names;
 
-/// The five ConfigMaps, with the CR's keys, overrides and seeded defaults.
+/// The seven ConfigMaps, with the CR's keys, overrides and seeded defaults.
 pub fn objects(
     chain: &TektonChain,
     valid: &ValidChain,
@@ -48,13 +48,25 @@ pub fn objects(
         ),
         (names::CHAINS_INFO, [("version".to_string(), version.to_string())].into(), Some(json!({}))),
     ];
+    // The CA bundles: empty, marked for OpenShift's injectors; a CA of your
+    // own goes in with `options.configMaps`.
+    let ca_bundles: [(&str, BTreeMap<String, String>, Option<Value>); 2] =
+        [(names::TRUSTED_CA_BUNDLE, BTreeMap::new(), None), (names::SERVICE_CA_BUNDLE, BTreeMap::new(), None)];
     specs
         .into_iter()
+        .chain(ca_bundles)
         .map(|(name, data, defaults)| {
             let mut apply = json!({
                 "apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": shared_metadata(name, ns, labels),
             });
+            match name {
+                names::TRUSTED_CA_BUNDLE => apply["metadata"]["labels"][names::INJECT_TRUSTED_CABUNDLE] = json!("true"),
+                names::SERVICE_CA_BUNDLE => {
+                    apply["metadata"]["annotations"] = json!({ names::INJECT_SERVICE_CABUNDLE: "true" })
+                }
+                _ => {}
+            }
             if !data.is_empty() {
                 apply["data"] = json!(data);
             }

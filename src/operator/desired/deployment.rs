@@ -69,6 +69,27 @@ pub fn deployment(
         None => default_resources(),
     };
 
+    let mut mounts = vec![
+        json!({ "name": names::SIGNING_SECRET, "mountPath": names::SIGNING_SECRETS_PATH, "readOnly": true }),
+        json!({ "name": "oidc-info", "mountPath": "/var/run/sigstore/cosign", "readOnly": true }),
+    ];
+    // signing-secrets is optional: the operator never pre-creates it (the
+    // seeds' `oc create secret generic signing-secrets` must not meet
+    // AlreadyExists); the kubelet fills the folder once it exists, and the
+    // signer reads it then.
+    let mut volumes = vec![
+        json!({ "name": names::SIGNING_SECRET, "secret": { "secretName": names::SIGNING_SECRET, "optional": true } }),
+        json!({ "name": "oidc-info", "projected": { "sources": [{ "serviceAccountToken": {
+            "path": "oidc-token", "expirationSeconds": 600, "audience": "sigstore" } }] } }),
+    ];
+    // The CA bundles, whole (no subPath, so every key is a file the signer
+    // reads) and optional; the signer trusts them for registries.
+    for (name, path) in names::CA_BUNDLE_PATHS {
+        mounts.push(json!({ "name": name, "mountPath": path, "readOnly": true }));
+        volumes.push(json!({ "name": name, "configMap": { "name": name, "optional": true } }));
+        args.push(json!(format!("--registry-ca-file={path}")));
+    }
+
     let mut pod_spec = json!({
         "serviceAccountName": names::SERVICE_ACCOUNT,
         "securityContext": { "runAsNonRoot": true, "seccompProfile": { "type": "RuntimeDefault" } },
@@ -84,10 +105,7 @@ pub fn deployment(
             ],
             "livenessProbe": { "httpGet": { "path": "/healthz", "port": "probes", "scheme": "HTTP" } },
             "readinessProbe": { "httpGet": { "path": "/readyz", "port": "probes", "scheme": "HTTP" } },
-            "volumeMounts": [
-                { "name": names::SIGNING_SECRET, "mountPath": names::SIGNING_SECRETS_PATH, "readOnly": true },
-                { "name": "oidc-info", "mountPath": "/var/run/sigstore/cosign", "readOnly": true },
-            ],
+            "volumeMounts": mounts,
             "securityContext": {
                 "allowPrivilegeEscalation": false,
                 "readOnlyRootFilesystem": true,
@@ -96,14 +114,7 @@ pub fn deployment(
                 "seccompProfile": { "type": "RuntimeDefault" },
             },
         }],
-        "volumes": [
-            // Optional: the operator never pre-creates it (the seeds' `oc create
-            // secret generic signing-secrets` must not meet AlreadyExists); the
-            // kubelet fills the folder once it exists, and the signer reads it then.
-            { "name": names::SIGNING_SECRET, "secret": { "secretName": names::SIGNING_SECRET, "optional": true } },
-            { "name": "oidc-info", "projected": { "sources": [{ "serviceAccountToken": {
-                "path": "oidc-token", "expirationSeconds": 600, "audience": "sigstore" } }] } },
-        ],
+        "volumes": volumes,
     });
     if let Some(placement) = &spec.config {
         if let Some(ns) = &placement.node_selector {

@@ -42,12 +42,14 @@ fn install_has_every_object() {
         ("ConfigMap", "tekton-chains-config-observability"),
         ("ConfigMap", "tekton-chains-config-leader-election"),
         ("ConfigMap", "chains-info"),
+        ("ConfigMap", "config-trusted-cabundle"),
+        ("ConfigMap", "config-service-cabundle"),
         ("Deployment", "tekton-chains-controller"),
         ("Service", "tekton-chains-metrics"),
     ] {
         find(&objs, kind, name);
     }
-    assert_eq!(objs.len(), 13);
+    assert_eq!(objs.len(), 15);
     // The namespace is never applied over or removed.
     let o = find(&objs, "Namespace", "openshift-pipelines");
     assert!(matches!(o.mode, Mode::CreateOnly(_)) && o.ownership == Ownership::Kept);
@@ -72,6 +74,25 @@ fn deployment_runs_signer_with_mount_labels_and_restricted_context() {
     assert_eq!(c["args"][0], "signer");
     assert_eq!(c["volumeMounts"][0]["mountPath"], "/etc/signing-secrets");
     assert_eq!(pod["spec"]["volumes"][0]["secret"], json!({ "secretName": "signing-secrets", "optional": true }));
+    // The CA bundles OpenShift fills, mounted whole and optional, trusted for registries.
+    for (i, (name, path)) in [
+        ("config-trusted-cabundle", "/tekton-custom-certs/trusted"),
+        ("config-service-cabundle", "/tekton-custom-certs/service"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(
+            pod["spec"]["volumes"][2 + i],
+            json!({ "name": name, "configMap": { "name": name, "optional": true } })
+        );
+        assert_eq!(c["volumeMounts"][2 + i], json!({ "name": name, "mountPath": path, "readOnly": true }));
+        assert!(c["args"].as_array().unwrap().contains(&json!(format!("--registry-ca-file={path}"))), "{}", c["args"]);
+    }
+    let trusted = body(find(&objs, "ConfigMap", "config-trusted-cabundle"));
+    assert_eq!(trusted["metadata"]["labels"]["config.openshift.io/inject-trusted-cabundle"], "true");
+    let service = body(find(&objs, "ConfigMap", "config-service-cabundle"));
+    assert_eq!(service["metadata"]["annotations"]["service.beta.openshift.io/inject-cabundle"], "true");
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
     assert_eq!(pod["spec"]["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
@@ -109,7 +130,14 @@ fn performance_and_placement_reach_the_deployment() {
     let args = &d["spec"]["template"]["spec"]["containers"][0]["args"];
     assert_eq!(
         args,
-        &serde_json::json!(["signer", "--threads-per-controller=4", "--kube-api-qps=20.5", "--kube-api-burst=40"])
+        &serde_json::json!([
+            "signer",
+            "--threads-per-controller=4",
+            "--kube-api-qps=20.5",
+            "--kube-api-burst=40",
+            "--registry-ca-file=/tekton-custom-certs/trusted",
+            "--registry-ca-file=/tekton-custom-certs/service"
+        ])
     );
     assert_eq!(d["spec"]["template"]["spec"]["nodeSelector"]["role"], "infra");
     assert_eq!(d["spec"]["template"]["spec"]["priorityClassName"], "high");
