@@ -555,3 +555,34 @@ async fn objects_the_operator_did_not_create_are_never_adopted_or_overwritten() 
     assert!(!data.contains_key("cosign.key"));
     assert!(String::from_utf8_lossy(&data["cosign.pub"].0).contains("MINE"));
 }
+
+/// A CA bundle that changes (here as OpenShift's service CA operator
+/// writes it, not through the TektonChain) rolls the controller: its pod
+/// template's CA hash changes, since the controller reads CAs at start. An
+/// unchanged one writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_ca_bundle_rolls_the_controller() {
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let ns = unique_ns("cabundle");
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns })).await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    let deployments: Api<Deployment> = env.api(&ns);
+    let hash = || async {
+        let d = deployments.get("tekton-chains-controller").await.ok()?;
+        d.spec?.template.metadata?.annotations?.get("operator.tekton.dev/ca-bundles-hash").cloned()
+    };
+    let before = eventually("the CA hash", hash).await;
+    let cms: Api<ConfigMap> = env.api(&ns);
+    let injected =
+        json!({ "data": { "service-ca.crt": "-----BEGIN CERTIFICATE-----\nSERVICE\n-----END CERTIFICATE-----\n" } });
+    cms.patch("config-service-cabundle", &PatchParams::apply("service-ca-operator"), &Patch::Merge(&injected))
+        .await
+        .unwrap();
+    let after = eventually("a new CA hash", || async { hash().await.filter(|h| *h != before) }).await;
+    // The injected data stays (it is not the operator's), and the hash with it.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(hash().await, Some(after));
+    let data = cms.get("config-service-cabundle").await.unwrap().data.unwrap();
+    assert!(data["service-ca.crt"].contains("SERVICE"));
+}

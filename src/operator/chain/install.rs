@@ -12,6 +12,7 @@ use crate::operator::desired;
 use crate::operator::error::Result;
 use crate::operator::signing_secret;
 use crate::operator::validate::validate;
+use crate::tekton::objects::CA_BUNDLE_PATHS;
 
 /// Applies the TektonChain and says how far that got. An error here leaves
 /// the status as it is; a failed object write is [`Reached::ApplyFailed`].
@@ -32,14 +33,26 @@ pub async fn install(chain: &TektonChain, ctx: &Context) -> Result<Reached> {
     }
 
     let objects = desired::build(chain, &valid, &ctx.build);
-    let mut deployment = None;
+    let (mut deployment, mut ca_bundles) = (None, Vec::new());
     for obj in &objects {
+        // The ConfigMaps come first: the Deployment carries their CA data's hash.
+        let stamped;
+        let obj = if obj.resource.kind == "Deployment" {
+            stamped = desired::with_ca_bundles(obj.clone(), &ca_bundles);
+            &stamped
+        } else {
+            obj
+        };
         let live = match ctx.applier.ensure(obj).await {
             Ok(live) => live,
             Err(e) => return Ok(Reached::ApplyFailed(e)),
         };
-        if obj.resource.kind == "Deployment" {
-            deployment = Some(live);
+        match obj.resource.kind.as_str() {
+            "Deployment" => deployment = Some(live),
+            "ConfigMap" if CA_BUNDLE_PATHS.iter().any(|(name, _)| *name == obj.name) => {
+                ca_bundles.push(live.data.get("data").cloned().unwrap_or_default());
+            }
+            _ => {}
         }
     }
     let generate = chain.spec.chain.generate_signing_secret == Some(true);

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{Value, json};
 
-use super::object::{BuildContext, DesiredObject, Mode, Ownership, api_resource, core, metadata, object};
+use super::object::{
+    APPLIED_HASH, BuildContext, CA_BUNDLES_HASH, DesiredObject, Mode, Ownership, api_resource, core, hashed, metadata,
+    object, short_hash,
+};
 use super::overrides::{deployment_override, merge};
 use crate::crd::TektonChain;
 use crate::tekton::objects as names;
@@ -147,6 +150,21 @@ pub fn deployment(
         Mode::Apply(body),
         Ownership::Owned { adopt: false },
     )
+}
+
+/// The controller Deployment stamped with a hash of the CA bundles' live
+/// `data` (in [`names::CA_BUNDLE_PATHS`] order; `Null` for a missing one),
+/// then re-hashed: a CA an injector refreshes, or one changed in the
+/// TektonChain, rolls the controller.
+pub fn with_ca_bundles(mut obj: DesiredObject, bundles: &[Value]) -> DesiredObject {
+    if let Mode::Apply(body) = &mut obj.mode {
+        let hash = short_hash(&Value::Array(bundles.to_vec()).to_string());
+        body["spec"]["template"]["metadata"]["annotations"][CA_BUNDLES_HASH] = json!(hash);
+        if let Some(a) = body["metadata"]["annotations"].as_object_mut() {
+            a.remove(APPLIED_HASH);
+        }
+    }
+    hashed(obj)
 }
 
 /// The controller's resources when the TektonChain sets none: room for one

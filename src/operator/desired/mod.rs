@@ -7,7 +7,10 @@ mod object;
 mod overrides;
 mod rbac;
 
-pub use object::{APPLIED_HASH, BuildContext, CREATED_BY, DesiredObject, FIELD_MANAGER, Mode, Ownership, hashed};
+pub use deployment::with_ca_bundles;
+pub use object::{
+    APPLIED_HASH, BuildContext, CA_BUNDLES_HASH, CREATED_BY, DesiredObject, FIELD_MANAGER, Mode, Ownership, hashed,
+};
 pub use overrides::merge;
 
 use std::collections::BTreeMap;

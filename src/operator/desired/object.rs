@@ -16,6 +16,11 @@ pub const FIELD_MANAGER: &str = "tekton-chains-operator";
 /// desired state (including removed fields) is re-applied.
 pub const APPLIED_HASH: &str = "operator.tekton.dev/applied-hash";
 
+/// Pod-template annotation of the controller Deployment: a hash of the CA
+/// bundles' live data, so a changed CA rolls the controller (which reads
+/// its CA files at start).
+pub const CA_BUNDLES_HASH: &str = "operator.tekton.dev/ca-bundles-hash";
+
 /// How the operator writes an object.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
@@ -122,9 +127,12 @@ pub(super) fn api_resource(group: &str, version: &str, kind: &str, plural: &str)
 /// Stamps the applied fields with a hash of themselves.
 pub fn hashed(mut obj: DesiredObject) -> DesiredObject {
     if let Mode::Apply(body) | Mode::ApplyWithSeed { apply: body, .. } = &mut obj.mode {
-        let digest = Sha256::digest(body.to_string().as_bytes());
-        let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        body["metadata"]["annotations"][APPLIED_HASH] = json!(hash);
+        body["metadata"]["annotations"][APPLIED_HASH] = json!(short_hash(&body.to_string()));
     }
     obj
+}
+
+/// The first 8 bytes of the SHA-256 of `text`, in hex.
+pub(super) fn short_hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }

@@ -147,3 +147,20 @@ fn performance_and_placement_reach_the_deployment() {
     let le = body(find(&objs, "ConfigMap", "tekton-chains-config-leader-election"));
     assert_eq!(le["data"]["buckets"], "3");
 }
+
+#[test]
+fn the_ca_bundles_data_is_stamped_on_the_pod_template_and_rehashed() {
+    let objs = build_for(TektonChainSpec { target_namespace: "ns".into(), ..Default::default() });
+    let d = find(&objs, "Deployment", "tekton-chains-controller").clone();
+    let stamp = |data: Value| {
+        let o = with_ca_bundles(d.clone(), &[data, Value::Null]);
+        let b = body(&o).clone();
+        let ca = b["spec"]["template"]["metadata"]["annotations"][CA_BUNDLES_HASH].as_str().unwrap().to_string();
+        (ca, b["metadata"]["annotations"][APPLIED_HASH].as_str().unwrap().to_string())
+    };
+    let (a, applied_a) = stamp(serde_json::json!({ "ca-bundle.crt": "A" }));
+    assert_eq!(stamp(serde_json::json!({ "ca-bundle.crt": "A" })), (a.clone(), applied_a.clone()), "stable");
+    let (b, applied_b) = stamp(serde_json::json!({ "ca-bundle.crt": "B" }));
+    assert_ne!(a, b);
+    assert_ne!(applied_a, applied_b, "the applied hash covers the stamp");
+}
