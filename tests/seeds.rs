@@ -14,6 +14,15 @@ use serde_json::json;
 use support::{Env, eventually, unique_ns};
 use tekton_chains_operator::crd::TektonChain;
 
+/// `oc apply -f TektonChain.yaml`, the seed's TektonChain with targetNamespace `ns`.
+async fn apply_tektonchain(env: &Env, ns: &str) -> Api<TektonChain> {
+    let chains: Api<TektonChain> = Api::all(env.client.clone());
+    let chain = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonChain",
+                        "metadata": { "name": "chain" }, "spec": { "targetNamespace": ns } });
+    chains.patch("chain", &PatchParams::apply("kubectl").force(), &Patch::Apply(&chain)).await.unwrap();
+    chains
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn seed_000_tekton_format_signature_verifies_with_cosign_and_the_k8s_key() {
     let env = Env::new().await;
@@ -21,11 +30,7 @@ async fn seed_000_tekton_format_signature_verifies_with_cosign_and_the_k8s_key()
     let op = env.start_operator();
     let ns = unique_ns("openshift-pipelines");
 
-    // oc apply -f TektonChain.yaml
-    let chains: Api<TektonChain> = Api::all(env.client.clone());
-    let chain = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonChain",
-                        "metadata": { "name": "chain" }, "spec": { "targetNamespace": ns } });
-    chains.patch("chain", &PatchParams::apply("kubectl").force(), &Patch::Apply(&chain)).await.unwrap();
+    let chains = apply_tektonchain(&env, &ns).await;
     eventually("chain installed", || async {
         let s = chains.get("chain").await.ok()?.status?;
         s.conditions.iter().any(|c| c.type_ == "Installed" && c.status == "True").then_some(())
@@ -196,10 +201,7 @@ async fn seed_000_signing_secret_create_delete_recreate_as_written() {
     let cosign = support::cosign().expect("cosign");
     let _op = env.start_operator();
     let ns = unique_ns("openshift-pipelines");
-    let chains: Api<TektonChain> = Api::all(env.client.clone());
-    let chain = json!({ "apiVersion": "operator.tekton.dev/v1alpha1", "kind": "TektonChain",
-                        "metadata": { "name": "chain" }, "spec": { "targetNamespace": ns } });
-    chains.patch("chain", &PatchParams::apply("kubectl").force(), &Patch::Apply(&chain)).await.unwrap();
+    let chains = apply_tektonchain(&env, &ns).await;
     let signing_secret = |status: &'static str| {
         let chains = chains.clone();
         async move {

@@ -48,24 +48,24 @@ pub fn objects(
         ),
         (names::CHAINS_INFO, [("version".to_string(), version.to_string())].into(), Some(json!({}))),
     ];
-    // The CA bundles: empty, marked for OpenShift's injectors; a CA of your
-    // own goes in with `options.configMaps`.
-    let ca_bundles: [(&str, BTreeMap<String, String>, Option<Value>); 2] =
-        [(names::TRUSTED_CA_BUNDLE, BTreeMap::new(), None), (names::SERVICE_CA_BUNDLE, BTreeMap::new(), None)];
+    // The CA bundles: empty, with the marks that ask OpenShift's injectors to
+    // fill them; a CA of your own goes in with `options.configMaps`.
+    let ca_bundles = [
+        (names::TRUSTED_CA_BUNDLE, json!({ "labels": { names::INJECT_TRUSTED_CABUNDLE: "true" } })),
+        (names::SERVICE_CA_BUNDLE, json!({ "annotations": { names::INJECT_SERVICE_CABUNDLE: "true" } })),
+    ];
+    let marks = |name: &str| ca_bundles.iter().find(|(n, _)| *n == name).map(|(_, m)| m.clone());
+    let ca_specs = ca_bundles.iter().map(|(name, _)| (*name, BTreeMap::new(), None));
     specs
         .into_iter()
-        .chain(ca_bundles)
+        .chain(ca_specs)
         .map(|(name, data, defaults)| {
             let mut apply = json!({
                 "apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": shared_metadata(name, ns, labels),
             });
-            match name {
-                names::TRUSTED_CA_BUNDLE => apply["metadata"]["labels"][names::INJECT_TRUSTED_CABUNDLE] = json!("true"),
-                names::SERVICE_CA_BUNDLE => {
-                    apply["metadata"]["annotations"] = json!({ names::INJECT_SERVICE_CABUNDLE: "true" })
-                }
-                _ => {}
+            if let Some(m) = marks(name) {
+                merge(&mut apply["metadata"], &m);
             }
             if !data.is_empty() {
                 apply["data"] = json!(data);
