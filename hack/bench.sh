@@ -9,7 +9,10 @@
 # benches/storage.rs (tekton vs gcs vs docdb on mongo and dynamodb;
 # BENCH_STORAGE_RUNS, default 300) starts fake-gcs-server, FerretDB, moto and
 # (where installed) the Firestore emulator too.
-# BENCH_ONLY=signer|oci|transparency|keys|identities|storage runs one of them.
+# benches/scale.rs (1, 2 and 3 signer replicas sharing 10 buckets:
+# runs/s, CPU per replica, API writes per run, bucket handover;
+# BENCH_SCALE_RUNS, default 2000) needs only the cluster.
+# BENCH_ONLY=signer|oci|transparency|keys|identities|storage|scale runs one of them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -65,6 +68,7 @@ case "${BENCH_ONLY:-}" in
   keys) cargo bench --bench keys ;;
   identities) identities ;;
   storage) storage ;;
-  "") rekor; cargo bench --bench signer; cargo bench --bench oci; cargo bench --bench transparency; cargo bench --bench keys; identities; storage ;;
-  *) echo "BENCH_ONLY must be signer, oci, transparency, keys, identities or storage" >&2; exit 2 ;;
+  scale) cargo bench --bench scale ;;
+  "") rekor; cargo bench --bench signer; cargo bench --bench oci; cargo bench --bench transparency; cargo bench --bench keys; identities; storage; cargo bench --bench scale ;;
+  *) echo "BENCH_ONLY must be signer, oci, transparency, keys, identities, storage or scale" >&2; exit 2 ;;
 esac

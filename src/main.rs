@@ -85,6 +85,11 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(cli.log_format);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let client = || async { kube::Client::try_default().await.context("connecting to the Kubernetes API") };
+    // The signer's client keeps to --kube-api-qps / --kube-api-burst.
+    let throttled = |o: &signer::Options| {
+        let (qps, burst) = (o.kube_api_qps, o.kube_api_burst);
+        async move { signer::throttle::client(qps, burst).await.context("connecting to the Kubernetes API") }
+    };
     match cli.command {
         Command::Operator { operator: args, metrics_addr } => {
             let client = client().await?;
@@ -96,9 +101,9 @@ async fn main() -> anyhow::Result<()> {
                 res = telemetry::serve(metrics_addr, sources, telemetry::Probes::ok()) => res.context("metrics endpoint")?,
             }
         }
-        Command::Signer(opts) => signer::run(client().await?, opts, Vec::new()).await.context("signer")?,
+        Command::Signer(opts) => signer::run(throttled(&opts).await?, opts, Vec::new()).await.context("signer")?,
         Command::Run { operator: args, signer: opts } => {
-            let client = client().await?;
+            let client = throttled(&opts).await?;
             let ctx = Arc::new(operator::Context::new(client.clone(), &args.options()));
             let m = ctx.metrics.clone();
             let extra: Vec<telemetry::Render> = vec![Arc::new(move || m.render())];

@@ -63,6 +63,9 @@ pub mod annotations {
     pub const REPRODUCIBLE: &str = "chains.tekton.dev/reproducible";
     pub const FINALIZER_TASKRUN: &str = "chains.tekton.dev/taskrun";
     pub const FINALIZER_PIPELINERUN: &str = "chains.tekton.dev/pipelinerun";
+    /// On a bucket's Lease: a replica holding fewer than its share asks
+    /// the holder to hand the bucket over.
+    pub const BUCKET_WANTED_BY: &str = "chains.tekton.dev/bucket-wanted-by";
 
     /// True when a `signed` annotation value means Chains is done with the
     /// run (`true` or `failed`): it is never signed again.
@@ -86,8 +89,23 @@ pub mod objects {
     pub const CHAINS_INFO: &str = "chains-info";
     pub const CLUSTER_ROLE: &str = "tekton-chains-controller-cluster-access";
     pub const ROLE: &str = "tekton-chains-leader-election";
-    /// The signer's leader-election Lease.
+    /// The signer's leader-election Lease (of bucket 0 of 1; see [`lease_name`]).
     pub const LEASE: &str = "tekton-chains-signer";
+    /// Most buckets upstream (and our CRD) allows.
+    pub const MAX_BUCKETS: u32 = 10;
+
+    /// The Lease of bucket `b` of `n`: [`LEASE`] when there is one bucket
+    /// (the name single-replica installs have always used), else
+    /// `tekton-chains-signer.BB-of-NN`, so a rolling change of the count
+    /// never mixes two bucket layouts under one name.
+    pub fn lease_name(b: u32, n: u32) -> String {
+        if n <= 1 { LEASE.to_string() } else { format!("{LEASE}.{b:02}-of-{n:02}") }
+    }
+
+    /// Every Lease name any bucket count can use (what the RBAC rules list).
+    pub fn all_lease_names() -> Vec<String> {
+        (1..=MAX_BUCKETS).flat_map(|n| (0..n).map(move |b| lease_name(b, n))).collect()
+    }
 
     /// CA bundle ConfigMap OpenShift's network operator fills (`ca-bundle.crt`)
     /// when it carries [`INJECT_TRUSTED_CABUNDLE`]; OpenShift Pipelines' name.
@@ -102,6 +120,9 @@ pub mod objects {
     /// Where the Deployment mounts the two CA bundles (the signer's `--registry-ca-file` folders).
     pub const CA_BUNDLE_PATHS: [(&str, &str); 2] =
         [(TRUSTED_CA_BUNDLE, "/tekton-custom-certs/trusted"), (SERVICE_CA_BUNDLE, "/tekton-custom-certs/service")];
+
+    /// ConfigMaps the controller reads only at start: a change of their data rolls it.
+    pub const READ_AT_START: [&str; 3] = [CONFIG_LEADER_ELECTION, TRUSTED_CA_BUNDLE, SERVICE_CA_BUNDLE];
 
     /// ConfigMaps the operator installs (and that `options.configMaps` may target).
     pub const CONFIG_MAPS: &[&str] = &[

@@ -570,7 +570,7 @@ async fn a_changed_ca_bundle_rolls_the_controller() {
     let deployments: Api<Deployment> = env.api(&ns);
     let hash = || async {
         let d = deployments.get("tekton-chains-controller").await.ok()?;
-        d.spec?.template.metadata?.annotations?.get("operator.tekton.dev/ca-bundles-hash").cloned()
+        d.spec?.template.metadata?.annotations?.get("operator.tekton.dev/start-config-hash").cloned()
     };
     let before = eventually("the CA hash", hash).await;
     let cms: Api<ConfigMap> = env.api(&ns);
@@ -585,4 +585,93 @@ async fn a_changed_ca_bundle_rolls_the_controller() {
     assert_eq!(hash().await, Some(after));
     let data = cms.get("config-service-cabundle").await.unwrap().data.unwrap();
     assert!(data["service-ca.crt"].contains("SERVICE"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn performance_buckets_and_replicas_reach_the_leader_election_configmap_and_roll_the_controller() {
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let ns = unique_ns("buckets");
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns })).await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    let deployments: Api<Deployment> = env.api(&ns);
+    let template = || async {
+        let d = deployments.get("tekton-chains-controller").await.ok()?;
+        let spec = d.spec?;
+        let hash = spec.template.metadata?.annotations?.get("operator.tekton.dev/start-config-hash").cloned()?;
+        let args = spec.template.spec?.containers.first()?.args.clone()?;
+        Some((hash, args, spec.replicas))
+    };
+    let (before, args, replicas) = eventually("the controller", template).await;
+    assert!(!args.iter().any(|a| a.starts_with("--replicas")), "{args:?}");
+    assert_eq!(replicas, Some(1));
+    let cms: Api<ConfigMap> = env.api(&ns);
+    let seeded = cms.get("tekton-chains-config-leader-election").await.unwrap().data.unwrap();
+    assert_eq!((seeded["buckets"].as_str(), seeded["lease-duration"].as_str()), ("1", "60s"), "upstream's defaults");
+
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns, "performance": { "buckets": 6, "replicas": 3 } })).await;
+    let (hash, args, _) = eventually("buckets and replicas applied", || async {
+        template().await.filter(|(h, _, r)| *h != before && *r == Some(3))
+    })
+    .await;
+    assert!(args.contains(&"--replicas=3".to_string()), "{args:?}");
+    let data = cms.get("tekton-chains-config-leader-election").await.unwrap().data.unwrap();
+    assert_eq!(data["buckets"], "6");
+
+    // An admin's edit of upstream's ConfigMap (read at start) rolls the controller too.
+    let edit = json!({ "data": { "lease-duration": "20s", "renew-deadline": "15s", "retry-period": "5s" } });
+    cms.patch("tekton-chains-config-leader-election", &PatchParams::apply("admin"), &Patch::Merge(&edit))
+        .await
+        .unwrap();
+    eventually("the edit rolls the controller", || async { template().await.filter(|(h, _, _)| *h != hash) }).await;
+    let data = cms.get("tekton-chains-config-leader-election").await.unwrap().data.unwrap();
+    assert_eq!((data["buckets"].as_str(), data["lease-duration"].as_str()), ("6", "20s"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn statefulset_ordinals_swap_the_deployment_for_a_statefulset_and_back() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let ns = unique_ns("ordinals");
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns })).await;
+    make_deployment_available(&env, &ns).await;
+    chain_condition(&env, "chain", "Ready", "True").await;
+    let deployments: Api<Deployment> = env.api(&ns);
+    let statefulsets: Api<StatefulSet> = env.api(&ns);
+
+    let ordinals = json!({ "targetNamespace": ns, "performance": { "statefulset-ordinals": true, "replicas": 2 } });
+    apply_chain(&env, "chain", ordinals).await;
+    let st = eventually("the StatefulSet", || async {
+        statefulsets.get_opt("tekton-chains-controller").await.ok().flatten()
+    })
+    .await;
+    eventually("the Deployment gone", || async {
+        deployments.get_opt("tekton-chains-controller").await.ok().flatten().is_none().then_some(())
+    })
+    .await;
+    let spec = st.spec.unwrap();
+    assert_eq!((spec.replicas, spec.service_name.as_deref()), (Some(2), Some("tekton-chains-controller")));
+    let env_vars = spec.template.spec.unwrap().containers[0].env.clone().unwrap();
+    assert!(env_vars.iter().any(|e| e.name == "STATEFUL_CONTROLLER_ORDINAL"));
+    let cms: Api<ConfigMap> = env.api(&ns);
+    let le = cms.get("tekton-chains-config-leader-election").await.unwrap().data.unwrap();
+    assert_eq!(le["buckets"], "2");
+    chain_condition(&env, "chain", "Ready", "False").await;
+    // The kubelet and the StatefulSet controller: both pods up.
+    let status = json!({ "status": { "observedGeneration": st.metadata.generation, "replicas": 2, "readyReplicas": 2,
+                                     "availableReplicas": 2, "updatedReplicas": 2, "currentReplicas": 2 } });
+    statefulsets
+        .patch_status("tekton-chains-controller", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    chain_condition(&env, "chain", "Ready", "True").await;
+
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns })).await;
+    eventually("the Deployment back and the StatefulSet gone", || async {
+        let d = deployments.get_opt("tekton-chains-controller").await.ok().flatten();
+        let s = statefulsets.get_opt("tekton-chains-controller").await.ok().flatten();
+        (d.is_some() && s.is_none()).then_some(())
+    })
+    .await;
 }

@@ -14,7 +14,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::{
-    Env, RunningSigner, cosign_keys, eventually, namespace_with_config, runs_api, signer_options, start_signer, tmpdir,
+    Env, RunningSigner, cosign_keys, eventually, free_port, http_get, namespace_with_config, runs_api, signer_options,
+    start_signer, tmpdir,
 };
 use tekton_chains_operator::tekton::RunKind;
 
@@ -580,19 +581,6 @@ async fn a_key_added_while_retrying_is_picked_up_without_restart() {
     std::fs::copy(keys.join("x509.pem"), dir.join("x509.pem")).unwrap();
     let a = wait_signed(&env, &ns, "TaskRun", "early", "true").await;
     assert_eq!(a["chains.tekton.dev/retries"], "1");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

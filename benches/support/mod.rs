@@ -131,7 +131,20 @@ impl SignerProcess {
     /// that file (created or appended to) with `RUST_LOG=info`; without,
     /// stdout is dropped, stderr inherited and `RUST_LOG=warn`.
     pub fn spawn(bin: &Path, kubeconfig: &str, args: &[String], port: u16, log: Option<&Path>) -> Self {
+        Self::spawn_env(bin, kubeconfig, args, port, log, &[])
+    }
+
+    /// [`SignerProcess::spawn`] with more environment variables.
+    pub fn spawn_env(
+        bin: &Path,
+        kubeconfig: &str,
+        args: &[String],
+        port: u16,
+        log: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut cmd = Command::new(bin);
+        cmd.envs(env.iter().copied());
         cmd.args(args)
             .arg(format!("--metrics-addr=127.0.0.1:{port}"))
             .arg(format!("--probes-addr=127.0.0.1:{}", port + 1))

@@ -92,14 +92,18 @@ pub struct Performance {
     #[serde(rename = "kube-api-burst", default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub kube_api_burst: Option<i32>,
-    /// Controller replicas; one leader signs.
+    /// Controller replicas; they share the runs by bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub replicas: Option<i32>,
-    /// Leader-election buckets (1 to 10).
+    /// Buckets the runs are shared in (1 to 10), each with a Lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10))]
     pub buckets: Option<i32>,
+    /// Run the controller as a StatefulSet whose pod N signs bucket N (no
+    /// Leases); buckets are then the replica count.
+    #[serde(rename = "statefulset-ordinals", default, skip_serializing_if = "Option::is_none")]
+    pub statefulset_ordinals: Option<bool>,
 }
 
 /// Overrides for what the operator installs.

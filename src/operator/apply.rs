@@ -74,6 +74,7 @@ impl Applier {
                 (apply, None)
             }
             (Mode::ApplyWithSeed { apply, .. }, live) => (apply, live),
+            (Mode::Absent, _) => return Err(Error::Absent { object: what }),
         };
         if let Some(live) = &current
             && obj.ownership == (Ownership::Owned { adopt: false })
@@ -146,6 +147,23 @@ impl Applier {
     }
 
     /// Deletes the object if it is controlled by `owner_uid`; leaves anything else alone.
+    /// Deletes `obj` when it exists and is the operator's (see [`is_ours`]);
+    /// true when it was deleted.
+    pub async fn remove(&self, obj: &DesiredObject) -> Result<bool> {
+        let api = self.api(&obj.resource, obj.namespace.as_deref());
+        let what = obj.describe();
+        match api.get_opt(&obj.name).await.map_err(Error::kube(Step::Get, &what))? {
+            Some(live) if is_ours(&live) => {
+                let uid = live.owner_references().iter().find(|o| o.kind == "TektonChain").map(|o| o.uid.clone());
+                match uid {
+                    Some(uid) => self.delete_owned(obj, &uid).await,
+                    None => Ok(false),
+                }
+            }
+            _ => Ok(false),
+        }
+    }
+
     pub async fn delete_owned(&self, obj: &DesiredObject, owner_uid: &str) -> Result<bool> {
         let api = self.api(&obj.resource, obj.namespace.as_deref());
         let what = obj.describe();

@@ -61,6 +61,9 @@ pub enum Error {
         "{object} exists and was not created by this operator; it is left alone (delete it, or install into another targetNamespace)"
     )]
     NotOurs { object: String },
+    /// A bug: an object that must not exist was handed to apply.
+    #[error("{object} is to be absent, not applied (a bug)")]
+    Absent { object: String },
     /// The tektoncd / OpenShift Pipelines operator reconciles the same CRs.
     #[error(
         "another Tekton operator is installed ({}): it reconciles the same TektonConfig and TektonChain, so this operator does not start beside it. Keep one: uninstall the OpenShift Pipelines (or tektoncd) operator, or this one. If what was found is left over from an uninstalled operator, delete it, or start this one with --allow-other-operator (it then creates no TektonConfig)",
@@ -78,6 +81,7 @@ impl Error {
             Error::Decode { .. } => "decode",
             Error::KeyGeneration { .. } => "keygen",
             Error::NotOurs { .. } => "not_ours",
+            Error::Absent { .. } => "internal",
             Error::OtherOperator { .. } => "other_operator",
         }
     }

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
@@ -51,6 +51,7 @@ pub async fn run_with(client: Client, ctx: Arc<Context>) -> Result<()> {
     let signing_secrets = watcher::Config::default().fields(&format!("metadata.name={SIGNING_SECRET}"));
     let chains = Controller::new(Api::<TektonChain>::all(client.clone()), watcher::Config::default())
         .watches(Api::<Deployment>::all(client.clone()), installed.clone(), owning_chain)
+        .watches(Api::<StatefulSet>::all(client.clone()), installed.clone(), owning_chain)
         .watches(Api::<ConfigMap>::all(client.clone()), installed, owning_chain)
         .watches(Api::<PartialObjectMeta<Secret>>::all(client.clone()), signing_secrets, owning_chain)
         .shutdown_on_signal()

@@ -53,6 +53,15 @@ fn check_performance(chain: &ChainSpec) -> Vec<ConfigError> {
     int("kube-api-burst", p.kube_api_burst, 1, i32::MAX);
     int("replicas", p.replicas, 0, i32::MAX);
     int("buckets", p.buckets, 1, 10);
+    if p.statefulset_ordinals == Some(true) {
+        let replicas = p.replicas.unwrap_or(1);
+        // Pod N signs bucket N: as many buckets as pods, at most ten.
+        int("replicas", Some(replicas), 1, 10);
+        if let Some(b) = p.buckets.filter(|b| *b != replicas) {
+            let allowed = format!("{replicas} (the replicas: with statefulset-ordinals each pod signs one bucket)");
+            errors.push(field_error("spec.performance.buckets", &b.to_string(), &allowed));
+        }
+    }
     if let Some(q) = p.kube_api_qps.filter(|q| !q.is_finite() || *q < 0.0) {
         errors.push(field_error("spec.performance.kube-api-qps", &q.to_string(), "a number >= 0"));
     }
@@ -114,6 +123,25 @@ mod tests {
         let v = validate(&s).unwrap();
         assert_eq!(v.config_data["transparency.enabled"], "true");
         assert_eq!(v.config_data["artifacts.pipelinerun.enable-deep-inspection"], "false");
+    }
+
+    #[test]
+    fn statefulset_ordinals_want_as_many_buckets_as_replicas() {
+        let mut s = spec("ns");
+        let p = |replicas, buckets| Performance {
+            statefulset_ordinals: Some(true),
+            replicas,
+            buckets,
+            ..Default::default()
+        };
+        s.chain.performance = Some(p(Some(3), Some(3)));
+        assert!(validate(&s).is_ok());
+        s.chain.performance = Some(p(Some(3), Some(10)));
+        let text = validate(&s).unwrap_err().to_string();
+        assert!(text.contains(r#"spec.performance.buckets: invalid value "10"; allowed: 3 (the replicas"#), "{text}");
+        s.chain.performance = Some(p(Some(12), None));
+        let text = validate(&s).unwrap_err().to_string();
+        assert!(text.contains(r#"spec.performance.replicas: invalid value "12"; allowed: 1 to 10"#), "{text}");
     }
 
     #[test]

@@ -27,6 +27,9 @@ use crate::tekton::annotations::SIGNED;
 /// Watch pages are read this many runs at a time, which bounds the memory of
 /// the initial list of a large cluster.
 const LIST_PAGE: u32 = 100;
+/// How long the watches wait after a bucket is gained before listing again,
+/// so the gains of one election round cost one list.
+const RELIST_AFTER_GAIN: Duration = Duration::from_millis(300);
 /// Finalizer patches in flight at once.
 const FINALIZER_CONCURRENCY: usize = 4;
 
@@ -47,12 +50,36 @@ impl Signer {
     ) {
         // Backoff: an unreachable API server is retried, not spun on.
         let wc = watcher::Config::default().page_size(LIST_PAGE);
-        let mut stream = watcher::watcher(api, wc).default_backoff().boxed();
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok(Event::Apply(o) | Event::InitApply(o)) => self.observe(kind, o, &fin),
-                Ok(_) => {}
-                Err(e) => warn!(kind = kind.kind(), error = %e, "watching runs"),
+        let mut gains = self.held.get().map(|h| h.gains());
+        loop {
+            let mut stream = watcher::watcher(api.clone(), wc.clone()).default_backoff().boxed();
+            loop {
+                let gained = async {
+                    let changed = match gains.as_mut() {
+                        Some(g) => g.changed().await.is_ok(),
+                        None => false,
+                    };
+                    if !changed {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    ev = stream.next() => match ev {
+                        Some(Ok(Event::Apply(o) | Event::InitApply(o))) => self.observe(kind, o, &fin),
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => warn!(kind = kind.kind(), error = %e, "watching runs"),
+                        None => return,
+                    },
+                    _ = gained => {
+                        // A bucket was gained: list again (once for a burst of
+                        // gains) to find its runs.
+                        tokio::time::sleep(RELIST_AFTER_GAIN).await;
+                        if let Some(g) = gains.as_mut() {
+                            g.borrow_and_update();
+                        }
+                        break;
+                    }
+                }
             }
         }
     }
@@ -61,6 +88,10 @@ impl Signer {
     /// from metadata and the Succeeded condition alone.
     fn observe(&self, kind: RunKind, o: DynamicObject, fin: &mpsc::UnboundedSender<FinalizerOp>) {
         let uid = o.uid().unwrap_or_default();
+        // Another replica's bucket: its holder does everything.
+        if !self.holds(&uid) {
+            return;
+        }
         let state = self.ctx.memory.get(&uid);
         let facts = Facts {
             finished: run::finished(&o.data["status"]).is_some(),
@@ -163,6 +194,11 @@ impl Signer {
     async fn work(&self, job: Job<Vec<u8>>) {
         let started = Instant::now();
         let key = job.key;
+        if !self.holds(&key.uid) {
+            // The bucket went to another replica; a regain lists it again.
+            self.queue.lock().finish(&key.uid, Next::Done);
+            return;
+        }
         let obj = match job.obj {
             Some(o) => Ok(serde_json::from_slice(&o).ok()),
             None => self.read(&key).await,

@@ -64,9 +64,9 @@ pub enum Error {
     /// The signer cannot go on (a watch stopped, workers keep dying).
     #[error("the signer stopped: {reason}")]
     Broken { reason: String },
-    /// The leader Lease could not be taken or kept.
-    #[error("Lease {namespace}/{name}: {message}")]
-    Lease { namespace: String, name: &'static str, message: String },
+    /// Leader election cannot start: its ConfigMap is unreadable or bad.
+    #[error("leader election ({namespace}/{name}): {message}")]
+    Lease { namespace: String, name: String, message: String },
 }
 
 impl Error {

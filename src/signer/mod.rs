@@ -2,20 +2,23 @@
 //! finished one once. No cache of runs is kept: the queue holds run keys and
 //! a bounded number of run objects, so memory does not grow with the cluster
 //! or the backlog. Every task the loop starts lives in one JoinSet and ends
-//! when the loop stops or loses the Lease.
+//! when the loop stops. Replicas share the runs by bucket (`buckets`): each
+//! watches every run and signs those of the buckets whose Lease it holds.
 
+pub mod buckets;
 mod config_watch;
 mod deaths;
 mod dispatch;
 pub mod error;
 mod events;
-mod leader;
+pub mod leader;
 pub mod memory;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod queue;
 pub mod roots;
+pub mod throttle;
 mod verify;
 pub mod worker;
 
@@ -61,11 +64,11 @@ pub struct Options {
     /// Concurrent signing workers.
     #[arg(long, default_value_t = 2)]
     pub threads_per_controller: u16,
-    /// Client-side QPS limit towards the API server (accepted for compatibility).
-    #[arg(long, default_value_t = 50.0)]
+    /// Client-side limit of requests a second to the API server (0: none).
+    #[arg(long, default_value_t = 0.0)]
     pub kube_api_qps: f64,
-    /// Client-side burst towards the API server (accepted for compatibility).
-    #[arg(long, default_value_t = 50)]
+    /// Requests the client may make at once before `--kube-api-qps` applies.
+    #[arg(long, default_value_t = 0)]
     pub kube_api_burst: u32,
     /// Address of /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:8080")]
@@ -92,9 +95,24 @@ pub struct Options {
     /// file is one (a mounted ConfigMap); repeatable. Read at start.
     #[arg(long)]
     pub registry_ca_file: Vec<PathBuf>,
-    /// Sign only while holding the Lease `tekton-chains-signer` in the system namespace.
+    /// Sign only the runs of the buckets whose Lease this replica holds
+    /// (`tekton-chains-signer`, or `tekton-chains-signer.BB-of-NN` with
+    /// buckets, in the system namespace); off: sign every run.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
+    /// Buckets the runs are shared in (1 to 10), unless the leader-election
+    /// ConfigMap sets `buckets`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub buckets: u32,
+    /// Replicas expected, so that each takes its share of the buckets from
+    /// the start (more are counted when seen).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub replicas: u32,
+    /// Upstream's leader-election ConfigMap in the system namespace
+    /// (`buckets`, `lease-duration`, `renew-deadline`, `retry-period`); read
+    /// at start, over the flags, when it exists.
+    #[arg(long, env = "CONFIG_LEADERELECTION_NAME", default_value = crate::tekton::objects::CONFIG_LEADER_ELECTION)]
+    pub leader_election_config: String,
     /// How long one request to a registry, token endpoint or transparency
     /// log may take (connect to last byte); a whole push or upload gets twice that.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
@@ -136,6 +154,8 @@ pub struct Signer {
     pub probes: Arc<Probes>,
     /// How long one run's signing may take.
     job_deadline: Duration,
+    /// The buckets this replica signs; set once when [`Signer::run`] starts.
+    held: std::sync::OnceLock<Arc<buckets::Held>>,
 }
 
 /// Runs the signing loop, with its HTTP endpoints, until the future is
@@ -152,7 +172,7 @@ pub async fn run(client: Client, opts: Options, extra: Vec<Render>) -> Result<()
         servers.spawn(telemetry::serve(opts.metrics_addr.clone(), sources, signer.probes.clone()));
     }
     tokio::select! {
-        res = signer.run(client, &opts) => res,
+        res = signer.run_until(client, &opts, terminated()) => res,
         Some(Ok(Err(e))) = servers.join_next() => Err(Error::Broken { reason: format!("probe/metrics endpoint: {e}") }),
     }
 }
@@ -207,26 +227,52 @@ impl Signer {
             metrics,
             probes: Probes::starting(&why),
             job_deadline: opts.job_deadline,
+            held: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Watches runs and feeds the workers, until dropped; see [`Signer::run_until`].
+    pub async fn run(self: Arc<Self>, client: Client, opts: &Options) -> Result<(), Error> {
+        self.run_until(client, opts, std::future::pending()).await
+    }
+
+    /// Sets up the buckets this replica signs (once).
+    async fn elect(&self, client: &Client, opts: &Options) -> Result<Option<Arc<leader::Elector>>, Error> {
+        let (held, elector) = leader::start(client, opts).await?;
+        if self.held.set(held).is_err() {
+            return Err(Error::Broken { reason: "a signer runs once".into() });
+        }
+        Ok(elector)
+    }
+
+    /// Whether this replica signs the run with this UID now (its bucket is held).
+    fn holds(&self, uid: &str) -> bool {
+        self.held.get().is_some_and(|h| h.holds(uid))
     }
 
     /// Watches runs and feeds the workers. Every task it starts stops when
     /// this future is dropped, so a dropped signer is really gone. With
-    /// leader election it starts once it holds the Lease, and returns when
-    /// it loses it (the process then exits and restarts as a follower).
-    /// Ends with an error (so the process exits non-zero and is restarted)
-    /// when leader election fails, the Lease is lost, or the signer breaks.
-    pub async fn run(self: Arc<Self>, client: Client, opts: &Options) -> Result<(), Error> {
+    /// leader election it signs only the runs of the buckets it holds (see
+    /// [`buckets`]); on `shutdown` it lets its Leases go, so other replicas
+    /// take them at once, and returns. Ends with an error (so the process
+    /// exits non-zero and is restarted) when the leader-election settings
+    /// are bad or the signer breaks.
+    pub async fn run_until(
+        self: Arc<Self>,
+        client: Client,
+        opts: &Options,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), Error> {
         let mut tasks = tokio::task::JoinSet::new();
-        let mut leader = None;
-        if opts.leader_election {
-            match leader::acquire(&client, opts, &mut tasks).await {
-                Ok(rx) => leader = Some(rx),
-                Err(e) => {
-                    warn!(error = %e, reason = e.metric_label(), "leader election failed");
-                    return Err(e);
-                }
+        let elector = match self.elect(&client, opts).await {
+            Ok(e) => e,
+            Err(e) => {
+                warn!(error = %e, reason = e.metric_label(), "leader election failed");
+                return Err(e);
             }
+        };
+        if let Some(e) = &elector {
+            tasks.spawn(e.clone().run());
         }
         let config_listed = Arc::new(tokio::sync::Notify::new());
         let mut have_config_watch = false;
@@ -276,26 +322,18 @@ impl Signer {
             }
         }
         info!(namespaces = ?opts.namespaces, workers = count, order = ?opts.queue_order, "signer started");
-        let lost = async move {
-            match leader {
-                Some(mut rx) => {
-                    while *rx.borrow() {
-                        if rx.changed().await.is_err() {
-                            break;
-                        }
-                    }
-                }
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(lost);
+        tokio::pin!(shutdown);
         let mut deaths = deaths::Deaths::default();
         loop {
             tokio::select! {
-                _ = &mut lost => {
-                    warn!("lost the leader Lease; stopping");
-                    let message = "lost the Lease".to_string();
-                    return Err(Error::Lease { namespace: opts.system_namespace.clone(), name: crate::tekton::objects::LEASE, message });
+                _ = &mut shutdown => {
+                    info!("stopping");
+                    if let Some(e) = &elector {
+                        // Workers stop first (with this future); then the Leases go.
+                        workers.abort_all();
+                        let _ = tokio::time::timeout(Duration::from_secs(3), e.release()).await;
+                    }
+                    return Ok(());
                 }
                 Some(res) = tasks.join_next() => {
                     // Watches, the config watch and the finalizer task never end on their own.
@@ -317,6 +355,22 @@ impl Signer {
                 }
             }
         }
+    }
+}
+
+/// Resolves on SIGTERM (a pod being stopped) or Ctrl-C.
+async fn terminated() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
 }
 

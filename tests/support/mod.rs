@@ -461,6 +461,9 @@ pub fn signer_options(
         key_refresh: Duration::from_millis(200),
         leader_election: true,
         lease_duration: Duration::from_secs(3),
+        buckets: 1,
+        replicas: 1,
+        leader_election_config: "tekton-chains-config-leader-election".into(),
         job_deadline: Duration::from_secs(120),
         http_timeout: Duration::from_secs(30),
         queue_order: Default::default(),
@@ -539,10 +542,60 @@ pub fn signer_process_with(
     keys: &Path,
     args: &[&str],
 ) -> SignerProcess {
+    let base = ["--leader-election=false", "--metrics-addr", "127.0.0.1:0", "--probes-addr", "127.0.0.1:0"];
+    spawn_signer(ns, identity, env, keys, &[&base[..], args].concat())
+}
+
+/// A signer replica: the binary with leader election on, metrics and probes
+/// on `port`, and `args` (buckets, replicas, lease duration).
+/// Its Lease identity starts with `name` (its POD_NAME).
+pub fn signer_replica(
+    ns: &str,
+    identity: &Identity,
+    keys: &Path,
+    name: &str,
+    port: u16,
+    args: &[&str],
+) -> SignerProcess {
+    signer_replica_env(ns, identity, keys, name, port, args, &[])
+}
+
+/// [`signer_replica`] with more environment variables.
+pub fn signer_replica_env(
+    ns: &str,
+    identity: &Identity,
+    keys: &Path,
+    name: &str,
+    port: u16,
+    args: &[&str],
+    env: &[(&str, Option<&str>)],
+) -> SignerProcess {
+    let addr = format!("127.0.0.1:{port}");
+    let base = ["--metrics-addr", addr.as_str(), "--probes-addr", addr.as_str()];
+    let env = [&[("POD_NAME", Some(name))][..], env].concat();
+    spawn_signer(ns, identity, &env, keys, &[&base[..], args].concat())
+}
+
+/// The body of a plain HTTP GET of a loopback port (metrics, probes); empty when nothing answers.
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let _ = s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+fn spawn_signer(
+    ns: &str,
+    identity: &Identity,
+    env: &[(&str, Option<&str>)],
+    keys: &Path,
+    args: &[&str],
+) -> SignerProcess {
     let log = tmpdir("signer-log").join("signer.log");
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tekton-chains-operator"));
-    cmd.args(["signer", "--namespace", ns, "--system-namespace", ns, "--leader-election=false"])
-        .args(["--metrics-addr", "127.0.0.1:0", "--probes-addr", "127.0.0.1:0", "--signing-secrets-dir"])
+    cmd.args(["signer", "--namespace", ns, "--system-namespace", ns, "--signing-secrets-dir"])
         .arg(keys)
         .args(args)
         .env("KUBECONFIG", &identity.kubeconfig)
@@ -567,6 +620,23 @@ impl SignerProcess {
     /// What it has logged so far.
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its exit status once it has exited.
+    pub fn try_exit(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGKILL: no goodbye, its Leases left to expire.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for it to exit (a pod being stopped).
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill").arg(self.child.id().to_string()).status();
+        self.child.wait().unwrap()
     }
 }
 

@@ -40,6 +40,7 @@ pub fn signer_rules() -> (Value, Value) {
         let o = objects.iter().find(|o| o.resource.kind == kind).unwrap_or_else(|| panic!("no {kind} in the install"));
         match &o.mode {
             Mode::Apply(v) | Mode::ApplyWithSeed { apply: v, .. } | Mode::CreateOnly(v) => v["rules"].clone(),
+            Mode::Absent => panic!("the {kind} is to be absent"),
         }
     };
     (rules("ClusterRole"), rules("Role"))

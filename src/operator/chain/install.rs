@@ -8,11 +8,11 @@ use super::reached::{Install, Reached, deployment_available};
 use super::uninstall::{disabled_message, installed_namespace, uninstall};
 use crate::crd::TektonChain;
 use crate::operator::context::Context;
-use crate::operator::desired;
+use crate::operator::desired::{self, Mode, WORKLOAD_KINDS};
 use crate::operator::error::Result;
 use crate::operator::signing_secret;
 use crate::operator::validate::validate;
-use crate::tekton::objects::CA_BUNDLE_PATHS;
+use crate::tekton::objects::READ_AT_START;
 
 /// Applies the TektonChain and says how far that got. An error here leaves
 /// the status as it is; a failed object write is [`Reached::ApplyFailed`].
@@ -35,10 +35,18 @@ pub async fn install(chain: &TektonChain, ctx: &Context) -> Result<Reached> {
     let objects = desired::build(chain, &valid, &ctx.build);
     let (mut deployment, mut ca_bundles) = (None, Vec::new());
     for obj in &objects {
-        // The ConfigMaps come first: the Deployment carries their CA data's hash.
+        // The ConfigMaps come first: the Deployment carries a hash of the data it reads at start.
         let stamped;
-        let obj = if obj.resource.kind == "Deployment" {
-            stamped = desired::with_ca_bundles(obj.clone(), &ca_bundles);
+        if matches!(obj.mode, Mode::Absent) {
+            match ctx.applier.remove(obj).await {
+                Ok(true) => info!(object = %obj.describe(), "deleted (the controller's other workload kind)"),
+                Ok(false) => {}
+                Err(e) => return Ok(Reached::ApplyFailed(e)),
+            }
+            continue;
+        }
+        let obj = if WORKLOAD_KINDS.contains(&obj.resource.kind.as_str()) {
+            stamped = desired::with_start_config(obj.clone(), &ca_bundles);
             &stamped
         } else {
             obj
@@ -48,8 +56,8 @@ pub async fn install(chain: &TektonChain, ctx: &Context) -> Result<Reached> {
             Err(e) => return Ok(Reached::ApplyFailed(e)),
         };
         match obj.resource.kind.as_str() {
-            "Deployment" => deployment = Some(live),
-            "ConfigMap" if CA_BUNDLE_PATHS.iter().any(|(name, _)| *name == obj.name) => {
+            "Deployment" | "StatefulSet" => deployment = Some(live),
+            "ConfigMap" if READ_AT_START.contains(&obj.name.as_str()) => {
                 ca_bundles.push(live.data.get("data").cloned().unwrap_or_default());
             }
             _ => {}
@@ -65,5 +73,6 @@ pub async fn install(chain: &TektonChain, ctx: &Context) -> Result<Reached> {
     }
 
     let deployment = deployment_available(deployment.as_ref().expect("the install has a Deployment"));
-    Ok(Reached::Installed(Install { namespace: valid.namespace, objects: objects.len(), deployment, secret }))
+    let objects = objects.iter().filter(|o| !matches!(o.mode, Mode::Absent)).count();
+    Ok(Reached::Installed(Install { namespace: valid.namespace, objects, deployment, secret }))
 }

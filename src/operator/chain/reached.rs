@@ -111,21 +111,26 @@ fn install_conditions(i: &Install) -> Vec<ConditionUpdate> {
     ]
 }
 
-/// Ok when the Deployment reports Available for its current generation.
+/// Ok when the Deployment reports Available (a StatefulSet: all its
+/// replicas available and updated) for its current generation.
 pub fn deployment_available(d: &DynamicObject) -> Result<(), String> {
     let status = &d.data["status"];
     let generation = d.metadata.generation.unwrap_or_default();
     let observed = status["observedGeneration"].as_i64().unwrap_or_default();
-    let available = status["conditions"]
-        .as_array()
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Available" && c["status"] == "True"));
+    let ready = status["availableReplicas"].as_i64().unwrap_or_default();
+    let want = d.data["spec"]["replicas"].as_i64().unwrap_or(1);
+    let kind = d.types.as_ref().map(|t| t.kind.as_str()).unwrap_or("Deployment");
+    let available = match kind {
+        "StatefulSet" => ready >= want && status["updatedReplicas"].as_i64().unwrap_or_default() >= want,
+        _ => status["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Available" && c["status"] == "True")),
+    };
     if available && observed >= generation {
         Ok(())
     } else {
-        let ready = status["availableReplicas"].as_i64().unwrap_or_default();
-        let want = d.data["spec"]["replicas"].as_i64().unwrap_or(1);
         Err(format!(
-            "Deployment {}/{} has {ready}/{want} available replicas",
+            "{kind} {}/{} has {ready}/{want} available replicas",
             d.namespace().unwrap_or_default(),
             d.name_any()
         ))

@@ -24,7 +24,12 @@ pub fn objects(
     version: &str,
 ) -> Vec<DesiredObject> {
     let ns = valid.namespace.as_str();
-    let buckets = chain.spec.chain.performance.as_ref().and_then(|p| p.buckets);
+    let performance = chain.spec.chain.performance.as_ref();
+    // StatefulSet mode: one bucket per pod ordinal.
+    let buckets = match super::deployment::statefulset_ordinals(chain) {
+        true => Some(performance.and_then(|p| p.replicas).unwrap_or(1).max(1)),
+        false => performance.and_then(|p| p.buckets),
+    };
     let mut leader_election = BTreeMap::new();
     if let Some(b) = buckets {
         leader_election.insert("buckets".to_string(), b.to_string());

@@ -6,8 +6,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{Value, json};
 
 use super::object::{
-    APPLIED_HASH, BuildContext, CA_BUNDLES_HASH, DesiredObject, Mode, Ownership, api_resource, core, hashed, metadata,
-    object, short_hash,
+    APPLIED_HASH, BuildContext, DesiredObject, Mode, Ownership, START_CONFIG_HASH, api_resource, core, hashed,
+    metadata, object, short_hash,
 };
 use super::overrides::{deployment_override, merge};
 use crate::crd::TektonChain;
@@ -28,14 +28,16 @@ pub fn selector_labels() -> Value {
     })
 }
 
-/// The controller Deployment, owned by the TektonChain.
+/// The controller's workload, owned by the TektonChain: a Deployment, or a
+/// StatefulSet under `statefulset-ordinals`; the other kind comes first, as
+/// [`Mode::Absent`].
 pub fn deployment(
     chain: &TektonChain,
     ns: &str,
     labels: &BTreeMap<String, String>,
     owner: &OwnerReference,
     ctx: &BuildContext,
-) -> DesiredObject {
+) -> Vec<DesiredObject> {
     let spec = &chain.spec;
     let mut pod_labels = selector_labels();
     merge(&mut pod_labels, &json!({ "app": names::CONTROLLER, "app.kubernetes.io/version": ctx.version }));
@@ -50,6 +52,17 @@ pub fn deployment(
         { "name": "CONFIG_OBSERVABILITY_NAME", "value": names::CONFIG_OBSERVABILITY },
         { "name": "CONFIG_LEADERELECTION_NAME", "value": names::CONFIG_LEADER_ELECTION },
     ]);
+    let ordinals = statefulset_ordinals(chain);
+    if ordinals {
+        // Upstream's StatefulSet mode: pod N signs bucket N.
+        merge(
+            &mut env,
+            &json!([
+                { "name": "STATEFUL_SERVICE_NAME", "value": names::DEPLOYMENT },
+                { "name": "STATEFUL_CONTROLLER_ORDINAL", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+            ]),
+        );
+    }
     if let Some(extra) = &spec.chain.controller_envs {
         merge(&mut env, &json!(extra));
     }
@@ -67,6 +80,10 @@ pub fn deployment(
         }
     }
     let replicas = spec.chain.performance.as_ref().and_then(|p| p.replicas).unwrap_or(1);
+    // Each replica takes its share of the buckets from the start.
+    if replicas > 1 {
+        args.push(json!(format!("--replicas={replicas}")));
+    }
     let resources = match &spec.chain.resources {
         Some(r) => json!(r),
         None => default_resources(),
@@ -131,8 +148,9 @@ pub fn deployment(
         }
     }
 
+    let [kind, other] = if ordinals { WORKLOAD_KINDS } else { [WORKLOAD_KINDS[1], WORKLOAD_KINDS[0]] };
     let mut body = json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1", "kind": kind,
         "metadata": meta,
         "spec": {
             "replicas": replicas,
@@ -140,26 +158,45 @@ pub fn deployment(
             "template": { "metadata": { "labels": pod_labels }, "spec": pod_spec },
         },
     });
+    if ordinals {
+        body["spec"]["serviceName"] = json!(names::DEPLOYMENT);
+        body["spec"]["podManagementPolicy"] = json!("Parallel");
+    }
     if let Some(o) = deployment_override(&spec.chain, names::DEPLOYMENT) {
         merge(&mut body, &o);
     }
-    object(
-        api_resource("apps", "v1", "Deployment", "deployments"),
-        Some(ns),
-        names::DEPLOYMENT,
-        Mode::Apply(body),
-        Ownership::Owned { adopt: false },
-    )
+    let workload = |kind: &str, mode| {
+        let plural = format!("{}s", kind.to_lowercase());
+        object(
+            api_resource("apps", "v1", kind, &plural),
+            Some(ns),
+            names::DEPLOYMENT,
+            mode,
+            Ownership::Owned { adopt: false },
+        )
+    };
+    // The other kind goes first, so the two never sign side by side.
+    vec![workload(other, Mode::Absent), workload(kind, Mode::Apply(body))]
 }
 
-/// The controller Deployment stamped with a hash of the CA bundles' live
-/// `data` (in [`names::CA_BUNDLE_PATHS`] order; `Null` for a missing one),
-/// then re-hashed: a CA an injector refreshes, or one changed in the
-/// TektonChain, rolls the controller.
-pub fn with_ca_bundles(mut obj: DesiredObject, bundles: &[Value]) -> DesiredObject {
+/// The controller's workload kinds: a Deployment (bucket Leases), or a
+/// StatefulSet under `performance.statefulset-ordinals` (pod N signs bucket N).
+pub const WORKLOAD_KINDS: [&str; 2] = ["StatefulSet", "Deployment"];
+
+/// Whether the controller runs as a StatefulSet.
+pub fn statefulset_ordinals(chain: &TektonChain) -> bool {
+    chain.spec.chain.performance.as_ref().and_then(|p| p.statefulset_ordinals) == Some(true)
+}
+
+/// The controller Deployment stamped with a hash of the live `data` of the
+/// ConfigMaps it reads at start ([`names::READ_AT_START`], in the install's
+/// order; `Null` for a missing one), then re-hashed: a CA an injector
+/// refreshes, a CA or bucket count changed in the TektonChain, or an edit
+/// of the leader-election ConfigMap rolls the controller.
+pub fn with_start_config(mut obj: DesiredObject, bundles: &[Value]) -> DesiredObject {
     if let Mode::Apply(body) = &mut obj.mode {
         let hash = short_hash(&Value::Array(bundles.to_vec()).to_string());
-        body["spec"]["template"]["metadata"]["annotations"][CA_BUNDLES_HASH] = json!(hash);
+        body["spec"]["template"]["metadata"]["annotations"][START_CONFIG_HASH] = json!(hash);
         if let Some(a) = body["metadata"]["annotations"].as_object_mut() {
             a.remove(APPLIED_HASH);
         }

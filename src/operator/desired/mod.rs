@@ -7,9 +7,9 @@ mod object;
 mod overrides;
 mod rbac;
 
-pub use deployment::with_ca_bundles;
+pub use deployment::{WORKLOAD_KINDS, statefulset_ordinals, with_start_config};
 pub use object::{
-    APPLIED_HASH, BuildContext, CA_BUNDLES_HASH, CREATED_BY, DesiredObject, FIELD_MANAGER, Mode, Ownership, hashed,
+    APPLIED_HASH, BuildContext, CREATED_BY, DesiredObject, FIELD_MANAGER, Mode, Ownership, START_CONFIG_HASH, hashed,
 };
 pub use overrides::merge;
 
@@ -30,7 +30,7 @@ pub fn build(chain: &TektonChain, valid: &ValidChain, ctx: &BuildContext) -> Vec
     let mut objects = vec![namespace(ns, &labels)];
     objects.extend(rbac::objects(ns, &labels, &owner));
     objects.extend(configmaps::objects(chain, valid, &labels, &ctx.version));
-    objects.push(deployment::deployment(chain, ns, &labels, &owner, ctx));
+    objects.extend(deployment::deployment(chain, ns, &labels, &owner, ctx));
     objects.push(deployment::service(ns, &labels, &owner));
     objects.into_iter().map(hashed).collect()
 }

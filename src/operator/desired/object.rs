@@ -16,10 +16,10 @@ pub const FIELD_MANAGER: &str = "tekton-chains-operator";
 /// desired state (including removed fields) is re-applied.
 pub const APPLIED_HASH: &str = "operator.tekton.dev/applied-hash";
 
-/// Pod-template annotation of the controller Deployment: a hash of the CA
-/// bundles' live data, so a changed CA rolls the controller (which reads
-/// its CA files at start).
-pub const CA_BUNDLES_HASH: &str = "operator.tekton.dev/ca-bundles-hash";
+/// Pod-template annotation of the controller Deployment: a hash of the live
+/// data of the ConfigMaps the controller reads at start (the CA bundles,
+/// the leader-election settings), so a change rolls it.
+pub const START_CONFIG_HASH: &str = "operator.tekton.dev/start-config-hash";
 
 /// How the operator writes an object.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +31,9 @@ pub enum Mode {
     ApplyWithSeed { apply: Value, seed: Value },
     /// Create once if absent; never modified or deleted afterwards.
     CreateOnly(Value),
+    /// Must not exist: deleted when it is the operator's (the controller's
+    /// other workload kind, after `statefulset-ordinals` changes).
+    Absent,
 }
 
 /// Who an object belongs to, which decides what apply and uninstall do.

@@ -34,12 +34,16 @@ pub fn cluster_rules() -> Value {
 /// Rules in the install namespace (Role `tekton-chains-leader-election`).
 pub fn namespace_rules() -> Value {
     json!([
-        // Leader election (kube-lease-manager): creates the Lease when it is
-        // absent (a POST, which resourceNames cannot restrict), then reads
-        // and patches only it.
+        // Bucket leader election: creates a bucket's Lease when it is absent
+        // (a POST, which resourceNames cannot restrict), then reads and
+        // patches only the signer's Leases (every bucket count's names, so a
+        // changed count needs no RBAC change), and reads upstream's
+        // leader-election ConfigMap at start.
         { "apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"] },
-        { "apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [names::LEASE],
+        { "apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": names::all_lease_names(),
           "verbs": ["get", "patch"] },
+        { "apiGroups": [""], "resources": ["configmaps"], "resourceNames": [names::CONFIG_LEADER_ELECTION],
+          "verbs": ["get"] },
         // chains-config, listed and watched with a metadata.name field
         // selector (authorized against resourceNames).
         { "apiGroups": [""], "resources": ["configmaps"], "resourceNames": [names::CHAINS_CONFIG],

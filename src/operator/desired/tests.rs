@@ -24,6 +24,7 @@ fn find<'a>(objs: &'a [DesiredObject], kind: &str, name: &str) -> &'a DesiredObj
 fn body(o: &DesiredObject) -> &Value {
     match &o.mode {
         Mode::Apply(v) | Mode::ApplyWithSeed { apply: v, .. } | Mode::CreateOnly(v) => v,
+        Mode::Absent => panic!("{} is to be absent", o.describe()),
     }
 }
 
@@ -49,7 +50,9 @@ fn install_has_every_object() {
     ] {
         find(&objs, kind, name);
     }
-    assert_eq!(objs.len(), 15);
+    // And the StatefulSet, to be absent (statefulset-ordinals is off).
+    assert_eq!(objs.len(), 16);
+    assert!(matches!(find(&objs, "StatefulSet", "tekton-chains-controller").mode, Mode::Absent));
     // The namespace is never applied over or removed.
     let o = find(&objs, "Namespace", "openshift-pipelines");
     assert!(matches!(o.mode, Mode::CreateOnly(_)) && o.ownership == Ownership::Kept);
@@ -135,6 +138,7 @@ fn performance_and_placement_reach_the_deployment() {
             "--threads-per-controller=4",
             "--kube-api-qps=20.5",
             "--kube-api-burst=40",
+            "--replicas=2",
             "--registry-ca-file=/tekton-custom-certs/trusted",
             "--registry-ca-file=/tekton-custom-certs/service"
         ])
@@ -153,9 +157,9 @@ fn the_ca_bundles_data_is_stamped_on_the_pod_template_and_rehashed() {
     let objs = build_for(TektonChainSpec { target_namespace: "ns".into(), ..Default::default() });
     let d = find(&objs, "Deployment", "tekton-chains-controller").clone();
     let stamp = |data: Value| {
-        let o = with_ca_bundles(d.clone(), &[data, Value::Null]);
+        let o = with_start_config(d.clone(), &[data, Value::Null]);
         let b = body(&o).clone();
-        let ca = b["spec"]["template"]["metadata"]["annotations"][CA_BUNDLES_HASH].as_str().unwrap().to_string();
+        let ca = b["spec"]["template"]["metadata"]["annotations"][START_CONFIG_HASH].as_str().unwrap().to_string();
         (ca, b["metadata"]["annotations"][APPLIED_HASH].as_str().unwrap().to_string())
     };
     let (a, applied_a) = stamp(serde_json::json!({ "ca-bundle.crt": "A" }));
@@ -163,4 +167,34 @@ fn the_ca_bundles_data_is_stamped_on_the_pod_template_and_rehashed() {
     let (b, applied_b) = stamp(serde_json::json!({ "ca-bundle.crt": "B" }));
     assert_ne!(a, b);
     assert_ne!(applied_a, applied_b, "the applied hash covers the stamp");
+}
+
+#[test]
+fn statefulset_ordinals_make_a_statefulset_whose_pods_each_sign_a_bucket() {
+    let spec: TektonChainSpec = serde_json::from_value(serde_json::json!({
+        "targetNamespace": "ns",
+        "performance": { "statefulset-ordinals": true, "replicas": 3 },
+    }))
+    .unwrap();
+    let objs = build_for(spec);
+    let absent = find(&objs, "Deployment", "tekton-chains-controller");
+    assert!(matches!(absent.mode, Mode::Absent), "the Deployment goes");
+    let position = |kind: &str| objs.iter().position(|o| o.resource.kind == kind).unwrap();
+    assert!(position("Deployment") < position("StatefulSet"), "removed before the StatefulSet is applied");
+    let st = body(find(&objs, "StatefulSet", "tekton-chains-controller"));
+    assert_eq!(find(&objs, "StatefulSet", "tekton-chains-controller").resource.plural, "statefulsets");
+    assert_eq!(
+        (st["spec"]["replicas"].as_i64(), st["spec"]["serviceName"].as_str()),
+        (Some(3), Some("tekton-chains-controller"))
+    );
+    let env = st["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
+    let ordinal = env.iter().find(|e| e["name"] == "STATEFUL_CONTROLLER_ORDINAL").unwrap();
+    assert_eq!(ordinal["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
+    assert!(env.iter().any(|e| e["name"] == "STATEFUL_SERVICE_NAME"));
+    let le = body(find(&objs, "ConfigMap", "tekton-chains-config-leader-election"));
+    assert_eq!(le["data"]["buckets"], "3", "one bucket per pod");
+    // Without it: a Deployment, and no StatefulSet.
+    let objs = build_for(serde_json::from_value(serde_json::json!({ "targetNamespace": "ns" })).unwrap());
+    assert!(matches!(find(&objs, "StatefulSet", "tekton-chains-controller").mode, Mode::Absent));
+    assert!(matches!(find(&objs, "Deployment", "tekton-chains-controller").mode, Mode::Apply(_)));
 }
