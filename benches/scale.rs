@@ -146,10 +146,10 @@ async fn main() {
         }
     }
     println!();
-    let header: String = all.iter().map(|x| format!("{:>14}", format!("{} replica(s)", x.replicas))).collect();
+    let header: String = all.iter().map(|x| format!("{:>18}", format!("{} replica(s)", x.replicas))).collect();
     println!("{:<44}{header}", "");
     let row = |name: &str, f: &dyn Fn(&Figures) -> String| {
-        let cells: String = all.iter().map(|x| format!("{:>14}", f(x))).collect();
+        let cells: String = all.iter().map(|x| format!("{:>18}", f(x))).collect();
         println!("{name:<44}{cells}");
     };
     row("runs/s (start to all signed)", &|x| format!("{:.1}", x.rate));

@@ -89,6 +89,9 @@ pub mod objects {
     pub const CHAINS_INFO: &str = "chains-info";
     pub const CLUSTER_ROLE: &str = "tekton-chains-controller-cluster-access";
     pub const ROLE: &str = "tekton-chains-leader-election";
+    /// The signer's Role (and binding) in each namespace it watches under
+    /// `--namespace`, instead of the ClusterRole.
+    pub const SCOPED_ROLE: &str = "tekton-chains-controller-namespace-access";
     /// The signer's leader-election Lease (of bucket 0 of 1; see [`lease_name`]).
     pub const LEASE: &str = "tekton-chains-signer";
     /// Most buckets upstream (and our CRD) allows.

@@ -675,3 +675,92 @@ async fn statefulset_ordinals_swap_the_deployment_for_a_statefulset_and_back() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_namespace_scope_gets_roles_instead_of_the_clusterrole_and_the_signer_works_with_them() {
+    use k8s_openapi::api::rbac::v1::ClusterRole;
+    let env = Env::new().await;
+    let _op = env.start_operator();
+    let ns = unique_ns("scope");
+    let (team_a, team_b) =
+        (support::create_namespace(&env, "team-a").await, support::create_namespace(&env, "team-b").await);
+    let scoped = |watch: &str| {
+        json!({ "targetNamespace": ns, "artifacts.taskrun.storage": "tekton", "artifacts.oci.storage": "",
+                "options": { "deployments": { "tekton-chains-controller": { "spec": { "template": { "spec": {
+                    "containers": [{ "name": "tekton-chains-controller",
+                                     "args": ["signer", format!("--namespace={watch}"), "--leader-election=false"] }] } } } } } } })
+    };
+    apply_chain(&env, "chain", scoped(&format!("{team_a},{team_b}"))).await;
+    chain_condition(&env, "chain", "Installed", "True").await;
+    let role = "tekton-chains-controller-namespace-access";
+    let roles = |n: &str| -> Api<Role> { env.api(n) };
+    let bindings = |n: &str| -> Api<RoleBinding> { env.api(n) };
+    for n in [&team_a, &team_b] {
+        let r =
+            eventually("a Role in each watched namespace", || async { roles(n).get_opt(role).await.ok().flatten() })
+                .await;
+        let rules = serde_json::to_value(r.rules.unwrap()).unwrap().to_string();
+        assert!(rules.contains("taskruns"), "{rules}");
+        let b = bindings(n).get(role).await.unwrap();
+        assert_eq!(b.subjects.unwrap()[0].namespace.as_deref(), Some(ns.as_str()));
+    }
+    let own = roles(&ns).get(role).await.unwrap();
+    let own_rules = serde_json::to_value(own.rules.unwrap()).unwrap().to_string();
+    assert!(
+        !own_rules.contains("taskruns") && own_rules.contains("secrets"),
+        "its own namespace: credentials and Events only"
+    );
+    let crbs: Api<ClusterRoleBinding> = env.cluster_api();
+    let crs: Api<ClusterRole> = env.cluster_api();
+    eventually("no ClusterRole or binding for a scoped signer", || async {
+        let none = crbs.get_opt("tekton-chains-controller-cluster-access").await.ok()?.is_none()
+            && crs.get_opt("tekton-chains-controller-cluster-access").await.ok()?.is_none();
+        none.then_some(())
+    })
+    .await;
+
+    // The real binary, as the installed ServiceAccount, with the Deployment's own
+    // arguments: the Roles are all it needs to sign a run in team-a.
+    let deployments: Api<Deployment> = env.api(&ns);
+    let d = deployments.get("tekton-chains-controller").await.unwrap();
+    let mut args = d.spec.unwrap().template.spec.unwrap().containers[0].args.clone().unwrap();
+    let keys = support::cosign_keys(&support::cosign().expect("cosign (COSIGN_BIN)"));
+    args.extend([
+        format!("--system-namespace={ns}"),
+        format!("--signing-secrets-dir={}", keys.display()),
+        "--metrics-addr=127.0.0.1:0".into(),
+        "--probes-addr=127.0.0.1:0".into(),
+    ]);
+    let identity = env.token_identity(&ns, "tekton-chains-controller").await;
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let signer = support::spawn_binary(&identity, &[], &arg_refs);
+    support::runs::finished_taskrun(&env, &team_a, "scoped", json!({}), json!([])).await;
+    let runs = support::runs_api(&env, &team_a, "TaskRun");
+    eventually("the run in team-a signed", || async {
+        let a = runs.get("scoped").await.ok()?.metadata.annotations?;
+        (a.get("chains.tekton.dev/signed")? == "true").then_some(())
+    })
+    .await;
+    let log = signer.output();
+    assert!(!log.contains("403") && !log.contains("forbidden"), "{log}");
+    drop(signer);
+
+    // Narrowed to team-a: team-b's Role and binding go.
+    apply_chain(&env, "chain", scoped(&team_a)).await;
+    eventually("team-b's Role gone", || async {
+        let gone =
+            roles(&team_b).get_opt(role).await.ok()?.is_none() && bindings(&team_b).get_opt(role).await.ok()?.is_none();
+        gone.then_some(())
+    })
+    .await;
+    assert!(roles(&team_a).get_opt(role).await.unwrap().is_some());
+
+    // Unscoped again: the ClusterRole is back, the scoped Roles go.
+    apply_chain(&env, "chain", json!({ "targetNamespace": ns })).await;
+    eventually("the ClusterRoleBinding back and the scoped Roles gone", || async {
+        let back = crbs.get_opt("tekton-chains-controller-cluster-access").await.ok()?.is_some();
+        let gone = roles(&team_a).get_opt(role).await.ok()?.is_none() && roles(&ns).get_opt(role).await.ok()?.is_none();
+        (back && gone).then_some(())
+    })
+    .await;
+}

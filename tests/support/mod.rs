@@ -593,11 +593,16 @@ fn spawn_signer(
     keys: &Path,
     args: &[&str],
 ) -> SignerProcess {
+    let keys = keys.to_string_lossy();
+    let base = ["signer", "--namespace", ns, "--system-namespace", ns, "--signing-secrets-dir", &keys];
+    spawn_binary(identity, env, &[&base[..], args].concat())
+}
+
+/// The binary with exactly `args` (a Deployment's, say), as `identity`.
+pub fn spawn_binary(identity: &Identity, env: &[(&str, Option<&str>)], args: &[&str]) -> SignerProcess {
     let log = tmpdir("signer-log").join("signer.log");
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tekton-chains-operator"));
-    cmd.args(["signer", "--namespace", ns, "--system-namespace", ns, "--signing-secrets-dir"])
-        .arg(keys)
-        .args(args)
+    cmd.args(args)
         .env("KUBECONFIG", &identity.kubeconfig)
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::options().append(true).open(&log).unwrap());

@@ -63,6 +63,10 @@ pub async fn install(chain: &TektonChain, ctx: &Context) -> Result<Reached> {
             _ => {}
         }
     }
+    // Roles of namespaces no longer watched go (after the new ones are in place).
+    if let Err(e) = super::scope::sweep(chain, ctx, &super::scope::kept(&objects)).await {
+        return Ok(Reached::ApplyFailed(e));
+    }
     let generate = chain.spec.chain.generate_signing_secret == Some(true);
     let labels = desired::common_labels(&ctx.build.version);
     let secret = signing_secret::reconcile(&ctx.applier, &valid.namespace, generate, &labels).await?;

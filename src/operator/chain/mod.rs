@@ -3,6 +3,7 @@
 
 mod install;
 mod reached;
+mod scope;
 mod uninstall;
 
 use std::sync::Arc;

@@ -27,7 +27,9 @@ pub async fn uninstall(chain: &TektonChain, ctx: &Context, ns: &str, everything:
     let uid = chain.uid().unwrap_or_default();
     let valid = ValidChain { namespace: ns.to_string(), config_data: Default::default() };
     let objects = desired::build(chain, &valid, &ctx.build);
-    for obj in objects.iter().rev().filter(|o| everything || o.namespace.is_some()) {
+    // Moving (not everything): only what is in the old namespace; the scoped
+    // Roles elsewhere were just re-applied for the new one.
+    for obj in objects.iter().rev().filter(|o| everything || o.namespace.as_deref() == Some(ns)) {
         let deleted = match (&obj.ownership, &obj.mode) {
             (Ownership::Owned { .. }, _) => ctx.applier.delete_owned(obj, &uid).await?,
             (Ownership::Shared, Mode::ApplyWithSeed { seed, .. }) => ctx.applier.release(obj, Some(seed)).await?,
@@ -37,6 +39,9 @@ pub async fn uninstall(chain: &TektonChain, ctx: &Context, ns: &str, everything:
         if deleted {
             info!(object = %obj.describe(), "deleted");
         }
+    }
+    if everything {
+        super::scope::sweep(chain, ctx, &[]).await?;
     }
     Ok(())
 }

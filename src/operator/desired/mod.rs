@@ -12,6 +12,7 @@ pub use object::{
     APPLIED_HASH, BuildContext, CREATED_BY, DesiredObject, FIELD_MANAGER, Mode, Ownership, START_CONFIG_HASH, hashed,
 };
 pub use overrides::merge;
+pub use rbac::{scoped_absent, watch_scope};
 
 use std::collections::BTreeMap;
 
@@ -28,9 +29,15 @@ pub fn build(chain: &TektonChain, valid: &ValidChain, ctx: &BuildContext) -> Vec
     let ns = valid.namespace.as_str();
     let labels = common_labels(&ctx.version);
     let mut objects = vec![namespace(ns, &labels)];
-    objects.extend(rbac::objects(ns, &labels, &owner));
+    // The watch scope comes from the built workload (overrides included).
+    let workloads = deployment::deployment(chain, ns, &labels, &owner, ctx);
+    let scope = workloads.iter().find_map(|w| match &w.mode {
+        Mode::Apply(body) => Some(rbac::watch_scope(body)),
+        _ => None,
+    });
+    objects.extend(rbac::objects(ns, &labels, &owner, &scope.unwrap_or_default()));
     objects.extend(configmaps::objects(chain, valid, &labels, &ctx.version));
-    objects.extend(deployment::deployment(chain, ns, &labels, &owner, ctx));
+    objects.extend(workloads);
     objects.push(deployment::service(ns, &labels, &owner));
     objects.into_iter().map(hashed).collect()
 }

@@ -51,8 +51,67 @@ pub fn namespace_rules() -> Value {
     ])
 }
 
-/// The ServiceAccount, ClusterRole, Role and their bindings.
-pub fn objects(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReference) -> Vec<DesiredObject> {
+/// What the signer needs in its own namespace when runs are watched in
+/// others only: its own ServiceAccount's registry credentials, and Events on
+/// chains-config.
+fn own_namespace_rules() -> Value {
+    json!([
+        { "apiGroups": [""], "resources": ["serviceaccounts", "secrets"], "verbs": ["get"] },
+        { "apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"] },
+    ])
+}
+
+/// The namespaces the controller watches: its container's `--namespace`
+/// arguments (`a,b`, repeatable, as upstream's flag), read from the built
+/// workload after `options.deployments` overrides; empty: all namespaces.
+pub fn watch_scope(workload: &Value) -> Vec<String> {
+    let containers = workload["spec"]["template"]["spec"]["containers"].as_array();
+    let args = containers
+        .and_then(|cs| cs.iter().find(|c| c["name"] == names::CONTROLLER))
+        .and_then(|c| c["args"].as_array())
+        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let mut scope = Vec::new();
+    let mut next_is_value = false;
+    for arg in args {
+        let value = match arg.strip_prefix("--namespace") {
+            Some("") => {
+                next_is_value = true;
+                continue;
+            }
+            Some(v) if v.starts_with('=') => &v[1..],
+            _ if next_is_value => arg,
+            _ => continue,
+        };
+        next_is_value = false;
+        scope.extend(value.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from));
+    }
+    scope.sort();
+    scope.dedup();
+    scope
+}
+
+/// The scoped Role and RoleBinding in namespace `n`, to be absent (a
+/// namespace no longer watched).
+pub fn scoped_absent(n: &str) -> [DesiredObject; 2] {
+    let rbac = |kind: &str, plural: &str| api_resource("rbac.authorization.k8s.io", "v1", kind, plural);
+    let own = Ownership::Owned { adopt: false };
+    [
+        object(rbac("RoleBinding", "rolebindings"), Some(n), names::SCOPED_ROLE, Mode::Absent, own),
+        object(rbac("Role", "roles"), Some(n), names::SCOPED_ROLE, Mode::Absent, own),
+    ]
+}
+
+/// The ServiceAccount, Role and their bindings; the ClusterRole and its
+/// binding, or with a watch `scope` a Role `tekton-chains-controller-namespace-access`
+/// (and binding) in each watched namespace and in `ns`, the ClusterRole
+/// then to be absent.
+pub fn objects(
+    ns: &str,
+    labels: &BTreeMap<String, String>,
+    owner: &OwnerReference,
+    scope: &[String],
+) -> Vec<DesiredObject> {
     let sa = names::SERVICE_ACCOUNT;
     let subjects = json!([{ "kind": "ServiceAccount", "name": sa, "namespace": ns }]);
     let rbac = |kind: &str, plural: &str| api_resource("rbac.authorization.k8s.io", "v1", kind, plural);
@@ -65,7 +124,13 @@ pub fn objects(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReferen
         v.as_object_mut().expect("object").extend(body.as_object().cloned().unwrap_or_default());
         Mode::Apply(v)
     };
-    vec![
+    let binding = |ns: Option<&str>, kind: &str, name: &str| {
+        let body = json!({ "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name }, "subjects": subjects });
+        apply(if kind == "Role" { "RoleBinding" } else { "ClusterRoleBinding" }, name, ns, body)
+    };
+    let scoped = !scope.is_empty();
+    let cluster = |mode: Mode| if scoped { Mode::Absent } else { mode };
+    let mut objects = vec![
         object(
             core("ServiceAccount", "serviceaccounts"),
             Some(ns),
@@ -77,22 +142,14 @@ pub fn objects(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReferen
             rbac("ClusterRole", "clusterroles"),
             None,
             names::CLUSTER_ROLE,
-            apply("ClusterRole", names::CLUSTER_ROLE, None, json!({ "rules": cluster_rules() })),
+            cluster(apply("ClusterRole", names::CLUSTER_ROLE, None, json!({ "rules": cluster_rules() }))),
             Ownership::Owned { adopt: false },
         ),
         object(
             rbac("ClusterRoleBinding", "clusterrolebindings"),
             None,
             names::CLUSTER_ROLE,
-            apply(
-                "ClusterRoleBinding",
-                names::CLUSTER_ROLE,
-                None,
-                json!({
-                    "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": names::CLUSTER_ROLE },
-                    "subjects": subjects,
-                }),
-            ),
+            cluster(binding(None, "ClusterRole", names::CLUSTER_ROLE)),
             Ownership::Owned { adopt: false },
         ),
         object(
@@ -106,16 +163,34 @@ pub fn objects(ns: &str, labels: &BTreeMap<String, String>, owner: &OwnerReferen
             rbac("RoleBinding", "rolebindings"),
             Some(ns),
             names::ROLE,
-            apply(
-                "RoleBinding",
-                names::ROLE,
-                Some(ns),
-                json!({
-                    "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": names::ROLE },
-                    "subjects": subjects,
-                }),
-            ),
+            binding(Some(ns), "Role", names::ROLE),
             Ownership::Owned { adopt: false },
         ),
-    ]
+    ];
+    if scoped {
+        let mut namespaces: Vec<&str> = scope.iter().map(String::as_str).collect();
+        if !namespaces.contains(&ns) {
+            namespaces.push(ns);
+        }
+        for n in namespaces {
+            let rules = if scope.iter().any(|s| s == n) { cluster_rules() } else { own_namespace_rules() };
+            let role = apply("Role", names::SCOPED_ROLE, Some(n), json!({ "rules": rules }));
+            objects.push(object(
+                rbac("Role", "roles"),
+                Some(n),
+                names::SCOPED_ROLE,
+                role,
+                Ownership::Owned { adopt: false },
+            ));
+            let b = binding(Some(n), "Role", names::SCOPED_ROLE);
+            objects.push(object(
+                rbac("RoleBinding", "rolebindings"),
+                Some(n),
+                names::SCOPED_ROLE,
+                b,
+                Ownership::Owned { adopt: false },
+            ));
+        }
+    }
+    objects
 }

@@ -198,3 +198,32 @@ fn statefulset_ordinals_make_a_statefulset_whose_pods_each_sign_a_bucket() {
     assert!(matches!(find(&objs, "StatefulSet", "tekton-chains-controller").mode, Mode::Absent));
     assert!(matches!(find(&objs, "Deployment", "tekton-chains-controller").mode, Mode::Apply(_)));
 }
+
+#[test]
+fn a_namespace_scope_takes_roles_in_its_namespaces_instead_of_the_clusterrole() {
+    use crate::operator::desired::watch_scope;
+    let args = |a: serde_json::Value| serde_json::json!({ "spec": { "template": { "spec": { "containers": [{ "name": "tekton-chains-controller", "args": a }] } } } });
+    assert_eq!(
+        watch_scope(&args(serde_json::json!(["signer", "--namespace=b,a", "--namespace", "c", "--x"]))),
+        ["a", "b", "c"]
+    );
+    assert!(watch_scope(&args(serde_json::json!(["signer"]))).is_empty());
+    let spec: TektonChainSpec = serde_json::from_value(serde_json::json!({
+        "targetNamespace": "ns",
+        "options": { "deployments": { "tekton-chains-controller": { "spec": { "template": { "spec": {
+            "containers": [{ "name": "tekton-chains-controller", "args": ["signer", "--namespace=team-a"] }] } } } } } },
+    }))
+    .unwrap();
+    let objs = build_for(spec);
+    assert!(matches!(find(&objs, "ClusterRole", "tekton-chains-controller-cluster-access").mode, Mode::Absent));
+    assert!(matches!(find(&objs, "ClusterRoleBinding", "tekton-chains-controller-cluster-access").mode, Mode::Absent));
+    let scoped: Vec<_> = objs
+        .iter()
+        .filter(|o| o.name == "tekton-chains-controller-namespace-access")
+        .map(|o| (o.resource.kind.as_str(), o.namespace.as_deref().unwrap_or_default()))
+        .collect();
+    assert_eq!(scoped, [("Role", "team-a"), ("RoleBinding", "team-a"), ("Role", "ns"), ("RoleBinding", "ns")]);
+    let team = body(objs.iter().find(|o| o.name == "tekton-chains-controller-namespace-access").unwrap());
+    assert_eq!(team["rules"][0]["resources"], serde_json::json!(["taskruns", "pipelineruns"]));
+    assert_eq!(team["metadata"]["namespace"], "team-a");
+}
