@@ -53,20 +53,7 @@ answering() {
   return 1
 }
 
-certs() {
-  [ -f "$dir/pki/server.crt" ] && return
-  mkdir -p "$dir/pki"
-  (
-    cd "$dir/pki"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
-      -keyout ca.key -out ca.crt -subj "/CN=registry-test-ca" 2>/dev/null
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
-      -subj "/CN=registry" 2>/dev/null
-    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
-    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-      -extfile server.ext -out server.crt 2>/dev/null
-  )
-}
+certs() { loopback_certs "$dir/pki" registry; }
 
 # start NAME PORT EXTRA_YAML
 start() {

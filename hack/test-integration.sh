@@ -5,6 +5,8 @@
 # - the real cosign (COSIGN_BIN, built once by hack/tools.sh);
 # - two real OCI registries (TEST_REGISTRY_ENV, else started here by
 #   hack/registry.sh: one open, one behind TLS + htpasswd);
+# - a real token-auth (Bearer) registry, Gitea's (TEST_GITEA_ENV, else
+#   started here by hack/gitea.sh);
 # - a real Rekor v1 (TEST_REKOR_ENV, else started here by hack/rekor.sh:
 #   rekor-server, Trillian, MariaDB);
 # - a real Vault with the Transit engine (TEST_VAULT_ENV, else started here
@@ -49,6 +51,7 @@ cluster_dir=""
 component TEST_KUBECONFIG cluster cluster kubeconfig
 [ -z "$cluster_dir" ] || export TEST_AUDIT_LOG="$cluster_dir/audit.log"
 component TEST_REGISTRY_ENV registry registry env
+component TEST_GITEA_ENV gitea gitea env
 component TEST_REKOR_ENV rekor rekor env
 component TEST_VAULT_ENV vault vault env
 component TEST_LOCAL_KMS_ENV localkms local-kms env

@@ -34,6 +34,8 @@
 #   hack/tools.sh kafka    -> prints the folder of Apache Kafka's broker and tools jars (KRaft; from Maven Central by mvn; kafka storage tests)
 #   hack/tools.sh tkn      -> prints the path of tkn, the Tekton CLI (seed commands; its hub
 #                             commands left out: the proxy refuses tektoncd/hub's zip)
+#   hack/tools.sh gitea    -> prints the path of gitea (its container registry: token-auth
+#                             registry tests); its `options` folder (locales) lies beside it
 #   hack/tools.sh spire    -> prints the folder holding spire-server, spire-agent and
 #                             oidc-discovery-provider (keyless `spiffe` provider tests)
 #   hack/tools.sh all      -> all of the above in turn, each one's time on stderr
@@ -72,6 +74,9 @@ GRAFEAS_VERSION="${GRAFEAS_VERSION:-v0.2.3}"
 ARCHIVISTA_VERSION="${ARCHIVISTA_VERSION:-v0.10.0}"
 # The Tekton CLI (tkn) the seeds use.
 TKN_VERSION="${TKN_VERSION:-v0.42.0}"
+# Gitea: its container registry is a real token-auth (Bearer) registry
+# (cesanta/docker_auth, Harbor and zot are refused by the proxy here).
+GITEA_VERSION="${GITEA_VERSION:-v1.27.3}"
 # Apache Kafka (broker + tools jars from Maven Central; Java 17+ runs them).
 KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
 KAFKA_LOG4J_VERSION="${KAFKA_LOG4J_VERSION:-2.24.3}"
@@ -670,7 +675,28 @@ ensure_kubectl() {
   echo "$dir/kubectl"
 }
 
-ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb grafeas archivista kafka tkn fulcio spire moto cargo-fuzz"
+# GITEA_BIN, or gitea on PATH, skip the build (their folder must hold
+# `options`, as a release's does). Its go.mod has replace directives, so it is
+# built in a copy of the module (SQLite in); the copy's `options` folder (the
+# locales it reads at start) is kept beside the binary.
+gitea_prep() { cp -r options "$GITEA_OUT_DIR/"; }
+ensure_gitea() {
+  if [ -n "${GITEA_BIN:-}" ]; then echo "$GITEA_BIN"; return; fi
+  if command -v gitea >/dev/null 2>&1; then command -v gitea; return; fi
+  local out="$CACHE/gitea-$GITEA_VERSION/gitea" t0=$SECONDS
+  if [ ! -x "$out" ]; then
+    GITEA_OUT_DIR=$(dirname "$out")
+    rm -rf "$GITEA_OUT_DIR" && mkdir -p "$GITEA_OUT_DIR"
+    log "gitea $GITEA_VERSION: building (first time only, a few minutes)"
+    build_in_copy "code.gitea.io/gitea@$GITEA_VERSION" "$out" . gitea_prep -tags "sqlite sqlite_unlock_notify"
+    log "gitea $GITEA_VERSION: built in $((SECONDS - t0)) s"
+  else
+    log "gitea $GITEA_VERSION: cached in $(dirname "$out")"
+  fi
+  echo "$out"
+}
+
+ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb grafeas archivista kafka tkn gitea fulcio spire moto cargo-fuzz"
 
 # ensure_all: every tool, in turn; a line per tool with the seconds it took
 # (a build the first time, a cache lookup after).
@@ -705,6 +731,7 @@ case "${1:-}" in
   archivista) ensure_archivista ;;
   kafka) ensure_kafka ;;
   tkn) ensure_tkn ;;
+  gitea) ensure_gitea ;;
   fulcio) ensure_fulcio ;;
   moto) ensure_moto ;;
   spire) ensure_spire ;;

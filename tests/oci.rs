@@ -9,7 +9,7 @@ use std::process::Command;
 use k8s_openapi::api::core::v1::{Event, Secret, ServiceAccount};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
-use support::registry::registries;
+use support::registry::{docker_secret, registries};
 use support::runs::{build_taskrun, build_taskrun_at, cosign, finished_status, signed};
 use support::{
     Env, cosign_keys, eventually, namespace_with_config, runs_api, signer_options, start_signer, tmpdir, unique_ns,
@@ -35,15 +35,6 @@ const OCI_CONFIG: &[(&str, &str)] = &[
     ("artifacts.pipelinerun.format", "in-toto"),
     ("artifacts.pipelinerun.storage", "oci"),
 ];
-
-async fn docker_secret(env: &Env, ns: &str, name: &str, content: Vec<u8>) {
-    let s: Secret = serde_json::from_value(json!({
-        "metadata": { "name": name, "namespace": ns }, "type": "kubernetes.io/dockerconfigjson",
-        "data": { ".dockerconfigjson": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, content) },
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(env.client.clone(), ns).create(&PostParams::default(), &s).await.unwrap();
-}
 
 async fn service_account(env: &Env, ns: &str, name: &str, secrets: &[&str], pull: &[&str]) {
     let sa: ServiceAccount = serde_json::from_value(json!({

@@ -122,3 +122,17 @@ impl Registries {
         serde_json::to_vec(&serde_json::json!({ "auths": { self.auth.clone(): { "auth": auth } } })).unwrap()
     }
 }
+
+/// A `kubernetes.io/dockerconfigjson` Secret `name` in `ns` with `content`.
+pub async fn docker_secret(env: &super::Env, ns: &str, name: &str, content: Vec<u8>) {
+    use kube::api::{Api, PostParams};
+    let s: k8s_openapi::api::core::v1::Secret = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": name, "namespace": ns }, "type": "kubernetes.io/dockerconfigjson",
+        "data": { ".dockerconfigjson": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, content) },
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(env.client.clone(), ns)
+        .create(&PostParams::default(), &s)
+        .await
+        .unwrap();
+}
