@@ -45,12 +45,20 @@ up() {
     echo "FIRESTORE_MISSING=\"$why\"" >"$dir/env"
     return
   fi
-  port=${FIRESTORE_PORT:-$(free_port)}
-  t0=$(date +%s%N)
-  log "starting the Firestore emulator ($bin) on 127.0.0.1:$port"
-  "$bin" start --host=127.0.0.1 --port="$port" >"$dir/firestore.log" 2>&1 &
-  echo $! >"$dir/firestore.pid"
-  wait_ready firestore 60 curl -sf -o /dev/null "http://127.0.0.1:$port/" || exit 1
+  # A free port can be taken before the JVM binds it (CI once met
+  # BindException): then another port, three tries in all.
+  local try
+  for try in 1 2 3; do
+    port=${FIRESTORE_PORT:-$(free_port)}
+    t0=$(date +%s%N)
+    log "starting the Firestore emulator ($bin) on 127.0.0.1:$port"
+    "$bin" start --host=127.0.0.1 --port="$port" >"$dir/firestore.log" 2>&1 &
+    echo $! >"$dir/firestore.pid"
+    wait_ready firestore 60 curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
+    stop_one firestore
+    if [ "$try" = 3 ] || [ -n "${FIRESTORE_PORT:-}" ] || ! grep -q BindException "$dir/firestore.log"; then exit 1; fi
+    log "port $port was taken meanwhile; another"
+  done
   echo "FIRESTORE_EMULATOR_HOST=127.0.0.1:$port" >"$dir/env"
   log "ready in $(( ($(date +%s%N) - t0) / 1000000 )) ms: FIRESTORE_EMULATOR_HOST=127.0.0.1:$port"
 }
