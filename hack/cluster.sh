@@ -39,16 +39,11 @@ stop() {
 certs() {
   local c="$dir/pki"
   [ -f "$c/admin.crt" ] && return
-  mkdir -p "$c"
+  # A half-made folder is made again whole.
+  rm -f "$c/server.crt"
+  loopback_certs "$c" kube-apiserver ",DNS:kubernetes.default.svc,IP:10.0.0.1"
   (
     cd "$c"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
-      -keyout ca.key -out ca.crt -subj "/CN=test-ca" 2>/dev/null
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
-      -subj "/CN=kube-apiserver" 2>/dev/null
-    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.0.0.1\n' >server.ext
-    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-      -extfile server.ext -out server.crt 2>/dev/null
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout admin.key -out admin.csr \
       -subj "/CN=admin/O=system:masters" 2>/dev/null
     printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n' >admin.ext

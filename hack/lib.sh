@@ -76,9 +76,9 @@ idle_prefix() {
 image_tag() { echo "v$(sed -n 's/^version = "\(.*\)"/\1/p' "$here/Cargo.toml" | head -1)"; }
 image_ref() { echo "tekton-chains-operator:$(image_tag)"; }
 
-# loopback_certs DIR NAME: once, a self-signed CA (DIR/ca.crt, "NAME-test-ca")
-# and a server certificate for 127.0.0.1 and localhost signed by it
-# (DIR/server.crt, DIR/server.key), all P-256.
+# loopback_certs DIR NAME [SANS]: once, a self-signed CA (DIR/ca.crt,
+# "NAME-test-ca") and a server certificate for 127.0.0.1 and localhost (and
+# SANS, as ",DNS:x,IP:y") signed by it (DIR/server.crt, DIR/server.key), all P-256.
 loopback_certs() {
   [ -f "$1/server.crt" ] && return
   mkdir -p "$1"
@@ -88,7 +88,7 @@ loopback_certs() {
       -keyout ca.key -out ca.crt -subj "/CN=$2-test-ca" 2>/dev/null
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
       -subj "/CN=$2" 2>/dev/null
-    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost%s\n' "${3:-}" >server.ext
     openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
       -extfile server.ext -out server.crt 2>/dev/null
   )

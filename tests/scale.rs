@@ -91,7 +91,7 @@ async fn three_replicas_over_ten_buckets_sign_each_run_once_even_when_one_is_kil
     let args =
         ["--buckets", "10", "--replicas", "3", "--lease-duration", lease.as_str(), "--threads-per-controller", "4"];
     let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
-    let start = |i: usize| signer_replica(&ns, &identity, &keys, &format!("replica{i}"), ports[i], &args);
+    let start = |i: usize| signer_replica(&ns, &identity, &keys, &format!("replica{i}"), ports[i], &args, &[]);
     let mut replicas: Vec<SignerProcess> = (0..3).map(start).collect();
     let shared = eventually("the ten buckets shared 4/3/3 by the three replicas", || async {
         let by = holders(&leases).await;
@@ -186,7 +186,7 @@ async fn upstreams_leader_election_configmap_sets_the_buckets_and_a_bad_one_stop
         .unwrap()
     };
     cms.create(&PostParams::default(), &cm(json!({ "buckets": "11", "lease-duration": "soon" }))).await.unwrap();
-    let mut bad = signer_replica(&ns, &identity, &keys, "bad", free_port(), &[]);
+    let mut bad = signer_replica(&ns, &identity, &keys, "bad", free_port(), &[], &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         match bad.try_exit() {
@@ -203,7 +203,7 @@ async fn upstreams_leader_election_configmap_sets_the_buckets_and_a_bad_one_stop
     // Upstream's keys win over the flags: two buckets, not one.
     let good = json!({ "buckets": "2", "lease-duration": "6s", "renew-deadline": "4s", "retry-period": "2s" });
     cms.replace("tekton-chains-config-leader-election", &PostParams::default(), &cm(good)).await.unwrap();
-    let _signer = signer_replica(&ns, &identity, &keys, "good", free_port(), &["--buckets", "1"]);
+    let _signer = signer_replica(&ns, &identity, &keys, "good", free_port(), &["--buckets", "1"], &[]);
     let leases: Api<Lease> = Api::namespaced(env.client.clone(), &ns);
     for name in ["tekton-chains-signer.00-of-02", "tekton-chains-signer.01-of-02"] {
         let l = eventually("the two bucket Leases", || async { leases.get_opt(name).await.ok().flatten() }).await;
@@ -223,7 +223,6 @@ async fn upstreams_leader_election_configmap_sets_the_buckets_and_a_bad_one_stop
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn statefulset_pods_sign_the_bucket_of_their_ordinal_without_leases() {
     use k8s_openapi::api::core::v1::ConfigMap;
-    use support::signer_replica_env;
     use tekton_chains_operator::signer::buckets::bucket_of;
     let Some(cosign) = cosign() else { panic!("cosign is needed (COSIGN_BIN)") };
     let env = Env::new().await;
@@ -239,15 +238,7 @@ async fn statefulset_pods_sign_the_bucket_of_their_ordinal_without_leases() {
     let _pods: Vec<SignerProcess> = (0..2)
         .map(|i| {
             let pod = format!("tekton-chains-controller-{i}");
-            signer_replica_env(
-                &ns,
-                &identity,
-                &keys,
-                &pod,
-                ports[i],
-                &[],
-                &[("STATEFUL_CONTROLLER_ORDINAL", Some(&pod))],
-            )
+            signer_replica(&ns, &identity, &keys, &pod, ports[i], &[], &[("STATEFUL_CONTROLLER_ORDINAL", Some(&pod))])
         })
         .collect();
     let api = runs_api(&env, &ns, "TaskRun");

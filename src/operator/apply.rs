@@ -153,12 +153,8 @@ impl Applier {
         let api = self.api(&obj.resource, obj.namespace.as_deref());
         let what = obj.describe();
         match api.get_opt(&obj.name).await.map_err(Error::kube(Step::Get, &what))? {
-            Some(live) if is_ours(&live) => {
-                let uid = live.owner_references().iter().find(|o| o.kind == "TektonChain").map(|o| o.uid.clone());
-                match uid {
-                    Some(uid) => self.delete_owned(obj, &uid).await,
-                    None => Ok(false),
-                }
+            Some(live) if is_ours(&live) && live.owner_references().iter().any(|o| o.kind == "TektonChain") => {
+                self.delete_live(&api, &live, &what).await
             }
             _ => Ok(false),
         }
@@ -173,15 +169,20 @@ impl Applier {
         if !live.owner_references().iter().any(|o| o.uid == owner_uid) {
             return Ok(false);
         }
+        self.delete_live(&api, &live, &what).await
+    }
+
+    /// Deletes the object read as `live`, only while it is that object (its uid).
+    async fn delete_live(&self, api: &Api<DynamicObject>, live: &DynamicObject, what: &str) -> Result<bool> {
         self.count_write();
         let dp = DeleteParams {
             preconditions: Some(Preconditions { uid: live.uid(), resource_version: None }),
             ..DeleteParams::background()
         };
-        match api.delete(&obj.name, &dp).await {
+        match api.delete(&live.name_any(), &dp).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(false),
-            Err(e) => Err(Error::kube(Step::Delete, &what)(e)),
+            Err(e) => Err(Error::kube(Step::Delete, what)(e)),
         }
     }
 }

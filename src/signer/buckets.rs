@@ -132,8 +132,13 @@ impl Held {
 
     /// Every bucket, for good (no leader election).
     pub fn all() -> Self {
-        let me = Self::none(1);
-        me.set(0, Some(Instant::now() + Duration::from_secs(100 * 365 * 86_400)));
+        Self::only(1, 0)
+    }
+
+    /// Bucket `b` of `buckets`, for good (a StatefulSet pod's ordinal).
+    pub fn only(buckets: u32, b: u32) -> Self {
+        let me = Self::none(buckets);
+        me.set(b, Some(Instant::now() + Duration::from_secs(100 * 365 * 86_400)));
         me
     }
 

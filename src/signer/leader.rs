@@ -50,13 +50,12 @@ pub async fn start(client: &kube::Client, opts: &Options) -> Result<(Arc<Held>, 
         Some(cm) => defaults.with_config(&cm.data.unwrap_or_default()).map_err(|p| bad(p.join("; ")))?,
         None => defaults,
     };
-    let held = Arc::new(Held::none(election.buckets));
     if let Ok(value) = std::env::var("STATEFUL_CONTROLLER_ORDINAL") {
         let b = super::buckets::ordinal(&value, election.buckets).map_err(bad)?;
-        held.set(b, Some(Instant::now() + Duration::from_secs(100 * 365 * 86_400)));
         info!(bucket = b, buckets = election.buckets, "StatefulSet ordinal: signing one bucket, no Leases");
-        return Ok((held, None));
+        return Ok((Arc::new(Held::only(election.buckets, b)), None));
     }
+    let held = Arc::new(Held::none(election.buckets));
     let elector = Elector {
         api: Api::namespaced(client.clone(), ns),
         identity: identity(),
@@ -97,25 +96,19 @@ impl Elector {
 
     async fn round(&self, seen: &mut Observed, replicas: u32) {
         let names = self.names();
-        let leases = futures::future::join_all(names.iter().map(|n| self.api.get_opt(n))).await;
-        let mut reads = Vec::with_capacity(leases.len());
-        let mut objects = Vec::with_capacity(leases.len());
-        for (name, got) in names.iter().zip(leases) {
-            match got {
-                Ok(Some(l)) => {
-                    reads.push(read(&l));
-                    objects.push(Some(l));
-                }
-                Ok(None) => {
-                    reads.push(Read::Absent);
-                    objects.push(None);
-                }
+        let got = futures::future::join_all(names.iter().map(|n| self.api.get_opt(n))).await;
+        let mut leases = Vec::with_capacity(got.len());
+        let mut reads = Vec::with_capacity(got.len());
+        for (name, got) in names.iter().zip(got) {
+            reads.push(match &got {
+                Ok(Some(l)) => read(l),
+                Ok(None) => Read::Absent,
                 Err(e) => {
                     warn!(lease = %name, error = %e, "reading a bucket Lease");
-                    reads.push(Read::Unknown);
-                    objects.push(None);
+                    Read::Unknown
                 }
-            }
+            });
+            leases.push(got.ok().flatten());
         }
         let now = Instant::now();
         // A Lease someone else holds now is not ours, whatever we thought.
@@ -129,13 +122,17 @@ impl Elector {
             }
         }
         let round = Round { me: &self.identity, now, lease_duration: self.election.lease_duration, replicas };
-        for act in plan::plan(&round, &reads, seen) {
-            let b = act.bucket();
-            let (name, lease) = (&names[b as usize], objects.get(b as usize).and_then(Option::as_ref));
-            if let Err(e) = self.act(act, name, lease).await {
-                debug!(lease = %name, act = ?act, error = %e, "bucket Lease write refused");
+        // Each act touches its own Lease: all of a round's go out together.
+        let acts = plan::plan(&round, &reads, seen).into_iter().map(|act| {
+            let b = act.bucket() as usize;
+            let (name, lease) = (&names[b], leases.get(b).and_then(Option::as_ref));
+            async move {
+                if let Err(e) = self.act(act, name, lease).await {
+                    debug!(lease = %name, act = ?act, error = %e, "bucket Lease write refused");
+                }
             }
-        }
+        });
+        futures::future::join_all(acts).await;
     }
 
     async fn act(&self, act: Act, name: &str, lease: Option<&Lease>) -> Result<(), kube::Error> {

@@ -547,21 +547,9 @@ pub fn signer_process_with(
 }
 
 /// A signer replica: the binary with leader election on, metrics and probes
-/// on `port`, and `args` (buckets, replicas, lease duration).
+/// on `port`, `args` (buckets, replicas, lease duration) and `env` set.
 /// Its Lease identity starts with `name` (its POD_NAME).
 pub fn signer_replica(
-    ns: &str,
-    identity: &Identity,
-    keys: &Path,
-    name: &str,
-    port: u16,
-    args: &[&str],
-) -> SignerProcess {
-    signer_replica_env(ns, identity, keys, name, port, args, &[])
-}
-
-/// [`signer_replica`] with more environment variables.
-pub fn signer_replica_env(
     ns: &str,
     identity: &Identity,
     keys: &Path,
