@@ -377,10 +377,14 @@ async fn insecure_applies_to_the_configured_repository_only() {
     let _s2 = start_signer(env.signer_client(&ns2).await, signer_options(&ns2, &keys, vec![ns2.clone()])).await;
     build_taskrun(&env, &ns2, "build", "default", &format!("{}/{repo2}", regs.auth), &digest2).await;
     assert_eq!(signed(&env, &ns2, "TaskRun", "build").await, "failed");
+    // The Event is recorded just after the failed mark: wait for it.
     let events: Api<Event> = Api::namespaced(env.client.clone(), &ns2);
-    let notes: Vec<String> =
-        events.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|e| e.message).collect();
-    assert!(notes.iter().any(|n| n.contains("giving up") && n.contains("certificate")), "{notes:?}");
+    eventually("the SigningFailed Event naming the certificate", || async {
+        let notes: Vec<String> =
+            events.list(&ListParams::default()).await.ok()?.items.into_iter().filter_map(|e| e.message).collect();
+        notes.iter().any(|n| n.contains("giving up") && n.contains("certificate")).then_some(())
+    })
+    .await;
 }
 
 /// A registry CA set from the TektonChain (`options.configMaps`, into the
