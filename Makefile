@@ -39,11 +39,12 @@ bench: tools
 chaos: tools
 	bash hack/chaos.sh
 
-## Builds kube-apiserver, etcd, cosign, rekor-server, rekor-cli and Trillian from the Go
+## Builds kube-apiserver, etcd, cosign (v2, and v3 for bundles), rekor-server, rekor-cli and Trillian from the Go
 ## module proxy, and unpacks Debian's docker-registry and MariaDB, once (cached in ~/.cache).
 tools:
 	bash hack/tools.sh kube >/dev/null
 	bash hack/tools.sh cosign >/dev/null
+	bash hack/tools.sh cosign3 >/dev/null
 	bash hack/tools.sh registry >/dev/null
 	bash hack/tools.sh rekor >/dev/null
 	bash hack/tools.sh mariadb >/dev/null

@@ -2,7 +2,8 @@
 # Runs the integration tests against real components:
 # - TEST_KUBECONFIG (an existing cluster) when set, else a fresh local
 #   kube-apiserver + etcd started here and stopped afterwards;
-# - the real cosign (COSIGN_BIN, built once by hack/tools.sh);
+# - the real cosign (COSIGN_BIN, built once by hack/tools.sh), and cosign v3
+#   (COSIGN3_BIN) for the sigstore bundle format;
 # - two real OCI registries (TEST_REGISTRY_ENV, else started here by
 #   hack/registry.sh: one open, one behind TLS + htpasswd);
 # - a real token-auth (Bearer) registry, Gitea's (TEST_GITEA_ENV, else
@@ -42,6 +43,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 export COSIGN_BIN="${COSIGN_BIN:-$(bash hack/tools.sh cosign)}"
+export COSIGN3_BIN="${COSIGN3_BIN:-$(bash hack/tools.sh cosign3)}"
 # shellcheck source=hack/lib.sh
 . hack/lib.sh
 component_prefix=test

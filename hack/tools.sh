@@ -4,6 +4,7 @@
 #
 #   hack/tools.sh kube     -> prints the folder holding kube-apiserver and etcd
 #   hack/tools.sh cosign   -> prints the path of the cosign binary
+#   hack/tools.sh cosign3  -> prints the path of cosign v3 (sigstore bundle format tests)
 #   hack/tools.sh registry -> prints the path of an OCI registry (distribution)
 #   hack/tools.sh rekor    -> prints the folder holding rekor-server, rekor-cli,
 #                             trillian_log_server, trillian_log_signer and
@@ -46,6 +47,10 @@ set -euo pipefail
 KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 COSIGN_VERSION="${COSIGN_VERSION:-v2.6.2}"
+# The newest cosign the proxy serves, only for the sigstore bundle (v0.3) format:
+# its `--new-bundle-format` reads OCI 1.1 referrers. cosign v2 stays for the rest.
+COSIGN3_VERSION="${COSIGN3_VERSION:-v3.1.4}"
+COSIGN3_GO="${COSIGN3_GO:-go1.27.3}"
 REGISTRY_DEB="${REGISTRY_DEB:-docker-registry}"
 REKOR_VERSION="${REKOR_VERSION:-v1.5.4}"
 TRILLIAN_VERSION="${TRILLIAN_VERSION:-v1.7.3}"
@@ -161,6 +166,21 @@ ensure_cosign() {
     log "cosign $COSIGN_VERSION: building (first time only, a few minutes)"
     GOBIN="$(dirname "$out")" go install -trimpath -ldflags "-s -w" \
       "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+  fi
+  echo "$out"
+}
+
+# cosign v3: COSIGN3_BIN skips the build (a `cosign` on PATH is v2 or v3, so
+# it is not taken for this one).
+ensure_cosign3() {
+  if [ -n "${COSIGN3_BIN:-}" ]; then echo "$COSIGN3_BIN"; return; fi
+  local out="$CACHE/cosign-$COSIGN3_VERSION/cosign"
+  mkdir -p "$(dirname "$out")"
+  if [ ! -x "$out" ]; then
+    log "cosign $COSIGN3_VERSION: building (first time only, a few minutes; it needs Go 1.27,"
+    log "  which the go command fetches from the module proxy as GOTOOLCHAIN=$COSIGN3_GO)"
+    GOTOOLCHAIN="$COSIGN3_GO" GOBIN="$(dirname "$out")" go install -trimpath -ldflags "-s -w" \
+      "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN3_VERSION"
   fi
   echo "$out"
 }
@@ -696,7 +716,7 @@ ensure_gitea() {
   echo "$out"
 }
 
-ALL_TOOLS="kube cosign registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb grafeas archivista kafka tkn gitea fulcio spire moto cargo-fuzz"
+ALL_TOOLS="kube cosign cosign3 registry rekor mariadb crane kubectl helm image-base operator-sdk vault local-kms fake-gcs-server ferretdb grafeas archivista kafka tkn gitea fulcio spire moto cargo-fuzz"
 
 # ensure_all: every tool, in turn; a line per tool with the seconds it took
 # (a build the first time, a cache lookup after).
@@ -714,6 +734,7 @@ case "${1:-}" in
   all) ensure_all ;;
   kube) ensure_kube ;;
   cosign) ensure_cosign ;;
+  cosign3) ensure_cosign3 ;;
   registry) ensure_registry ;;
   rekor) ensure_rekor ;;
   mariadb) ensure_mariadb ;;

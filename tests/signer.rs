@@ -635,11 +635,12 @@ async fn the_signer_binary_serves_health_and_metrics_and_logs_json_with_run_fiel
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_storage_format_not_yet_supported_ends_failed_at_once_with_events() {
+async fn a_setting_this_signer_cannot_serve_ends_failed_at_once_with_events() {
     let env = Env::new().await;
     let (keys, _) = openssl_key("ecdsa");
-    // Images in the sigstore-bundle encoding, which this release cannot write.
-    let config = [("storage.oci.encoding-format", "sigstore-bundle")];
+    // Keyless signing with GitHub Actions' token, outside a GitHub Actions job
+    // (no ACTIONS_ID_TOKEN_REQUEST_URL here): a setting this signer cannot serve.
+    let config = [("signers.x509.fulcio.enabled", "true"), ("signers.x509.fulcio.provider", "github")];
     let ns = namespace_with_config(&env, "nobundle", &config).await;
     let s = start_signer(env.signer_client(&ns).await, signer_options(&ns, &keys, vec![ns.clone()])).await;
     finished_taskrun(&env, &ns, "pushes-image", image_results(), json!({})).await;
@@ -659,7 +660,7 @@ async fn a_storage_format_not_yet_supported_ends_failed_at_once_with_events() {
     };
     let failed = event("SigningFailed").await;
     let note = failed.message.unwrap_or_default();
-    let want = r#"OCI encoding format "sigstore-bundle" (storage.oci.encoding-format) is not supported yet"#;
+    let want = r#"keyless signer "github" (signers.x509.fulcio.provider) is not supported yet"#;
     assert!(note.contains(want), "{note}");
     assert!(note.contains("retrying cannot help"), "{note}");
     // Refused once when the config was loaded, on chains-config itself:
@@ -667,7 +668,7 @@ async fn a_storage_format_not_yet_supported_ends_failed_at_once_with_events() {
     let refused = event("UnsupportedConfig").await;
     assert_eq!(refused.involved_object.name.as_deref(), Some("chains-config"));
     let note = refused.message.unwrap_or_default();
-    assert!(note.contains("storage.oci.encoding-format") && note.contains(r#"supported: "dsse""#), "{note}");
+    assert!(note.contains("signers.x509.fulcio.provider") && note.contains("ACTIONS_ID_TOKEN_REQUEST_URL"), "{note}");
     let m = s.signer.metrics.render();
     assert!(m.contains(r#"signing_failures_total{kind="taskrun",reason="unsupported"} 1"#), "{m}");
 }

@@ -29,13 +29,7 @@ fn verify(keys: &Path, image: &str, env: &[(&str, &str)]) {
 async fn a_token_auth_registry_signs_skips_a_pull_only_token_and_survives_tokens_refused_mid_burst() {
     let env = Env::new().await;
     let (dir, vars) = component_env("TEST_GITEA_ENV", "gitea", "test-gitea");
-    let regs = Registries {
-        open: String::new(),
-        auth: vars["GITEA_REGISTRY"].clone(),
-        ca: vars["GITEA_CA"].clone().into(),
-        user: vars["GITEA_USER"].clone(),
-        password: vars["GITEA_PASSWORD"].clone(),
-    };
+    let regs = Registries::gitea(&vars);
     let read_token = vars["GITEA_READ_TOKEN"].clone();
     // The registry asks for a Bearer token, not Basic credentials.
     let http = reqwest::Client::builder()

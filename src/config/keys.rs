@@ -93,7 +93,7 @@ macro_rules! chains_keys {
         storage_oci_repository_insecure: "storage.oci.repository.insecure", Bool, "false", Flag,
             "Talk plain HTTP to storage.oci.repository.";
         storage_oci_encoding_format: "storage.oci.encoding-format", OneOf(OciEncoding::WORDS), "dsse", Text,
-            "Attestation encoding in OCI storage.";
+            "How OCI storage writes signatures and attestations: cosign's `.sig`/`.att` tags (`dsse`), or sigstore bundles v0.3 as OCI 1.1 referrers (`sigstore-bundle`).";
         storage_docdb_url: "storage.docdb.url", Text, "", Text,
             "docdb collection: mongo://DB/COLL?id_field=Name, dynamodb://TABLE?partition_key=Name or firestore://projects/P/databases/D/documents/COLL?name_field=Name (needed when docdb is selected).";
         storage_docdb_mongo_server_url: "storage.docdb.mongo-server-url", Secret, "", Text,

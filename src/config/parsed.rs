@@ -74,6 +74,17 @@ impl ChainsConfig {
         self.backends.iter().find(|s| s.kind() == kind)
     }
 
+    /// Whether image signatures go to `oci` storage as sigstore bundles
+    /// (`artifacts.oci.storage` has `oci`, `storage.oci.encoding-format:
+    /// sigstore-bundle`).
+    pub fn oci_bundles(&self) -> bool {
+        self.oci.storage.contains(&StorageKind::Oci)
+            && matches!(
+                self.backend(StorageKind::Oci),
+                Some(Storage::Oci { encoding: OciEncoding::SigstoreBundle, .. })
+            )
+    }
+
     /// Who signs for `signer` (`None` for `signer: none`).
     pub fn identity(&self, signer: SignerKind) -> Option<SigningIdentity> {
         match signer {

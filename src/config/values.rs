@@ -112,7 +112,7 @@ word_enum! {
     OciEncoding {
         /// A DSSE envelope layer (cosign's `.att` layout).
         Dsse = "dsse",
-        /// A Sigstore bundle (not built yet).
+        /// A sigstore bundle v0.3, as an OCI 1.1 referrer of the image.
         SigstoreBundle = "sigstore-bundle",
     }
 }

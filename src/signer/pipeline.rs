@@ -220,13 +220,21 @@ impl Pipeline {
                     let run = format!("{} {}/{}", run.kind.kind(), run.namespace(), run.name());
                     return Err(Error::TooManyImages { run, count: artifacts.images.len(), max: MAX_IMAGES_PER_RUN });
                 }
-                Route::On { .. } => out.extend(artifacts.images.iter().map(|img| Payload {
-                    artifact: Artifact::Oci,
-                    subject: Subject::Image(img.clone()),
-                    key: img.digest_hex().chars().take(12).collect(),
-                    bytes: formats::simplesigning::payload(img),
-                    dsse: false,
-                })),
+                Route::On { .. } => {
+                    // In the sigstore bundle format an image's signature is
+                    // cosign v3's: a DSSE statement about the image.
+                    let bundle = self.config.oci_bundles();
+                    out.extend(artifacts.images.iter().map(|img| Payload {
+                        artifact: Artifact::Oci,
+                        subject: Subject::Image(img.clone()),
+                        key: img.digest_hex().chars().take(12).collect(),
+                        bytes: match bundle {
+                            true => formats::simplesigning::cosign_sign_statement(img),
+                            false => formats::simplesigning::payload(img),
+                        },
+                        dsse: bundle,
+                    }))
+                }
             }
         }
         Ok(out)

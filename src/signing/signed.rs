@@ -81,4 +81,7 @@ pub struct LogEntry {
     /// The cosign bundle (`dev.sigstore.cosign/bundle`), once the entry's
     /// SignedEntryTimestamp was checked.
     pub bundle: Option<String>,
+    /// The entry as a sigstore bundle's `TransparencyLogEntry` (with its
+    /// inclusion proof), when the log gave one.
+    pub tlog_entry: Option<serde_json::Value>,
 }

@@ -92,6 +92,25 @@ pub struct Verification {
     /// base64 of the log's signature over [`Entry::signed_payload`].
     #[serde(default)]
     pub signed_entry_timestamp: String,
+    /// The entry's inclusion in a signed tree head (Rekor 1.1+), as sent:
+    /// read only when a bundle needs it, so a log's odd proof never fails
+    /// the entry.
+    #[serde(default)]
+    pub inclusion_proof: Option<Value>,
+}
+
+/// A Merkle inclusion proof, as Rekor v1 answers it (hashes in hex).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InclusionProof {
+    pub log_index: u64,
+    pub root_hash: String,
+    pub tree_size: u64,
+    #[serde(default)]
+    pub hashes: Vec<String>,
+    /// The signed checkpoint (a signed note) the proof is against.
+    #[serde(default)]
+    pub checkpoint: String,
 }
 
 /// Why an answer of the log was not accepted.
@@ -243,6 +262,35 @@ impl Entry {
         if key.verify(&self.signed_payload(), &set) { Ok(()) } else { Err(EntryError::BadTimestamp) }
     }
 
+    /// The entry as a sigstore bundle's `TransparencyLogEntry` (protobuf
+    /// JSON: 64-bit numbers as strings, bytes as base64), or `None` when
+    /// the log gave no inclusion proof with a checkpoint (bundles v0.2+
+    /// need one) or its hashes are not hex.
+    pub fn tlog_entry(&self) -> Option<Value> {
+        let proof = self.verification.inclusion_proof.as_ref()?;
+        let proof = InclusionProof::deserialize(proof).ok().filter(|p| !p.checkpoint.is_empty())?;
+        let hex64 = |h: &str| hex_bytes(h).map(|b| STANDARD.encode(b));
+        let hashes = proof.hashes.iter().map(|h| hex64(h)).collect::<Option<Vec<_>>>()?;
+        let body = STANDARD.decode(&self.body).ok()?;
+        let body: Value = serde_json::from_slice(&body).ok()?;
+        let (kind, version) = (body.get("kind")?.as_str()?, body.get("apiVersion")?.as_str()?);
+        Some(json!({
+            "logIndex": self.log_index.to_string(),
+            "logId": { "keyId": hex64(&self.log_id)? },
+            "kindVersion": { "kind": kind, "version": version },
+            "integratedTime": self.integrated_time.to_string(),
+            "inclusionPromise": { "signedEntryTimestamp": self.verification.signed_entry_timestamp },
+            "inclusionProof": {
+                "logIndex": proof.log_index.to_string(),
+                "rootHash": hex64(&proof.root_hash)?,
+                "treeSize": proof.tree_size.to_string(),
+                "hashes": hashes,
+                "checkpoint": { "envelope": proof.checkpoint },
+            },
+            "canonicalizedBody": self.body,
+        }))
+    }
+
     /// The `dev.sigstore.cosign/bundle` layer annotation, as cosign writes it.
     pub fn bundle(&self) -> String {
         let v = json!({
@@ -256,6 +304,14 @@ impl Entry {
         });
         serde_json::to_string(&v).expect("bundle serializes")
     }
+}
+
+/// Bytes of a lower- or upper-case hex string (`None` if it is not one).
+fn hex_bytes(h: &str) -> Option<Vec<u8>> {
+    if !h.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..h.len()).step_by(2).map(|i| h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
 }
 
 #[cfg(test)]

@@ -174,6 +174,7 @@ impl Rekor {
             log_index: entry.log_index,
             url: format!("{url}/api/v1/log/entries?logIndex={}", entry.log_index),
             bundle: Some(entry.bundle()),
+            tlog_entry: entry.tlog_entry(),
             uuid,
         };
         self.shared.memo.lock().put(memo_key.to_string(), out.clone());

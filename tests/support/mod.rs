@@ -370,6 +370,17 @@ pub fn cosign() -> Option<PathBuf> {
     Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
+/// cosign v3 (for the sigstore bundle format): COSIGN3_BIN, else built by
+/// `hack/tools.sh cosign3`.
+pub fn cosign3() -> PathBuf {
+    if let Some(bin) = std::env::var_os("COSIGN3_BIN") {
+        return PathBuf::from(bin);
+    }
+    let out = std::process::Command::new("bash").arg(repo().join("hack/tools.sh")).arg("cosign3").output().unwrap();
+    assert!(out.status.success(), "hack/tools.sh cosign3 failed: {}", String::from_utf8_lossy(&out.stderr));
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
 /// Runs seed commands: `bash -c SCRIPT` in `dir` with `tools`' folders first
 /// on PATH and a copy of the test kubeconfig whose current namespace is `ns`
 /// (as `oc project ns` would leave it). Returns success and stdout+stderr.

@@ -77,6 +77,18 @@ impl Registries {
         client.fetch_manifest_digest(&reference, &auth).await.unwrap()
     }
 
+    /// Gitea's token-auth registry (from `hack/gitea.sh`'s env file) as the
+    /// `auth` registry, with its owner's credentials (no open registry).
+    pub fn gitea(vars: &std::collections::HashMap<String, String>) -> Self {
+        Self {
+            open: String::new(),
+            auth: vars["GITEA_REGISTRY"].clone(),
+            ca: vars["GITEA_CA"].clone().into(),
+            user: vars["GITEA_USER"].clone(),
+            password: vars["GITEA_PASSWORD"].clone(),
+        }
+    }
+
     /// The manifest at `registry/repo:tag` as JSON, or `None` when absent.
     pub async fn manifest(&self, registry: &str, repo: &str, tag: &str) -> Option<serde_json::Value> {
         let tls = registry == self.auth;
@@ -87,7 +99,8 @@ impl Registries {
         let scheme = if tls { "https" } else { "http" };
         let mut req = b.build().unwrap().get(format!("{scheme}://{registry}/v2/{repo}/manifests/{tag}")).header(
             "Accept",
-            "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, \
+             application/vnd.oci.image.index.v1+json",
         );
         if tls {
             req = req.basic_auth(&self.user, Some(&self.password));

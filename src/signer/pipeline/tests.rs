@@ -63,9 +63,15 @@ impl TransparencyLog for FakeLog {
     async fn upload(&self, signed: &Signed) -> Result<LogEntry, RemoteError> {
         self.0.lock().unwrap().push(format!("log {}", signed.key));
         if signed.key.starts_with("abcdef") {
-            return Ok(LogEntry { log_index: 2, uuid: "u2".into(), url: "http://log/2".into(), bundle: None });
+            return Ok(LogEntry {
+                log_index: 2,
+                uuid: "u2".into(),
+                url: "http://log/2".into(),
+                bundle: None,
+                tlog_entry: None,
+            });
         }
-        Ok(LogEntry { log_index: 1, uuid: "u1".into(), url: "http://log/1".into(), bundle: None })
+        Ok(LogEntry { log_index: 1, uuid: "u1".into(), url: "http://log/1".into(), bundle: None, tlog_entry: None })
     }
 }
 
@@ -412,15 +418,29 @@ fn kms_and_keyless_are_refused_rather_than_signed_with_the_local_key() {
 }
 
 #[test]
-fn the_sigstore_bundle_encoding_is_refused_rather_than_ignored() {
+fn with_sigstore_bundles_an_image_signature_is_cosign_v3s_dsse_statement() {
     let journal = Journal::default();
-    let p = Pipeline::build(config(&[("storage.oci.encoding-format", "sigstore-bundle")]), &parts(&journal, None));
-    let refusals = p.refusals();
-    assert_eq!(refusals.len(), 1, "{refusals:?}");
-    assert_eq!(
-        refused(&refusals[0]).to_string(),
-        "OCI encoding format \"sigstore-bundle\" (storage.oci.encoding-format) is not supported yet; supported: \"dsse\""
-    );
+    let bundles = config(&[("storage.oci.encoding-format", "sigstore-bundle")]);
+    let p = Pipeline::build(bundles, &parts(&journal, None));
+    assert!(p.refusals().is_empty(), "{:?}", p.refusals());
+    let obj = taskrun();
+    let run = Run::new(RunKind::TaskRun, &obj);
+    let plan = p.plan(&run, &detect(&run), &[]).unwrap();
+    let image = plan.iter().find(|x| x.artifact == Artifact::Oci).unwrap();
+    assert!(image.dsse);
+    let v: serde_json::Value = serde_json::from_slice(&image.bytes).unwrap();
+    assert_eq!(v["predicateType"], crate::formats::simplesigning::COSIGN_SIGN_PREDICATE);
+    assert_eq!(v["subject"][0]["digest"]["sha256"], D.trim_start_matches("sha256:"));
+    // Without bundles (or when `oci` storage is not used for images) it stays simplesigning.
+    let tekton_only =
+        config(&[("storage.oci.encoding-format", "sigstore-bundle"), ("artifacts.oci.storage", "tekton")]);
+    for c in [config(&[]), tekton_only] {
+        let p = Pipeline::build(c, &parts(&journal, None));
+        let plan = p.plan(&run, &detect(&run), &[]).unwrap();
+        let image = plan.iter().find(|x| x.artifact == Artifact::Oci).unwrap();
+        assert!(!image.dsse);
+        assert!(String::from_utf8_lossy(&image.bytes).contains("cosign container image signature"));
+    }
 }
 
 /// A backend that fails its first `fails` stores, then stores.

@@ -62,27 +62,46 @@ impl Default for Distribution {
     }
 }
 
+/// A manifest as read: its bytes and the media type the registry named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub body: Vec<u8>,
+    pub media_type: Option<String>,
+}
+
 /// Manifest media types read and written.
 pub const ACCEPT_MANIFESTS: &str =
     "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+/// What an image reference may name: a manifest or an index / manifest list.
+pub const ACCEPT_IMAGES: &str = "application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json";
 
 impl Distribution {
-    /// The manifest a tag holds (`None` for a 404), at most [`MANIFEST_CAP`] bytes.
+    /// The manifest a tag or digest holds (`None` for a 404), at most
+    /// [`MANIFEST_CAP`] bytes, with its `Content-Type`; `accept` lists the
+    /// media types asked for.
+    #[allow(clippy::too_many_arguments)]
     pub async fn manifest(
         &self,
         http: &reqwest::Client,
         ep: &Endpoint,
         repo: &str,
-        tag: &str,
+        reference: &str,
+        accept: &str,
         who: Who<'_>,
-    ) -> Result<Option<Vec<u8>>, RemoteError> {
-        let url = format!("{}/v2/{repo}/manifests/{tag}", ep.base);
-        let res = self
-            .send(http, ep, repo, who, |c| c.get(&url).header(header::ACCEPT, ACCEPT_MANIFESTS).body(Vec::new()))
-            .await?;
+    ) -> Result<Option<Fetched>, RemoteError> {
+        let url = format!("{}/v2/{repo}/manifests/{reference}", ep.base);
+        let res =
+            self.send(http, ep, repo, who, |c| c.get(&url).header(header::ACCEPT, accept).body(Vec::new())).await?;
         match res.status() {
             StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => read_capped(res, MANIFEST_CAP).await.map(Some).map_err(|e| body_error(&url, e)),
+            s if s.is_success() => {
+                let media_type = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+                let media_type = media_type.map(|t| t.split(';').next().unwrap_or(t).trim().to_string());
+                let body = read_capped(res, MANIFEST_CAP).await.map_err(|e| body_error(&url, e))?;
+                Ok(Some(Fetched { body, media_type }))
+            }
             _ => Err(refused(&format!("GET {url}"), res).await),
         }
     }
@@ -117,7 +136,8 @@ impl Distribution {
         Ok(())
     }
 
-    /// Pushes a manifest to a tag.
+    /// Pushes a manifest to a tag or digest; `Ok(true)` when the registry
+    /// answered `OCI-Subject` (it keeps the Referrers API's list itself).
     #[allow(clippy::too_many_arguments)]
     pub async fn push_manifest(
         &self,
@@ -128,7 +148,7 @@ impl Distribution {
         media_type: &str,
         manifest: &[u8],
         who: Who<'_>,
-    ) -> Result<(), RemoteError> {
+    ) -> Result<bool, RemoteError> {
         let url = format!("{}/v2/{repo}/manifests/{tag}", ep.base);
         let res = self
             .send(http, ep, repo, who, |c| c.put(&url).header(header::CONTENT_TYPE, media_type).body(manifest.to_vec()))
@@ -136,7 +156,7 @@ impl Distribution {
         if !res.status().is_success() {
             return Err(refused(&format!("PUT {url}"), res).await);
         }
-        Ok(())
+        Ok(res.headers().contains_key("oci-subject"))
     }
 
     /// Sends a request with the cached authorization for `repo` as `who`; on

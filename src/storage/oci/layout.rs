@@ -132,27 +132,8 @@ pub enum LayoutError {
 /// that is not an image manifest (a registry's or tenant's junk) is refused.
 pub fn merge(existing: Option<&Value>, layer: &Layer) -> Result<Merge, LayoutError> {
     let ours = layer.descriptor();
-    let mut manifest = match existing {
-        None => serde_json::Map::from_iter([
-            ("schemaVersion".to_string(), json!(2)),
-            ("mediaType".to_string(), json!(OCI_MANIFEST)),
-        ]),
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Err(LayoutError::NotAnObject),
-    };
-    let media_type = match manifest.get("mediaType") {
-        None => OCI_MANIFEST.to_string(),
-        Some(Value::String(t)) if t == OCI_MANIFEST || t == DOCKER_MANIFEST => t.clone(),
-        Some(other) => {
-            let shown = crate::http::excerpt(other.to_string().as_bytes(), 80);
-            return Err(LayoutError::Field(format!("mediaType {shown} is not an image manifest")));
-        }
-    };
-    let layers = match manifest.get("layers") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(l)) if l.iter().all(Value::is_object) => l.clone(),
-        Some(_) => return Err(LayoutError::Field("layers is not a list of descriptors".into())),
-    };
+    let Document { mut doc, media_type, list: layers } =
+        Document::open(existing, &[OCI_MANIFEST, DOCKER_MANIFEST], "layers", "an image manifest")?;
     // The bundle is left out of the comparison: the log signs a fresh
     // timestamp each time an entry is fetched, so a retry's differs.
     let annotations = |l: &Value| {
@@ -172,14 +153,58 @@ pub fn merge(existing: Option<&Value>, layer: &Layer) -> Result<Merge, LayoutErr
     layers.push(ours);
     let config_type = if media_type == DOCKER_MANIFEST { DOCKER_CONFIG } else { OCI_CONFIG };
     let config = config_blob(&layers);
-    manifest.insert("layers".into(), Value::Array(layers));
-    manifest.insert(
+    doc.insert("layers".into(), Value::Array(layers));
+    doc.insert(
         "config".into(),
         json!({ "mediaType": config_type, "size": config.len(), "digest": sha256_digest(&config) }),
     );
-    manifest.insert("mediaType".into(), Value::String(media_type.clone()));
-    let manifest = serde_json::to_vec(&manifest).expect("a JSON map serializes");
+    doc.insert("mediaType".into(), Value::String(media_type.clone()));
+    let manifest = serde_json::to_vec(&doc).expect("a JSON map serializes");
     Ok(Merge::Push { manifest, media_type, config })
+}
+
+/// A manifest or index a tag holds, opened to add one descriptor: its
+/// fields, media type and descriptor list (`layers` or `manifests`).
+pub(super) struct Document {
+    pub doc: serde_json::Map<String, Value>,
+    pub media_type: String,
+    pub list: Vec<Value>,
+}
+
+impl Document {
+    /// Opens `existing` (`None`: a fresh one of `allowed[0]`), refusing a
+    /// non-object, a media type not in `allowed` (`what` names them) and a
+    /// `list_key` that is not a list of descriptors.
+    pub(super) fn open(
+        existing: Option<&Value>,
+        allowed: &[&str],
+        list_key: &str,
+        what: &str,
+    ) -> Result<Self, LayoutError> {
+        let first = allowed.first().copied().unwrap_or_default();
+        let doc = match existing {
+            None => serde_json::Map::from_iter([
+                ("schemaVersion".to_string(), json!(2)),
+                ("mediaType".to_string(), json!(first)),
+            ]),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => return Err(LayoutError::NotAnObject),
+        };
+        let media_type = match doc.get("mediaType") {
+            None => first.to_string(),
+            Some(Value::String(t)) if allowed.contains(&t.as_str()) => t.clone(),
+            Some(other) => {
+                let shown = crate::http::excerpt(other.to_string().as_bytes(), 80);
+                return Err(LayoutError::Field(format!("mediaType {shown} is not {what}")));
+            }
+        };
+        let list = match doc.get(list_key) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(l)) if l.iter().all(Value::is_object) => l.clone(),
+            Some(_) => return Err(LayoutError::Field(format!("{list_key} is not a list of descriptors"))),
+        };
+        Ok(Self { doc, media_type, list })
+    }
 }
 
 /// The image config of a signature image, as go-containerregistry writes

@@ -7,10 +7,13 @@
 //!   `<repo>:sha256-<hex>.att` of every image among its subjects;
 //! - `storage.oci.repository` sends both to another repository;
 //! - layers are appended, never replaced;
+//! - with `storage.oci.encoding-format: sigstore-bundle` both are sigstore
+//!   bundles attached as OCI 1.1 referrers of the image instead ([`bundle`]);
 //! - credentials come from the run's ServiceAccount ([`secrets`]), each
 //!   matching one tried until a push succeeds.
 
 pub mod auth;
+pub mod bundle;
 pub mod distribution;
 pub mod layout;
 pub mod registry;
@@ -22,10 +25,11 @@ use futures::{StreamExt as _, TryStreamExt as _, stream};
 use tracing::debug;
 
 use self::layout::{Layer, Tag};
-use self::registry::{Appended, Registries};
+use self::registry::{Appended, Referrer, Registries};
 use self::secrets::Secrets;
 use super::{Annotations, Backend};
 use crate::config::{OciEncoding, Storage, StorageKind};
+use crate::formats::simplesigning::COSIGN_SIGN_PREDICATE;
 use crate::formats::{Image, Run, RunKind, artifacts};
 use crate::remote::RemoteError;
 use crate::seam::{Env, Factory, Unsupported};
@@ -50,6 +54,17 @@ pub struct Oci {
     repository: String,
     /// `storage.oci.repository.insecure`: for that repository's registry only.
     insecure: bool,
+    /// `storage.oci.encoding-format`.
+    encoding: OciEncoding,
+}
+
+/// One write to a registry.
+#[derive(Debug, Clone, Copy)]
+enum Write<'a> {
+    /// Append a layer to a cosign tag.
+    Layer(&'a Layer),
+    /// Attach a bundle to the image with this digest.
+    Referrer(&'a str, &'a Referrer),
 }
 
 /// Where one layer goes.
@@ -63,12 +78,36 @@ pub struct Target {
 
 impl Oci {
     /// The backend for `storage.oci.repository` (empty: next to each image).
-    pub fn new(shared: Arc<Shared>, repository: &str, insecure: bool) -> Self {
+    pub fn new(shared: Arc<Shared>, repository: &str, insecure: bool, encoding: OciEncoding) -> Self {
         let repository = match repository.trim() {
             "" => String::new(),
             r => artifacts::normalize_repo(r),
         };
-        Self { shared, repository, insecure }
+        Self { shared, repository, insecure, encoding }
+    }
+
+    /// Where the bundle referrers of `image` go (pure): its own repository
+    /// (a referrer lives beside its subject), tag `sha256-<hex>`.
+    pub fn referrer_target(image: &Image) -> Target {
+        let (registry, repository) = image.repo.split_once('/').unwrap_or((image.repo.as_str(), ""));
+        Target {
+            registry: registry.to_string(),
+            repository: repository.to_string(),
+            tag: bundle::referrers_tag(&image.digest),
+            insecure: false,
+        }
+    }
+
+    async fn write(
+        &self,
+        target: &Target,
+        cred: Option<&auth::Credential>,
+        w: Write<'_>,
+    ) -> Result<Appended, RemoteError> {
+        match w {
+            Write::Layer(layer) => self.shared.registries.append(target, cred, layer).await,
+            Write::Referrer(subject, r) => self.shared.registries.attach(target, subject, cred, r).await,
+        }
     }
 
     /// Where `tag` of `image` goes (pure).
@@ -91,7 +130,7 @@ impl Oci {
     /// own ServiceAccount (as seed 003 patches `tekton-chains-controller`),
     /// and anonymously when none matches. The signer's own credentials are
     /// read only when the run's did not push.
-    async fn push(&self, run: &Run<'_>, target: &Target, layer: &Layer) -> Result<Appended, RemoteError> {
+    async fn push(&self, run: &Run<'_>, target: &Target, w: Write<'_>) -> Result<Appended, RemoteError> {
         let account = service_account(run);
         let own = self.shared.own.as_ref().filter(|(ns, name)| !(ns == run.namespace() && name == account));
         let accounts =
@@ -102,7 +141,7 @@ impl Oci {
             let creds = self.shared.secrets.for_account(ns, name).await?;
             for cred in auth::matching(&creds, &target.registry) {
                 tried.push(cred.secret.clone());
-                match self.shared.registries.append(target, Some(cred), layer).await {
+                match self.write(target, Some(cred), w).await {
                     Ok(done) => return Ok(done),
                     Err(e) if e.is_auth() => {
                         debug!(registry = %target.registry, secret = %cred.secret, status = ?e.status, "credential refused; trying the next");
@@ -114,7 +153,7 @@ impl Oci {
         }
         let e = match last {
             Some(e) => e,
-            None => match self.shared.registries.append(target, None, layer).await {
+            None => match self.write(target, None, w).await {
                 Ok(done) => return Ok(done),
                 Err(e) => e,
             },
@@ -179,6 +218,9 @@ pub fn statement_images(payload: &[u8]) -> (String, Vec<Image>) {
 #[async_trait::async_trait]
 impl Backend for Oci {
     async fn store(&self, run: &Run<'_>, signed: &Signed) -> Result<Annotations, RemoteError> {
+        if self.encoding == OciEncoding::SigstoreBundle {
+            return self.store_bundles(run, signed).await;
+        }
         let pushes: Vec<(Target, Layer)> = match (&signed.subject, &signed.envelope) {
             (Subject::Image(img), None) => vec![(self.target(img, Tag::Signature), Layer::signature(signed))],
             (Subject::Run, Some(_)) => {
@@ -190,7 +232,30 @@ impl Backend for Oci {
             _ => Vec::new(),
         };
         // A few pushes at a time: a run may name many images.
-        let futures: Vec<_> = pushes.iter().map(|(t, l)| self.push(run, t, l)).collect();
+        let futures: Vec<_> = pushes.iter().map(|(t, l)| self.push(run, t, Write::Layer(l))).collect();
+        stream::iter(futures).buffer_unordered(PUSH_CONCURRENCY).try_collect::<Vec<_>>().await?;
+        Ok(Annotations::new())
+    }
+}
+
+impl Oci {
+    /// The sigstore bundle format: the bundle of a DSSE-signed artifact is
+    /// attached to each image it is about (the image itself for an image
+    /// signature, the statement's subjects for an attestation).
+    async fn store_bundles(&self, run: &Run<'_>, signed: &Signed) -> Result<Annotations, RemoteError> {
+        let Some(bundle) = bundle::sigstore_bundle(signed) else {
+            // A raw signature (a `tekton`-format payload): nothing to attach.
+            return Ok(Annotations::new());
+        };
+        let (predicate_type, images) = match &signed.subject {
+            Subject::Image(img) => (COSIGN_SIGN_PREDICATE.to_string(), vec![img.clone()]),
+            Subject::Run => statement_images(&signed.payload),
+        };
+        let created = run.obj["status"]["completionTime"].as_str();
+        let referrer = Referrer { bundle, annotations: bundle::annotations(&predicate_type, created) };
+        let targets: Vec<(Target, &Image)> = images.iter().map(|img| (Self::referrer_target(img), img)).collect();
+        let futures: Vec<_> =
+            targets.iter().map(|(t, img)| self.push(run, t, Write::Referrer(img.digest.as_str(), &referrer))).collect();
         stream::iter(futures).buffer_unordered(PUSH_CONCURRENCY).try_collect::<Vec<_>>().await?;
         Ok(Annotations::new())
     }
@@ -215,15 +280,15 @@ impl Factory<Storage, dyn Backend> for Arc<Shared> {
 
     fn build(&self, section: &Storage) -> Option<Result<Arc<dyn Backend>, Unsupported>> {
         let Storage::Oci { repository, insecure, encoding } = section else { return None };
-        if *encoding != OciEncoding::Dsse {
-            return Some(Err(Unsupported {
-                what: "OCI encoding format",
-                key: crate::config::keys::name::storage_oci_encoding_format.into(),
-                value: encoding.to_string(),
-                supported: format!("{:?}", OciEncoding::Dsse.as_str()),
-            }));
+        if *encoding == OciEncoding::SigstoreBundle && !repository.trim().is_empty() {
+            // As upstream: a referrer lives beside its subject.
+            tracing::warn!(
+                repository = %repository.trim(),
+                "storage.oci.repository is ignored with storage.oci.encoding-format sigstore-bundle: \
+                 bundles are attached as OCI 1.1 referrers in each image's own repository"
+            );
         }
-        Some(Ok(Arc::new(Oci::new(self.clone(), repository, *insecure))))
+        Some(Ok(Arc::new(Oci::new(self.clone(), repository, *insecure, *encoding))))
     }
 }
 

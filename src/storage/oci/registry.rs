@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
 
+mod referrers;
+
+pub use self::referrers::Referrer;
 use super::Target;
 use super::auth::Credential;
-use super::distribution::{Distribution, Endpoint};
+use super::distribution::{ACCEPT_MANIFESTS, Distribution, Endpoint, Fetched};
 use super::layout::{self, Layer, Merge};
 
 /// The User-Agent of every registry request (the bench counts requests by it).
@@ -27,6 +30,9 @@ use crate::http::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, error_chain};
 pub const APPEND_DEADLINE_REQUESTS: u32 = 2;
 /// Registries whose scheme is remembered, and for how long.
 const PROBES_KEPT: usize = 256;
+/// Image subject descriptors remembered (a run's signature and attestation
+/// share one lookup).
+const SUBJECTS_KEPT: usize = 1024;
 const PROBE_TTL: Duration = Duration::from_secs(600);
 
 /// How a registry is reached.
@@ -55,6 +61,9 @@ pub struct Registries {
     /// The whole-append deadline.
     deadline: Duration,
     locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    /// Subject descriptors of images referrers were attached to, by
+    /// `registry/repository@digest` (a digest names fixed bytes; bounded).
+    subjects: Mutex<lru::LruCache<String, super::bundle::Descriptor>>,
     /// Manifests pushed.
     pub pushes: Counter,
 }
@@ -84,6 +93,7 @@ impl Registries {
             distribution: Distribution::default(),
             deadline: timeout.saturating_mul(APPEND_DEADLINE_REQUESTS),
             locks: Mutex::default(),
+            subjects: Mutex::new(lru::LruCache::new(NonZeroUsize::new(SUBJECTS_KEPT).expect("non-zero"))),
             pushes,
         }
     }
@@ -146,7 +156,15 @@ impl Registries {
     /// in this process, so two runs that built one image both keep theirs.
     /// The whole append ends within two request timeouts.
     pub async fn append(&self, t: &Target, cred: Option<&Credential>, layer: &Layer) -> Result<Appended, RemoteError> {
-        match tokio::time::timeout(self.deadline, self.append_now(t, cred, layer)).await {
+        self.within_deadline(self.append_now(t, cred, layer)).await
+    }
+
+    /// `work` within the whole-append deadline.
+    async fn within_deadline<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, RemoteError>>,
+    ) -> Result<T, RemoteError> {
+        match tokio::time::timeout(self.deadline, work).await {
             Ok(r) => r,
             // Too slow is not "down": it counts like any other failure.
             Err(_) => {
@@ -161,10 +179,10 @@ impl Registries {
         let lock = self.tag_lock(&format!("{}/{}:{}", t.registry, t.repository, t.tag));
         let _held = lock.lock().await;
         let d = &self.distribution;
-        let existing = d.manifest(http, &ep, &t.repository, &t.tag, cred).await?;
+        let existing = d.manifest(http, &ep, &t.repository, &t.tag, ACCEPT_MANIFESTS, cred).await?;
         let existing = match existing {
             None => None,
-            Some(body) => Some(serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| {
+            Some(Fetched { body, .. }) => Some(serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| {
                 RemoteError::invalid(
                     None,
                     format!(

@@ -6,7 +6,7 @@ fn img(repo: &str) -> Image {
 }
 
 fn oci(repository: &str, insecure: bool) -> Oci {
-    Oci::new(Arc::new(test_shared()), repository, insecure)
+    Oci::new(Arc::new(test_shared()), repository, insecure, crate::config::OciEncoding::Dsse)
 }
 
 fn test_shared() -> Shared {

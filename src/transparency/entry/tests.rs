@@ -70,7 +70,7 @@ fn logged() -> (LogKey, Entry) {
         integrated_time: 1_700_000_000,
         log_id: key.log_id(),
         log_index: 42,
-        verification: Verification { signed_entry_timestamp: String::new() },
+        verification: Verification { signed_entry_timestamp: String::new(), inclusion_proof: None },
     };
     let sig: p256::ecdsa::Signature = sk.sign_prehash(&Sha256::digest(entry.signed_payload())).unwrap();
     entry.verification.signed_entry_timestamp = STANDARD.encode(sig.to_der().as_bytes());
@@ -96,7 +96,8 @@ fn the_signed_entry_timestamp_is_checked_with_the_log_key() {
 
 #[test]
 fn answers_parse_and_become_cosign_bundles() {
-    let (_, entry) = logged();
+    let (_, mut entry) = logged();
+    entry.verification.inclusion_proof = Some(json!({ "hashes": [] }));
     let answer = json!({ "24296fb2": {
         "body": entry.body, "integratedTime": entry.integrated_time, "logID": entry.log_id,
         "logIndex": 42, "verification": { "signedEntryTimestamp": entry.verification.signed_entry_timestamp,
@@ -109,4 +110,38 @@ fn answers_parse_and_become_cosign_bundles() {
     assert_eq!(bundle["Payload"]["logIndex"], 42);
     assert_eq!(bundle["Payload"]["body"], entry.body.as_str());
     assert!(matches!(parse(b"{}"), Err(EntryError::Malformed(_))));
+}
+
+#[test]
+fn an_entry_with_an_inclusion_proof_becomes_a_bundle_tlog_entry() {
+    let (_, mut entry) = logged();
+    entry.body = b64(r#"{"apiVersion":"0.0.2","kind":"intoto","spec":{}}"#);
+    assert!(entry.tlog_entry().is_none(), "no proof, no bundle entry");
+    let proof = InclusionProof {
+        log_index: 41,
+        root_hash: "ab".repeat(32),
+        tree_size: 50,
+        hashes: vec!["cd".repeat(32)],
+        checkpoint: "rekor - 1\n50\nq80=\n\n— rekor sig\n".into(),
+    };
+    entry.verification.inclusion_proof = Some(serde_json::to_value(&proof).unwrap());
+    let t = entry.tlog_entry().unwrap();
+    assert_eq!(t["logIndex"], "42");
+    assert_eq!(t["integratedTime"], "1700000000");
+    assert_eq!(t["kindVersion"], json!({ "kind": "intoto", "version": "0.0.2" }));
+    assert_eq!(t["logId"]["keyId"], STANDARD.encode(hex_bytes(&entry.log_id).unwrap()));
+    assert_eq!(t["inclusionPromise"]["signedEntryTimestamp"], entry.verification.signed_entry_timestamp);
+    assert_eq!(t["inclusionProof"]["logIndex"], "41");
+    assert_eq!(t["inclusionProof"]["treeSize"], "50");
+    assert_eq!(t["inclusionProof"]["rootHash"], STANDARD.encode([0xab; 32]));
+    assert_eq!(t["inclusionProof"]["hashes"], json!([STANDARD.encode([0xcd; 32])]));
+    assert_eq!(t["inclusionProof"]["checkpoint"]["envelope"], "rekor - 1\n50\nq80=\n\n— rekor sig\n");
+    assert_eq!(t["canonicalizedBody"], entry.body);
+    // Hashes that are not hex give no entry rather than a wrong one.
+    entry.verification.inclusion_proof =
+        Some(serde_json::to_value(InclusionProof { hashes: vec!["zz".into()], ..proof }).unwrap());
+    assert!(entry.tlog_entry().is_none());
+    entry.verification.inclusion_proof = Some(json!("junk"));
+    assert!(entry.tlog_entry().is_none());
+    assert_eq!(hex_bytes("abc"), None);
 }

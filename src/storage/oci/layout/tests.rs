@@ -49,6 +49,7 @@ fn logged_signatures_carry_the_rekor_bundle() {
         uuid: "u".into(),
         url: "http://rekor/api/v1/log/entries?logIndex=3".into(),
         bundle: Some(bundle.into()),
+        tlog_entry: None,
     });
     assert_eq!(Layer::attestation(&s, "p").annotations[BUNDLE_ANNOTATION], bundle);
     s.envelope = None;
