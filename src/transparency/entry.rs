@@ -308,10 +308,7 @@ impl Entry {
 
 /// Bytes of a lower- or upper-case hex string (`None` if it is not one).
 fn hex_bytes(h: &str) -> Option<Vec<u8>> {
-    if !h.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..h.len()).step_by(2).map(|i| h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+    hex::decode(h).ok()
 }
 
 #[cfg(test)]

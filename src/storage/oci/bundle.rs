@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
+pub use super::layout::referrers_tag;
 use super::layout::{Document, LayoutError, OCI_MANIFEST, sha256_digest};
 use crate::signing::Signed;
 
@@ -30,11 +31,6 @@ pub struct Descriptor {
     pub media_type: String,
     pub digest: String,
     pub size: usize,
-}
-
-/// The tag of the referrers list of `digest` (`sha256-<hex>`).
-pub fn referrers_tag(digest: &str) -> String {
-    digest.replacen(':', "-", 1)
 }
 
 /// The bundle of a DSSE-signed artifact: its envelope, the verifier (the

@@ -45,8 +45,14 @@ impl Tag {
             Tag::Signature => "sig",
             Tag::Attestation => "att",
         };
-        format!("{}.{suffix}", digest.replacen(':', "-", 1))
+        format!("{}.{suffix}", referrers_tag(digest))
     }
+}
+
+/// `sha256-<hex>` for `sha256:<hex>`: the stem of cosign's tags, and the
+/// referrers-tag of OCI 1.1 registries without the Referrers API.
+pub fn referrers_tag(digest: &str) -> String {
+    digest.replacen(':', "-", 1)
 }
 
 /// One layer to add: its bytes, media type and annotations.

@@ -76,6 +76,14 @@ pub struct Target {
     pub insecure: bool,
 }
 
+impl Target {
+    /// `tag` in `repo` (`registry/repository`).
+    fn at(repo: &str, tag: String, insecure: bool) -> Self {
+        let (registry, repository) = repo.split_once('/').unwrap_or((repo, ""));
+        Self { registry: registry.to_string(), repository: repository.to_string(), tag, insecure }
+    }
+}
+
 impl Oci {
     /// The backend for `storage.oci.repository` (empty: next to each image).
     pub fn new(shared: Arc<Shared>, repository: &str, insecure: bool, encoding: OciEncoding) -> Self {
@@ -89,13 +97,7 @@ impl Oci {
     /// Where the bundle referrers of `image` go (pure): its own repository
     /// (a referrer lives beside its subject), tag `sha256-<hex>`.
     pub fn referrer_target(image: &Image) -> Target {
-        let (registry, repository) = image.repo.split_once('/').unwrap_or((image.repo.as_str(), ""));
-        Target {
-            registry: registry.to_string(),
-            repository: repository.to_string(),
-            tag: bundle::referrers_tag(&image.digest),
-            insecure: false,
-        }
+        Target::at(&image.repo, bundle::referrers_tag(&image.digest), false)
     }
 
     async fn write(
@@ -116,13 +118,7 @@ impl Oci {
             "" => (image.repo.as_str(), false),
             r => (r, self.insecure),
         };
-        let (registry, repository) = repo.split_once('/').unwrap_or((repo, ""));
-        Target {
-            registry: registry.to_string(),
-            repository: repository.to_string(),
-            tag: tag.for_digest(&image.digest),
-            insecure,
-        }
+        Target::at(repo, tag.for_digest(&image.digest), insecure)
     }
 
     /// Appends `layer` at `target`, trying each credential of the run's
